@@ -1,0 +1,184 @@
+"""The per-call audio device module (ADM).
+
+Each call owns one. It holds (or not) the shared microphone and speaker of the client's
+``AudioSession``; takes capture frames for the call's outgoing track while it holds the mic and its
+capture is enabled; buffers each remote participant's audio and mixes it for playout while it holds
+the speaker; and measures levels. The engine changes holds and enabled flags; it never touches
+frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
+from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
+
+Frame = npt.NDArray[np.float32]
+_SILENCE: Frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+_SILENCE.setflags(write=False)
+
+CAPTURE_QUEUE_FRAMES = 10
+PLAYOUT_QUEUE_FRAMES = 15
+
+
+@dataclass
+class RemoteAudio:
+    """One remote participant's audio in this call: a small jitter queue, a level, a switch."""
+
+    participant_id: str
+    enabled: bool = True
+    queue: deque[Frame] = field(default_factory=lambda: deque(maxlen=PLAYOUT_QUEUE_FRAMES))
+    level_dbfs: float = FLOOR_DBFS
+    peak_dbfs: float = FLOOR_DBFS
+    speaking: bool = False
+    detector: SpeakingDetector = field(default_factory=SpeakingDetector)
+    frames_received: int = 0
+
+
+class AudioDeviceModule:
+    """One call's view of the audio device."""
+
+    def __init__(
+        self,
+        name: str,
+        config: AudioConfigurationPolicy,
+        on_holds_changed: Callable[[AudioDeviceModule], None],
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._session_hold_callback = on_holds_changed
+        self._hold_observer: Callable[[AudioDeviceModule], None] | None = None
+        self.holds_microphone = False
+        self.holds_speaker = False
+        self.speaker_gain_db = 0.0
+        self.capture_enabled = False
+        self.closed = False
+        self.remotes: dict[str, RemoteAudio] = {}
+        self.outgoing: deque[Frame] = deque(maxlen=CAPTURE_QUEUE_FRAMES)
+        self.frames_captured = 0
+        self.mic_level_dbfs = FLOOR_DBFS
+        self.mic_peak_dbfs = FLOOR_DBFS
+
+    def set_hold_observer(self, observer: Callable[[AudioDeviceModule], None]) -> None:
+        """Be told (after the session) whenever this ADM's holds change."""
+        self._hold_observer = observer
+
+    def _on_holds_changed(self, adm: AudioDeviceModule) -> None:
+        self._session_hold_callback(adm)
+        if self._hold_observer is not None:
+            self._hold_observer(adm)
+
+    # --- holds (the engine's levers) ---------------------------------------------------------
+
+    def hold_microphone(self) -> None:
+        if not self.holds_microphone and not self.closed:
+            self.holds_microphone = True
+            self._on_holds_changed(self)
+
+    def release_microphone(self) -> None:
+        if self.holds_microphone:
+            self.holds_microphone = False
+            self.outgoing.clear()
+            self._on_holds_changed(self)
+
+    def hold_speaker(self, gain_db: float = 0.0) -> None:
+        if self.closed:
+            return
+        if not self.holds_speaker or self.speaker_gain_db != gain_db:
+            self.holds_speaker = True
+            self.speaker_gain_db = gain_db
+            self._on_holds_changed(self)
+
+    def release_speaker(self) -> None:
+        if self.holds_speaker:
+            self.holds_speaker = False
+            self.speaker_gain_db = 0.0
+            self._on_holds_changed(self)
+
+    def set_capture_enabled(self, enabled: bool) -> None:
+        """Enable or disable the outgoing microphone track."""
+        self.capture_enabled = enabled
+        if not enabled:
+            self.outgoing.clear()
+
+    def set_remote_enabled(self, participant_id: str, enabled: bool) -> None:
+        remote = self.remotes.get(participant_id)
+        if remote is not None:
+            remote.enabled = enabled
+            if not enabled:
+                remote.queue.clear()
+
+    @property
+    def is_capturing(self) -> bool:
+        """True when microphone frames flow into this call's outgoing track."""
+        return self.holds_microphone and self.capture_enabled and not self.closed
+
+    # --- capture ------------------------------------------------------------------------------
+
+    def push_capture(self, frame: Frame) -> bool:
+        """Offer one microphone frame; kept only while capturing. Returns whether it was kept."""
+        if not self.is_capturing:
+            return False
+        self.outgoing.append(frame)
+        self.frames_captured += 1
+        return True
+
+    def next_outgoing(self) -> Frame:
+        """The next frame for the outgoing track: captured audio, or silence when there is none."""
+        if self.outgoing:
+            return self.outgoing.popleft()
+        return _SILENCE
+
+    def measure_mic(self, frame: Frame) -> None:
+        level = float(rms_dbfs(frame)[0]) if self.is_capturing else FLOOR_DBFS
+        self.mic_level_dbfs = level
+        self.mic_peak_dbfs = float(peak_dbfs(frame)[0]) if self.is_capturing else FLOOR_DBFS
+
+    # --- playout ------------------------------------------------------------------------------
+
+    def add_remote(self, participant_id: str) -> RemoteAudio:
+        remote = self.remotes.get(participant_id)
+        if remote is None:
+            remote = RemoteAudio(participant_id)
+            self.remotes[participant_id] = remote
+        return remote
+
+    def remove_remote(self, participant_id: str) -> None:
+        self.remotes.pop(participant_id, None)
+
+    def push_remote(self, participant_id: str, frame: Frame) -> None:
+        """Queue one decoded 20 ms mono frame from a participant (oldest dropped when full)."""
+        remote = self.add_remote(participant_id)
+        remote.frames_received += 1
+        if remote.enabled:
+            remote.queue.append(frame)
+
+    def pull_playout(self) -> Frame:
+        """Mix one frame of every enabled remote (unity gain), measuring each participant."""
+        remotes = list(self.remotes.values())
+        if not remotes:
+            return _SILENCE
+        stack = np.stack(
+            [r.queue.popleft() if (r.enabled and r.queue) else _SILENCE for r in remotes]
+        )
+        rms = rms_dbfs(stack)
+        peaks = peak_dbfs(stack)
+        for remote, level, peak in zip(remotes, rms, peaks, strict=True):
+            remote.level_dbfs = float(level)
+            remote.peak_dbfs = float(peak)
+            remote.speaking = remote.detector.update(float(level))
+        return np.asarray(stack.sum(axis=0), dtype=np.float32)
+
+    def close(self) -> None:
+        self.release_microphone()
+        self.release_speaker()
+        self.capture_enabled = False
+        self.closed = True
+        self.remotes.clear()
+        self.outgoing.clear()

@@ -1,0 +1,140 @@
+"""Audio device backends: where microphone frames come from and the speaker mix goes.
+
+A backend drives the shared ``AudioSession`` with its clock: every 20 ms it hands one microphone
+frame to ``process`` and receives the speaker frame back. ``null`` and ``memory`` run on an asyncio
+timer paced by the loop clock (deadline based, so it does not drift); the sounddevice backend is
+paced by PortAudio's own callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from mctui.audio.config import FRAME_MS, FRAME_SAMPLES
+
+Frame = npt.NDArray[np.float32]
+ProcessFn = Callable[[Frame], Frame]
+
+
+class AudioBackend(ABC):
+    """A device: started with the session's ``process`` function, closed when the client ends."""
+
+    name: str = "backend"
+    notice: str | None = None
+
+    @abstractmethod
+    async def start(self, process: ProcessFn) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class ClockedBackend(AudioBackend):
+    """A backend whose clock is an asyncio task that ticks every 20 ms of loop time."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._process: ProcessFn | None = None
+        self.frames_processed = 0
+
+    async def start(self, process: ProcessFn) -> None:
+        if self._task is not None:
+            return
+        self._process = process
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"audio-{self.name}")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = FRAME_MS / 1000.0
+        deadline = loop.time()
+        while True:
+            self.step()
+            deadline += period
+            delay = deadline - loop.time()
+            if delay < -0.2:  # the loop stalled: skip ahead instead of bursting
+                deadline = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(delay, 0.0))
+
+    def step(self, frames: int = 1) -> None:
+        """Process ``frames`` device frames now (the clock task calls this; tests may too)."""
+        assert self._process is not None, "backend not started"
+        for _ in range(frames):
+            speaker = self._process(self.read_input())
+            self.write_output(speaker)
+            self.frames_processed += 1
+
+    def read_input(self) -> Frame:
+        return np.zeros(FRAME_SAMPLES, dtype=np.float32)
+
+    def write_output(self, frame: Frame) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class NullBackend(ClockedBackend):
+    """Silence in, nothing out, on a real-time clock: calls work with no sound hardware."""
+
+    name = "null"
+
+    def __init__(self, notice: str | None = None) -> None:
+        super().__init__()
+        self.notice = notice
+
+
+class MemoryBackend(ClockedBackend):
+    """For tests and headless use: the mic reads from an array, the speaker mix is kept in memory.
+
+    ``input_signal`` loops; ``output`` keeps the last ``keep_seconds`` of the speaker mix.
+    """
+
+    name = "memory"
+
+    def __init__(self, input_signal: Frame | None = None, keep_seconds: float = 30.0) -> None:
+        super().__init__()
+        self._input = np.zeros(0, dtype=np.float32)
+        self._input_pos = 0
+        if input_signal is not None:
+            self.set_input(input_signal)
+        self._output: deque[Frame] = deque(maxlen=int(keep_seconds * 1000 / FRAME_MS))
+        self.output_frames_total = 0
+
+    def set_input(self, signal: Frame) -> None:
+        self._input = np.asarray(signal, dtype=np.float32).reshape(-1)
+        self._input_pos = 0
+
+    def read_input(self) -> Frame:
+        if self._input.size == 0:
+            return np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        idx = (np.arange(FRAME_SAMPLES) + self._input_pos) % self._input.size
+        self._input_pos = (self._input_pos + FRAME_SAMPLES) % self._input.size
+        return self._input[idx]
+
+    def write_output(self, frame: Frame) -> None:
+        self._output.append(np.array(frame, dtype=np.float32, copy=True))
+        self.output_frames_total += 1
+
+    def output(self, last_seconds: float | None = None) -> Frame:
+        """The speaker mix kept so far (or its last ``last_seconds``), as one float32 array."""
+        frames = list(self._output)
+        if last_seconds is not None:
+            frames = frames[-max(1, int(last_seconds * 1000 / FRAME_MS)) :]
+        if not frames:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(frames)
+
+    def clear_output(self) -> None:
+        self._output.clear()

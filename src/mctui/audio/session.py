@@ -1,0 +1,90 @@
+"""The client's one ``AudioSession``: the shared device, capture fan-out and the speaker mixer.
+
+Calls never open devices themselves. Each call's ADM claims holds here; every device frame the
+session gives the microphone frame to each ADM holding the mic and mixes the playout of each ADM
+holding the speaker at its gain (a ducked call plays at its duck gain). Under ``MANUAL`` two calls
+can hold both at once and really share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from mctui.audio.adm import AudioDeviceModule
+from mctui.audio.backends import AudioBackend
+from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
+
+Frame = npt.NDArray[np.float32]
+HoldListener = Callable[["AudioSession"], None]
+
+
+class AudioSession:
+    """Owns the device backend and arbitrates it between the calls' ADMs."""
+
+    def __init__(self, backend: AudioBackend) -> None:
+        self.backend = backend
+        self.adms: list[AudioDeviceModule] = []
+        self._hold_listeners: list[HoldListener] = []
+        self._started = False
+        self.closed = False
+
+    # --- ADMs and holds -----------------------------------------------------------------------
+
+    def create_adm(self, name: str, config: AudioConfigurationPolicy) -> AudioDeviceModule:
+        adm = AudioDeviceModule(name, config, self._holds_changed)
+        self.adms.append(adm)
+        return adm
+
+    def remove_adm(self, adm: AudioDeviceModule) -> None:
+        adm.close()
+        if adm in self.adms:
+            self.adms.remove(adm)
+
+    def add_hold_listener(self, listener: HoldListener) -> Callable[[], None]:
+        """Be told after every hold change (tests use it to prove no overlap); returns an undo."""
+        self._hold_listeners.append(listener)
+        return lambda: self._hold_listeners.remove(listener)
+
+    def _holds_changed(self, adm: AudioDeviceModule) -> None:
+        for listener in list(self._hold_listeners):
+            listener(self)
+
+    @property
+    def microphone_holders(self) -> list[AudioDeviceModule]:
+        return [a for a in self.adms if a.holds_microphone]
+
+    @property
+    def speaker_holders(self) -> list[AudioDeviceModule]:
+        return [a for a in self.adms if a.holds_speaker]
+
+    # --- the device clock ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self._started and not self.closed:
+            self._started = True
+            await self.backend.start(self.process)
+
+    def process(self, mic: Frame) -> Frame:
+        """One device frame: fan the mic out to holders, return the speaker mix."""
+        mix = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        for adm in self.adms:
+            if adm.holds_microphone:
+                adm.push_capture(mic)
+            adm.measure_mic(mic)
+            playout = adm.pull_playout()
+            if adm.holds_speaker:
+                gain = np.float32(10.0 ** (adm.speaker_gain_db / 20.0))
+                mix += playout * gain
+        np.clip(mix, -1.0, 1.0, out=mix)
+        return mix
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for adm in list(self.adms):
+            self.remove_adm(adm)
+        await self.backend.close()

@@ -1,0 +1,191 @@
+"""The client's link to the coordinator: requests with replies, and pushed events.
+
+``SignalingChannel`` does the bookkeeping (request ids, futures, typed errors from error replies,
+event dispatch); a subclass only moves text frames. ``WebSocketSignaling`` is the real one (aiohttp,
+one WebSocket per connected user).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from mctui import protocol as p
+from mctui.errors import (
+    MctuiError,
+    NotConnectedError,
+    RequestTimeoutError,
+    ServerUnreachableError,
+    error_from_code,
+)
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Any], None]
+R = TypeVar("R", bound=BaseModel)
+
+
+class SignalingChannel(ABC):
+    """Request/reply and events over some text transport."""
+
+    def __init__(self, request_timeout: float = 10.0) -> None:
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._event_handler: EventHandler | None = None
+        self._closed_handler: Callable[[], None] | None = None
+        self.request_timeout = request_timeout
+        self.closed = False
+        self._close_notified = False
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        self._event_handler = handler
+
+    def set_closed_handler(self, handler: Callable[[], None]) -> None:
+        self._closed_handler = handler
+
+    async def request(self, kind: type[R], **fields: Any) -> dict[str, Any]:
+        """Send one request of ``kind`` and return the reply's result (or raise a typed error)."""
+        if self.closed:
+            raise NotConnectedError("not connected to the server")
+        request_id = next(self._ids)
+        message = kind(id=request_id, **fields)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self._send_text(message.model_dump_json())
+            return await asyncio.wait_for(future, self.request_timeout)
+        except TimeoutError as exc:
+            raise RequestTimeoutError(
+                f"the server did not answer {message.model_fields['type'].default!r} in time"
+            ) from exc
+        finally:
+            self._pending.pop(request_id, None)
+
+    def _on_text(self, text: str) -> None:
+        try:
+            message = p.SERVER_MESSAGE_ADAPTER.validate_json(text)
+        except ValidationError:
+            log.warning("ignoring a server message this client does not understand")
+            return
+        if isinstance(message, p.Reply):
+            future = self._pending.get(message.id)
+            if future is not None and not future.done():
+                future.set_result(message.result)
+        elif isinstance(message, p.ErrorReply):
+            error = error_from_code(message.code, message.message)
+            future = self._pending.get(message.id) if message.id is not None else None
+            if future is not None and not future.done():
+                future.set_exception(error)
+            else:
+                log.warning("server error: %s", message.message)
+        elif self._event_handler is not None:
+            self._event_handler(message)
+
+    def _on_closed(self, reason: str) -> None:
+        if self._close_notified:
+            return
+        self._close_notified = True
+        self.closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(NotConnectedError(f"connection to the server lost ({reason})"))
+        if self._closed_handler is not None:
+            self._closed_handler()
+
+    @abstractmethod
+    async def _send_text(self, text: str) -> None: ...
+
+    @abstractmethod
+    async def open(self, token: str) -> p.UserInfo:
+        """Connect and authenticate with ``token``; returns the user the server knows us as."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def _hello(self, token: str) -> p.UserInfo:
+        result = await self.request(p.HelloRequest, version=p.PROTOCOL_VERSION, token=token)
+        return p.UserInfo.model_validate(result["user"])
+
+
+def websocket_url(base_url: str) -> str:
+    """``http://host:port`` -> ``ws://host:port/ws`` (https -> wss)."""
+    base = base_url.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base[len("https://") :] + "/ws"
+    if base.startswith("http://"):
+        return "ws://" + base[len("http://") :] + "/ws"
+    if base.startswith(("ws://", "wss://")):
+        return base if base.endswith("/ws") else base + "/ws"
+    raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
+
+
+class WebSocketSignaling(SignalingChannel):
+    """The real signalling link: one aiohttp WebSocket to the coordinator's ``/ws``."""
+
+    def __init__(self, base_url: str, request_timeout: float = 10.0) -> None:
+        super().__init__(request_timeout)
+        self.url = websocket_url(base_url)
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self, token: str) -> p.UserInfo:
+        self._http = aiohttp.ClientSession()
+        try:
+            self._ws = await self._http.ws_connect(
+                self.url, heartbeat=25.0, max_msg_size=4 * p.MAX_MESSAGE_BYTES
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._http.close()
+            self._http = None
+            self.closed = True
+            raise ServerUnreachableError(f"cannot reach the server at {self.url} ({exc})") from exc
+        self._reader = asyncio.get_running_loop().create_task(self._read(), name="signaling-read")
+        try:
+            return await self._hello(token)
+        except MctuiError:
+            await self.close()
+            raise
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        reason = "closed by the server"
+        try:
+            async for msg in self._ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._on_text(msg.data)
+                elif msg.type is aiohttp.WSMsgType.ERROR:
+                    reason = str(self._ws.exception())
+                    break
+        except (aiohttp.ClientError, OSError) as exc:  # pragma: no cover - network failure
+            reason = str(exc)
+        finally:
+            self._on_closed(reason)
+
+    async def _send_text(self, text: str) -> None:
+        if self._ws is None or self._ws.closed:
+            raise NotConnectedError("not connected to the server")
+        try:
+            await self._ws.send_str(text)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise NotConnectedError(f"connection to the server lost ({exc})") from exc
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,103 @@
+"""The public value types of the engine: users, call types, options and preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from mctui.audio.config import AudioConfigurationPolicy
+
+if TYPE_CHECKING:
+    from mctui.audio.devices import BackendSpec
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person (or bot) using mctui."""
+
+    id: str
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class CallType(StrEnum):
+    DEFAULT = "default"
+    LIVESTREAM = "livestream"
+    AUDIO_ROOM = "audio_room"
+
+
+class MultiCallAudioPolicy(StrEnum):
+    """Who gets the microphone and speaker when several calls are active."""
+
+    SUSPEND_EXISTING = "suspend_existing"
+    SUSPEND_INCOMING = "suspend_incoming"
+    MANUAL = "manual"
+    DUCK_EXISTING = "duck_existing"
+
+
+class TrackMode(StrEnum):
+    DEFAULT = "default"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackOption:
+    """Whether a track starts enabled when a call joins; ``default()`` follows the audio config."""
+
+    mode: TrackMode = TrackMode.DEFAULT
+
+    @classmethod
+    def enabled(cls) -> TrackOption:
+        return cls(TrackMode.ENABLED)
+
+    @classmethod
+    def disabled(cls) -> TrackOption:
+        return cls(TrackMode.DISABLED)
+
+    @classmethod
+    def default(cls) -> TrackOption:
+        return cls(TrackMode.DEFAULT)
+
+    def resolve(self, default: bool) -> bool:
+        if self.mode is TrackMode.DEFAULT:
+            return default
+        return self.mode is TrackMode.ENABLED
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """How tracks start when joining. mctui is voice-only: the camera is recorded, never opened."""
+
+    microphone: TrackOption = field(default_factory=TrackOption.default)
+    camera: TrackOption = field(default_factory=TrackOption.disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class CallPreferences:
+    """Per-call settings that override the client's defaults."""
+
+    audio_configuration_policy: AudioConfigurationPolicy | None = None
+
+
+@dataclass(slots=True)
+class ClientOptions:
+    """Client-wide settings.
+
+    ``audio_device``: ``"auto"`` (PortAudio if a device exists, else the null device with a
+    notice), ``"null"``, ``"memory"``, or an ``AudioBackend`` object.
+    ``duck_gain_db``: the gain of background calls under ``DUCK_EXISTING``.
+    ``reject_call_when_busy``: reject incoming rings with reason ``busy`` while a call is active.
+    """
+
+    allow_multiple_active_calls: bool = True
+    multi_call_audio_policy: MultiCallAudioPolicy = MultiCallAudioPolicy.SUSPEND_EXISTING
+    audio_configuration_policy: AudioConfigurationPolicy | None = None
+    audio_device: BackendSpec = "auto"
+    duck_gain_db: float = -18.0
+    reject_call_when_busy: bool = False
+    request_timeout_s: float = 10.0

@@ -1,0 +1,285 @@
+"""Every message between an mctui client and the coordinator, as pydantic models.
+
+Both sides import this module and nothing else of each other. A message is one JSON object with a
+``type``; client requests carry an ``id`` that the reply repeats, and the ``hello`` request carries
+the protocol ``version`` so incompatible peers fail with a clear ``version_mismatch`` error instead
+of odd behaviour later. This module imports nothing of mctui.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+
+CallTypeName = Literal["default", "livestream", "audio_room"]
+RejectReason = Literal["decline", "busy", "cancel"]
+MemberRole = Literal["host", "member", "viewer"]
+ErrorCode = Literal[
+    "bad_request",
+    "version_mismatch",
+    "too_large",
+    "unauthorized",
+    "forbidden",
+    "not_a_member",
+    "call_not_found",
+    "invalid_state",
+    "internal",
+]
+
+_IdStr = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-@]+$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- shared shapes ------------------------------------------------------------------------------
+
+
+class UserInfo(_Model):
+    id: _IdStr
+    name: str = ""
+
+
+class MemberInfo(_Model):
+    user_id: str
+    role: MemberRole = "member"
+
+
+class SfuInfo(_Model):
+    """Where a joined client sends and receives media for one call."""
+
+    kind: Literal["embedded", "janus", "none"]
+    url: str = ""
+    room: str = ""
+
+
+class CallInfo(_Model):
+    cid: str
+    type: CallTypeName
+    id: str
+    created_by: str
+    members: list[MemberInfo] = []
+    participants: list[UserInfo] = []
+    ended: bool = False
+
+
+def call_cid(call_type: str, call_id: str) -> str:
+    """The call's unique name, ``type:id``."""
+    return f"{call_type}:{call_id}"
+
+
+# --- requests (client -> server) ----------------------------------------------------------------
+
+
+class _Request(_Model):
+    id: int = Field(ge=0)
+
+
+class HelloRequest(_Request):
+    type: Literal["hello"] = "hello"
+    version: int
+    token: str
+
+
+class GetOrCreateCallRequest(_Request):
+    type: Literal["get_or_create_call"] = "get_or_create_call"
+    call_type: CallTypeName
+    call_id: _IdStr
+    members: list[_IdStr] = []
+    create: bool = True
+
+
+class JoinCallRequest(_Request):
+    type: Literal["join_call"] = "join_call"
+    call_type: CallTypeName
+    call_id: _IdStr
+    create: bool = True
+
+
+class LeaveCallRequest(_Request):
+    type: Literal["leave_call"] = "leave_call"
+    cid: str
+
+
+class EndCallRequest(_Request):
+    type: Literal["end_call"] = "end_call"
+    cid: str
+
+
+class RingRequest(_Request):
+    type: Literal["ring"] = "ring"
+    cid: str
+    members: list[_IdStr] = Field(min_length=1)
+
+
+class AcceptCallRequest(_Request):
+    type: Literal["accept_call"] = "accept_call"
+    cid: str
+
+
+class RejectCallRequest(_Request):
+    """A callee declines (``decline``/``busy``), or the caller cancels (``cancel``)."""
+
+    type: Literal["reject_call"] = "reject_call"
+    cid: str
+    reason: RejectReason = "decline"
+
+
+class UpdateMuteRequest(_Request):
+    type: Literal["update_mute"] = "update_mute"
+    cid: str
+    audio_muted: bool
+
+
+class SfuSignalRequest(_Request):
+    """SDP for the embedded SFU: an offer for the publisher or subscriber connection."""
+
+    type: Literal["sfu_signal"] = "sfu_signal"
+    cid: str
+    role: Literal["publisher", "subscriber"]
+    sdp: str = Field(max_length=60_000)
+    sdp_type: Literal["offer", "answer"] = "offer"
+
+
+Request = Annotated[
+    HelloRequest
+    | GetOrCreateCallRequest
+    | JoinCallRequest
+    | LeaveCallRequest
+    | EndCallRequest
+    | RingRequest
+    | AcceptCallRequest
+    | RejectCallRequest
+    | UpdateMuteRequest
+    | SfuSignalRequest,
+    Field(discriminator="type"),
+]
+REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
+REQUEST_TYPES: frozenset[str] = frozenset(
+    {
+        "hello",
+        "get_or_create_call",
+        "join_call",
+        "leave_call",
+        "end_call",
+        "ring",
+        "accept_call",
+        "reject_call",
+        "update_mute",
+        "sfu_signal",
+    }
+)
+
+
+# --- replies ------------------------------------------------------------------------------------
+
+
+class JoinResult(_Model):
+    call: CallInfo
+    role: MemberRole
+    can_publish: bool
+    sfu: SfuInfo
+
+
+class Reply(_Model):
+    type: Literal["reply"] = "reply"
+    id: int
+    result: dict[str, Any] = {}
+
+
+class ErrorReply(_Model):
+    type: Literal["error"] = "error"
+    id: int | None = None
+    code: ErrorCode
+    message: str
+
+
+# --- events (server -> client) ------------------------------------------------------------------
+
+
+class CallRingEvent(_Model):
+    type: Literal["call.ring"] = "call.ring"
+    call: CallInfo
+    caller: UserInfo
+
+
+class CallAcceptedEvent(_Model):
+    type: Literal["call.accepted"] = "call.accepted"
+    cid: str
+    user: UserInfo
+
+
+class CallRejectedEvent(_Model):
+    """A callee rejected (to the caller), or the caller cancelled (to the callees)."""
+
+    type: Literal["call.rejected"] = "call.rejected"
+    cid: str
+    user: UserInfo
+    reason: RejectReason
+
+
+class CallMissedEvent(_Model):
+    """A ring timed out; sent to the caller and to the callee who did not answer."""
+
+    type: Literal["call.missed"] = "call.missed"
+    cid: str
+    user: UserInfo
+
+
+class CallEndedEvent(_Model):
+    type: Literal["call.ended"] = "call.ended"
+    cid: str
+    by: UserInfo
+
+
+class ParticipantJoinedEvent(_Model):
+    type: Literal["call.participant_joined"] = "call.participant_joined"
+    cid: str
+    user: UserInfo
+    role: MemberRole
+
+
+class ParticipantLeftEvent(_Model):
+    type: Literal["call.participant_left"] = "call.participant_left"
+    cid: str
+    user: UserInfo
+
+
+class ParticipantMutedEvent(_Model):
+    type: Literal["call.participant_muted"] = "call.participant_muted"
+    cid: str
+    user: UserInfo
+    audio_muted: bool
+
+
+class SfuSignalEvent(_Model):
+    """The SFU's answer or (re)offer for one of the client's connections."""
+
+    type: Literal["sfu.signal"] = "sfu.signal"
+    cid: str
+    role: Literal["publisher", "subscriber"]
+    sdp: str
+    sdp_type: Literal["offer", "answer"]
+    track_owners: dict[str, str] = {}
+
+
+Event = Annotated[
+    CallRingEvent
+    | CallAcceptedEvent
+    | CallRejectedEvent
+    | CallMissedEvent
+    | CallEndedEvent
+    | ParticipantJoinedEvent
+    | ParticipantLeftEvent
+    | ParticipantMutedEvent
+    | SfuSignalEvent,
+    Field(discriminator="type"),
+]
+
+ServerMessage = Annotated[Reply | ErrorReply | Event, Field(discriminator="type")]
+SERVER_MESSAGE_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -1,0 +1,58 @@
+"""The SFU transport interface: how one call's audio reaches the SFU and comes back.
+
+The engine creates one transport per call (its own "factory": its own peer connections) when the
+call first joins, hands it the call's ADM, and closes it when the call leaves. Which class is used
+depends on the ``SfuInfo`` the coordinator returned from ``join``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mctui import protocol as p
+from mctui.audio.adm import AudioDeviceModule
+
+#: Sends SDP to the coordinator for this call: (role, sdp, sdp_type) -> the reply's result.
+SignalFn = Callable[[str, str, str], Awaitable[dict[str, Any]]]
+
+
+class MediaTransport(ABC):
+    """Moves one call's audio between its ADM and the SFU."""
+
+    @abstractmethod
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+        """Connect: publish the ADM's capture (if the role may publish) and subscribe to others."""
+
+    @abstractmethod
+    def handle_event(self, event: p.SfuSignalEvent) -> None:
+        """An SFU message for this call pushed by the coordinator (a renegotiation offer...)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop every connection and task this transport started."""
+
+
+class NoMediaTransport(MediaTransport):
+    """For a coordinator without an SFU: the call is joined, no audio flows over the network."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.closed = False
+
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+        self.started = True
+
+    def handle_event(self, event: p.SfuSignalEvent) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def create_transport(sfu: p.SfuInfo) -> MediaTransport:
+    """The transport for the SFU the coordinator assigned."""
+    if sfu.kind == "none":
+        return NoMediaTransport()
+    raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

@@ -1,0 +1,1 @@
+"""The coordinator (calls, members, ringing, tokens) and its SFUs. Never imports the engine."""

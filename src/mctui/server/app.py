@@ -1,0 +1,124 @@
+"""The coordinator over HTTP: one WebSocket per connected user at ``/ws``, health at ``/health``.
+
+Binds 127.0.0.1 unless told otherwise. Each connection gets a bounded outgoing queue; a client too
+slow to drain it is disconnected rather than allowed to grow the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel
+
+from mctui import protocol as p
+from mctui.server.coordinator import Coordinator, Session, SfuBackend
+
+log = logging.getLogger(__name__)
+
+OUTGOING_QUEUE = 1024
+COORDINATOR_KEY = web.AppKey("coordinator", Coordinator)
+
+
+class WebSocketSession(Session):
+    """A connected client: messages to it are queued and written by one writer task."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        super().__init__()
+        self.ws = ws
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=OUTGOING_QUEUE)
+        self.overflowed = False
+
+    def send(self, message: BaseModel) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message.model_dump_json())
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("client %s is not reading; disconnecting it", self.user)
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.get_nowait()
+                self.queue.put_nowait(None)
+
+    async def write_loop(self) -> None:
+        while True:
+            text = await self.queue.get()
+            if text is None or self.ws.closed:
+                await self.ws.close()
+                return
+            await self.ws.send_str(text)
+
+
+async def _ws_handler(request: web.Request) -> web.WebSocketResponse:
+    coordinator = request.app[COORDINATOR_KEY]
+    # Frames up to 1 MiB reach the coordinator, which answers those over 64 KiB with a typed
+    # `too_large` error; only absurd frames make aiohttp drop the connection.
+    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=16 * p.MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    session = WebSocketSession(ws)
+    coordinator.attach(session)
+    writer = asyncio.get_running_loop().create_task(session.write_loop())
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+                await coordinator.handle_text(session, msg.data)
+            elif msg.type is WSMsgType.ERROR:
+                break
+    finally:
+        await coordinator.detach(session)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await writer
+        await ws.close()
+    return ws
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "version": p.PROTOCOL_VERSION})
+
+
+def create_app(coordinator: Coordinator) -> web.Application:
+    app = web.Application(client_max_size=p.MAX_MESSAGE_BYTES)
+    app[COORDINATOR_KEY] = coordinator
+    app.router.add_get("/ws", _ws_handler)
+    app.router.add_get("/health", _health)
+    return app
+
+
+@dataclass
+class RunningServer:
+    """A started server: its URL, its coordinator, and how to stop it."""
+
+    url: str
+    host: str
+    port: int
+    coordinator: Coordinator
+    runner: web.AppRunner
+
+    async def stop(self) -> None:
+        self.coordinator.close()
+        await self.runner.cleanup()
+
+
+async def start_server(
+    secret: str,
+    host: str = "127.0.0.1",
+    port: int = 8470,
+    *,
+    ring_timeout: float = 30.0,
+    sfu: SfuBackend | None = None,
+) -> RunningServer:
+    """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
+    coordinator = Coordinator(secret, ring_timeout=ring_timeout, sfu=sfu)
+    runner = web.AppRunner(create_app(coordinator), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    actual_port = int(sockets[0].getsockname()[1]) if sockets else port
+    return RunningServer(f"http://{host}:{actual_port}", host, actual_port, coordinator, runner)

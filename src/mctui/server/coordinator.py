@@ -1,0 +1,470 @@
+"""The coordinator's logic: calls, members, participants, ringing and permissions.
+
+No networking here: a transport (the aiohttp WebSocket app, or an in-process hub in tests) owns the
+connections, hands each incoming text frame to :meth:`Coordinator.handle_text` and delivers what the
+coordinator sends through ``Session.send``. Every request gets exactly one reply or one typed error
+reply; a bad message never affects anyone else's session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from mctui import protocol as p
+from mctui.errors import (
+    AuthError,
+    BadRequestError,
+    CallNotFoundError,
+    InvalidStateError,
+    MctuiError,
+    MessageTooLargeError,
+    NotAMemberError,
+    PermissionDeniedError,
+    VersionMismatchError,
+)
+from mctui.server.tokens import verify_token
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RING_TIMEOUT_S = 30.0
+_ERROR_CODES: frozenset[str] = frozenset(p.ErrorCode.__args__)  # type: ignore[attr-defined]
+
+
+class Session(ABC):
+    """One client connection. ``send`` must not block: transports queue the message."""
+
+    _keys = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.key = next(Session._keys)
+        self.user: p.UserInfo | None = None
+        self.expires_at = 0.0
+
+    @abstractmethod
+    def send(self, message: BaseModel) -> None: ...
+
+
+class SfuBackend(Protocol):
+    """What the coordinator needs from an SFU (embedded aiortc or Janus)."""
+
+    def info_for(self, call: CallRecord) -> p.SfuInfo: ...
+
+    async def signal(
+        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
+    ) -> dict[str, Any]: ...
+
+    async def participant_left(self, session: Session, call: CallRecord) -> None: ...
+
+
+class NoSfu:
+    """A coordinator without media (signalling tests): joins succeed, no media is forwarded."""
+
+    def info_for(self, call: CallRecord) -> p.SfuInfo:
+        return p.SfuInfo(kind="none")
+
+    async def signal(
+        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
+    ) -> dict[str, Any]:
+        raise InvalidStateError("this server has no SFU")
+
+    async def participant_left(self, session: Session, call: CallRecord) -> None:
+        return None
+
+
+@dataclass
+class Participant:
+    session: Session
+    user: p.UserInfo
+    role: p.MemberRole
+    audio_muted: bool = False
+
+
+@dataclass
+class PendingRing:
+    caller: p.UserInfo
+    timer: asyncio.TimerHandle | None
+
+
+@dataclass
+class CallRecord:
+    type: p.CallTypeName
+    id: str
+    created_by: str
+    members: dict[str, p.MemberRole] = field(default_factory=dict)
+    participants: dict[int, Participant] = field(default_factory=dict)
+    rings: dict[str, PendingRing] = field(default_factory=dict)
+    ended: bool = False
+
+    @property
+    def cid(self) -> str:
+        return p.call_cid(self.type, self.id)
+
+    def can_publish(self, role: p.MemberRole) -> bool:
+        if self.type == "livestream":
+            return role == "host"
+        return role in ("host", "member")
+
+    def info(self) -> p.CallInfo:
+        seen: dict[str, p.UserInfo] = {}
+        for participant in self.participants.values():
+            seen.setdefault(participant.user.id, participant.user)
+        return p.CallInfo(
+            cid=self.cid,
+            type=self.type,
+            id=self.id,
+            created_by=self.created_by,
+            members=[p.MemberInfo(user_id=u, role=r) for u, r in self.members.items()],
+            participants=list(seen.values()),
+            ended=self.ended,
+        )
+
+
+class Coordinator:
+    """All calls of one server, and the connected sessions."""
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        ring_timeout: float = DEFAULT_RING_TIMEOUT_S,
+        sfu: SfuBackend | None = None,
+    ) -> None:
+        if not secret:
+            raise ValueError("the coordinator needs a non-empty secret")
+        self._secret = secret
+        self.ring_timeout = ring_timeout
+        self.sfu: SfuBackend = sfu if sfu is not None else NoSfu()
+        self.calls: dict[str, CallRecord] = {}
+        self.sessions: dict[int, Session] = {}
+        self._user_sessions: dict[str, set[int]] = {}
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def attach(self, session: Session) -> None:
+        self.sessions[session.key] = session
+
+    def authenticate(self, session: Session, token: str | None) -> p.UserInfo:
+        """Verify ``token`` and bind the session to its user (raises ``AuthError``)."""
+        user_id, name, expires_at = verify_token(self._secret, token)
+        user = p.UserInfo(id=user_id, name=name)
+        session.user = user
+        session.expires_at = expires_at
+        self._user_sessions.setdefault(user_id, set()).add(session.key)
+        return user
+
+    async def detach(self, session: Session) -> None:
+        """The connection closed: leave its calls and cancel the rings it started."""
+        self.sessions.pop(session.key, None)
+        if session.user is not None:
+            keys = self._user_sessions.get(session.user.id, set())
+            keys.discard(session.key)
+            if not keys:
+                self._user_sessions.pop(session.user.id, None)
+        for call in list(self.calls.values()):
+            if session.key in call.participants:
+                await self._remove_participant(call, session)
+            if session.user is not None and session.user.id not in self._user_sessions:
+                self._cancel_rings_by(call, session.user)
+
+    def close(self) -> None:
+        """Stop every ring timer (server shutdown)."""
+        for call in self.calls.values():
+            for ring in call.rings.values():
+                if ring.timer is not None:
+                    ring.timer.cancel()
+            call.rings.clear()
+
+    # --- the entry point ----------------------------------------------------------------------
+
+    async def handle_text(self, session: Session, raw: str | bytes) -> None:
+        """Handle one frame from a client: exactly one reply or typed error reply goes back."""
+        request_id: int | None = None
+        try:
+            if len(raw) > p.MAX_MESSAGE_BYTES:
+                raise MessageTooLargeError(
+                    f"message of {len(raw)} bytes is over the {p.MAX_MESSAGE_BYTES}-byte limit"
+                )
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequestError(f"message is not valid JSON ({exc})") from exc
+            if not isinstance(data, dict):
+                raise BadRequestError("message must be a JSON object with a 'type'")
+            raw_id = data.get("id")
+            if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id >= 0:
+                request_id = raw_id
+            kind = data.get("type")
+            if kind not in p.REQUEST_TYPES:
+                raise BadRequestError(f"unknown message type {kind!r}")
+            try:
+                request = p.REQUEST_ADAPTER.validate_python(data)
+            except ValidationError as exc:
+                raise BadRequestError(_describe_validation(kind, exc)) from exc
+            result = await self._dispatch(session, request)
+            session.send(p.Reply(id=request.id, result=result))
+        except MctuiError as exc:
+            code = exc.code if exc.code in _ERROR_CODES else "internal"
+            reply = p.ErrorReply(id=request_id, code=code, message=exc.message)  # type: ignore[arg-type]
+            session.send(reply)
+        except Exception:
+            log.exception("internal error handling a request")
+            session.send(
+                p.ErrorReply(id=request_id, code="internal", message="internal server error")
+            )
+
+    async def _dispatch(self, session: Session, request: p.Request) -> dict[str, Any]:
+        if isinstance(request, p.HelloRequest):
+            if request.version != p.PROTOCOL_VERSION:
+                raise VersionMismatchError(
+                    f"protocol version {request.version} is not supported; this server speaks"
+                    f" version {p.PROTOCOL_VERSION}: upgrade the older side"
+                )
+            user = self.authenticate(session, request.token)
+            return {"user": user.model_dump(), "version": p.PROTOCOL_VERSION}
+        user = self._require_user(session)
+        match request:
+            case p.GetOrCreateCallRequest():
+                call = self._get_or_create(user, request.call_type, request.call_id, request.create)
+                self._add_members(call, user, request.members)
+                return {"call": call.info().model_dump()}
+            case p.JoinCallRequest():
+                return (await self._join(session, user, request)).model_dump()
+            case p.LeaveCallRequest():
+                call = self._call(request.cid)
+                if session.key not in call.participants:
+                    raise InvalidStateError(f"you have not joined {call.cid}")
+                await self._remove_participant(call, session)
+                if call.created_by == user.id or not self._user_joined(call, user.id):
+                    self._cancel_rings_by(call, user)
+                return {}
+            case p.EndCallRequest():
+                await self._end(user, self._call(request.cid))
+                return {}
+            case p.RingRequest():
+                self._ring(user, self._call(request.cid), request.members)
+                return {}
+            case p.AcceptCallRequest():
+                self._accept(user, self._call(request.cid))
+                return {}
+            case p.RejectCallRequest():
+                self._reject(user, self._call(request.cid), request.reason)
+                return {}
+            case p.UpdateMuteRequest():
+                call = self._call(request.cid)
+                participant = call.participants.get(session.key)
+                if participant is None:
+                    raise InvalidStateError(f"you have not joined {call.cid}")
+                participant.audio_muted = request.audio_muted
+                event = p.ParticipantMutedEvent(
+                    cid=call.cid, user=user, audio_muted=request.audio_muted
+                )
+                self._send_to_participants(call, event, exclude=session)
+                return {}
+            case p.SfuSignalRequest():
+                call = self._call(request.cid)
+                if session.key not in call.participants:
+                    raise InvalidStateError(f"join {call.cid} before sending media")
+                return await self.sfu.signal(session, call, request)
+        raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _require_user(self, session: Session) -> p.UserInfo:
+        if session.user is None:
+            raise AuthError("not authenticated: send 'hello' with a valid token first")
+        if session.expires_at <= time.time():
+            raise AuthError("token expired: reconnect with a new token")
+        return session.user
+
+    def _call(self, cid: str) -> CallRecord:
+        call = self.calls.get(cid)
+        if call is None:
+            raise CallNotFoundError(f"call {cid} not found")
+        return call
+
+    def _user_joined(self, call: CallRecord, user_id: str) -> bool:
+        return any(part.user.id == user_id for part in call.participants.values())
+
+    def _get_or_create(
+        self, user: p.UserInfo, call_type: p.CallTypeName, call_id: str, create: bool
+    ) -> CallRecord:
+        cid = p.call_cid(call_type, call_id)
+        call = self.calls.get(cid)
+        if call is None or (call.ended and create):
+            if not create:
+                raise CallNotFoundError(f"call {cid} not found")
+            call = CallRecord(type=call_type, id=call_id, created_by=user.id)
+            call.members[user.id] = "host"
+            self.calls[cid] = call
+        return call
+
+    def _add_members(self, call: CallRecord, user: p.UserInfo, members: list[str]) -> None:
+        if not members:
+            return
+        if user.id not in call.members:
+            raise NotAMemberError(f"only members of {call.cid} can add members")
+        default_role: p.MemberRole = "viewer" if call.type == "livestream" else "member"
+        for member in members:
+            call.members.setdefault(member, default_role)
+
+    async def _join(
+        self, session: Session, user: p.UserInfo, request: p.JoinCallRequest
+    ) -> p.JoinResult:
+        call = self._get_or_create(user, request.call_type, request.call_id, request.create)
+        if call.ended:
+            raise InvalidStateError(f"call {call.cid} has ended")
+        if session.key in call.participants:
+            raise InvalidStateError(f"this connection has already joined {call.cid}")
+        if user.id not in call.members:
+            call.members[user.id] = "viewer" if call.type == "livestream" else "member"
+        role = call.members[user.id]
+        call.participants[session.key] = Participant(session, user, role)
+        ring = call.rings.pop(user.id, None)
+        if ring is not None and ring.timer is not None:
+            ring.timer.cancel()
+        event = p.ParticipantJoinedEvent(cid=call.cid, user=user, role=role)
+        self._send_to_participants(call, event, exclude=session)
+        return p.JoinResult(
+            call=call.info(),
+            role=role,
+            can_publish=call.can_publish(role),
+            sfu=self.sfu.info_for(call),
+        )
+
+    async def _remove_participant(self, call: CallRecord, session: Session) -> None:
+        participant = call.participants.pop(session.key, None)
+        if participant is None:
+            return
+        await self.sfu.participant_left(session, call)
+        event = p.ParticipantLeftEvent(cid=call.cid, user=participant.user)
+        self._send_to_participants(call, event)
+
+    async def _end(self, user: p.UserInfo, call: CallRecord) -> None:
+        if call.created_by != user.id and call.members.get(user.id) != "host":
+            raise PermissionDeniedError(f"only the host or creator can end {call.cid}")
+        if call.ended:
+            return
+        call.ended = True
+        event = p.CallEndedEvent(cid=call.cid, by=user)
+        notified: set[int] = set()
+        for participant in list(call.participants.values()):
+            participant.session.send(event)
+            notified.add(participant.session.key)
+        for callee in list(call.rings):
+            for session in self._sessions_of(callee):
+                if session.key not in notified:
+                    session.send(event)
+                    notified.add(session.key)
+        self._clear_rings(call)
+        for participant in list(call.participants.values()):
+            await self._remove_participant(call, participant.session)
+
+    def _ring(self, caller: p.UserInfo, call: CallRecord, members: list[str]) -> None:
+        if call.ended:
+            raise InvalidStateError(f"call {call.cid} has ended")
+        if caller.id not in call.members:
+            raise NotAMemberError(f"only members of {call.cid} can ring")
+        self._add_members(call, caller, members)
+        loop = asyncio.get_running_loop()
+        info = call.info()
+        for callee in dict.fromkeys(members):
+            if callee == caller.id or self._user_joined(call, callee):
+                continue
+            old = call.rings.pop(callee, None)
+            if old is not None and old.timer is not None:
+                old.timer.cancel()
+            timer = loop.call_later(self.ring_timeout, self._ring_timed_out, call.cid, callee)
+            call.rings[callee] = PendingRing(caller=caller, timer=timer)
+            for session in self._sessions_of(callee):
+                session.send(p.CallRingEvent(call=info, caller=caller))
+
+    def _ring_timed_out(self, cid: str, callee: str) -> None:
+        call = self.calls.get(cid)
+        if call is None:
+            return
+        ring = call.rings.pop(callee, None)
+        if ring is None:
+            return
+        event = p.CallMissedEvent(cid=cid, user=p.UserInfo(id=callee, name=callee))
+        for user_id in (callee, ring.caller.id):
+            for session in self._sessions_of(user_id):
+                session.send(event)
+
+    def _accept(self, user: p.UserInfo, call: CallRecord) -> None:
+        if user.id not in call.members:
+            raise NotAMemberError(f"you are not a member of {call.cid}; you cannot accept it")
+        ring = call.rings.pop(user.id, None)
+        if ring is None:
+            raise InvalidStateError(f"{call.cid} is not ringing you")
+        if ring.timer is not None:
+            ring.timer.cancel()
+        event = p.CallAcceptedEvent(cid=call.cid, user=user)
+        for user_id in (ring.caller.id, user.id):
+            for session in self._sessions_of(user_id):
+                session.send(event)
+
+    def _reject(self, user: p.UserInfo, call: CallRecord, reason: p.RejectReason) -> None:
+        ring = call.rings.get(user.id)
+        if ring is not None:
+            del call.rings[user.id]
+            if ring.timer is not None:
+                ring.timer.cancel()
+            event = p.CallRejectedEvent(cid=call.cid, user=user, reason=reason)
+            for user_id in (ring.caller.id, user.id):
+                for session in self._sessions_of(user_id):
+                    session.send(event)
+            return
+        if any(r.caller.id == user.id for r in call.rings.values()):
+            self._cancel_rings_by(call, user)
+            return
+        if user.id not in call.members:
+            raise NotAMemberError(f"you are not a member of {call.cid}; you cannot reject it")
+        raise InvalidStateError(f"{call.cid} has no ring for you to reject")
+
+    def _cancel_rings_by(self, call: CallRecord, caller: p.UserInfo) -> None:
+        """The caller cancelled (or left): every callee is told, reason ``cancel``."""
+        for callee, ring in list(call.rings.items()):
+            if ring.caller.id != caller.id:
+                continue
+            del call.rings[callee]
+            if ring.timer is not None:
+                ring.timer.cancel()
+            event = p.CallRejectedEvent(cid=call.cid, user=caller, reason="cancel")
+            for user_id in (callee, caller.id):
+                for session in self._sessions_of(user_id):
+                    session.send(event)
+
+    def _clear_rings(self, call: CallRecord) -> None:
+        for ring in call.rings.values():
+            if ring.timer is not None:
+                ring.timer.cancel()
+        call.rings.clear()
+
+    def _sessions_of(self, user_id: str) -> list[Session]:
+        return [
+            self.sessions[k] for k in self._user_sessions.get(user_id, ()) if k in self.sessions
+        ]
+
+    def _send_to_participants(
+        self, call: CallRecord, message: BaseModel, exclude: Session | None = None
+    ) -> None:
+        for participant in list(call.participants.values()):
+            if participant.session is not exclude:
+                participant.session.send(message)
+
+
+def _describe_validation(kind: object, exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(x) for x in error["loc"][1:]) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    return f"invalid {kind!r} message: " + "; ".join(parts)
