@@ -282,6 +282,7 @@ class Client:
                     call._clear_ring()  # accepted on another device
                 else:
                     call.state._set("outgoing_ring", call.state.outgoing_ring - {event.user.id})
+                    call.state._note_ring_response(event.user.id, "accepted")
             case p.CallRejectedEvent() | p.CallMissedEvent():
                 self._on_ring_ended(call, event)
             case p.CallEndedEvent():
@@ -313,6 +314,8 @@ class Client:
             return
         remaining = call.state.outgoing_ring - {event.user.id}
         call.state._set("outgoing_ring", remaining)
+        response = event.reason if isinstance(event, p.CallRejectedEvent) else "missed"
+        call.state._note_ring_response(event.user.id, response)
         if not remaining and not call.state.remote_participants:
             self._spawn(call.leave())  # nobody answered a call we placed: hang up
 

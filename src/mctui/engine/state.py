@@ -148,6 +148,7 @@ class CallState(_StateBase):
             participants=(),
             ringing=None,
             outgoing_ring=frozenset(),
+            ring_responses={},
             role=None,
             can_publish=True,
             ended=False,
@@ -216,6 +217,14 @@ class CallState(_StateBase):
         """Users this client rang who have not answered yet."""
         value: frozenset[str] = self._get("outgoing_ring")
         return value
+
+    @property
+    def ring_responses(self) -> dict[str, str]:
+        """How each user this client rang answered: accepted, decline, busy, cancel or missed."""
+        return dict(self._get("ring_responses"))
+
+    def _note_ring_response(self, user_id: str, response: str) -> None:
+        self._set("ring_responses", {**self._get("ring_responses"), user_id: response})
 
     @property
     def role(self) -> str | None:

@@ -1,0 +1,33 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from mctui import Call, Client
+
+
+async def wait_until(
+    state: Any, name: str, predicate: Callable[[Any], bool], timeout: float = 5.0
+) -> Any:
+    """Wait (without polling) until ``state.<name>`` satisfies ``predicate``."""
+    async with asyncio.timeout(timeout):
+        return await state.observe(name).wait_for(predicate)
+
+
+def unsuspended(client: Client) -> list[Call]:
+    return [c for c in client.state.active_calls if not c.state.is_audio_suspended]
+
+
+def speaker_holders(client: Client) -> list[Call]:
+    return [c for c in client.state.active_calls if c.state.holds_speaker]
+
+
+def mic_holders(client: Client) -> list[Call]:
+    return [c for c in client.state.active_calls if c.state.holds_microphone]
+
+
+def capturing(client: Client) -> list[Call]:
+    return [c for c in client.state.active_calls if c.state.is_capturing]
