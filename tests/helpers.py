@@ -10,7 +10,10 @@ from mctui import Call, Client
 
 
 async def wait_until(
-    state: Any, name: str, predicate: Callable[[Any], bool], timeout: float = 5.0
+    state: Any,
+    name: str,
+    predicate: Callable[[Any], bool],
+    timeout: float = 5.0,  # noqa: ASYNC109
 ) -> Any:
     """Wait (without polling) until ``state.<name>`` satisfies ``predicate``."""
     async with asyncio.timeout(timeout):

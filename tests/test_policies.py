@@ -209,9 +209,9 @@ async def test_single_call_join_leaves_previous_first(make_client, policy):
     await a.join()
     at_b_joining = []
     b.state.observe("connection").listen(
-        lambda conn: at_b_joining.append(a.state.connection)
-        if conn is CallConnection.JOINED
-        else None
+        lambda conn: (
+            at_b_joining.append(a.state.connection) if conn is CallConnection.JOINED else None
+        )
     )
     await b.join()
     assert at_b_joining == [CallConnection.LEFT]
