@@ -257,15 +257,17 @@ class ParticipantMutedEvent(_Model):
     audio_muted: bool
 
 
-class SfuSignalEvent(_Model):
-    """The SFU's answer or (re)offer for one of the client's connections."""
+class SfuTracksEvent(_Model):
+    """Which participant each receive slot (transceiver ``mid``) of the subscriber carries.
 
-    type: Literal["sfu.signal"] = "sfu.signal"
+    ``slots_needed``: how many receive slots the client should offer; when it has fewer, it adds
+    recvonly transceivers and sends a new subscriber offer.
+    """
+
+    type: Literal["sfu.tracks"] = "sfu.tracks"
     cid: str
-    role: Literal["publisher", "subscriber"]
-    sdp: str
-    sdp_type: Literal["offer", "answer"]
     track_owners: dict[str, str] = {}
+    slots_needed: int = 0
 
 
 Event = Annotated[
@@ -277,7 +279,7 @@ Event = Annotated[
     | ParticipantJoinedEvent
     | ParticipantLeftEvent
     | ParticipantMutedEvent
-    | SfuSignalEvent,
+    | SfuTracksEvent,
     Field(discriminator="type"),
 ]
 

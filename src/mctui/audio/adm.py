@@ -54,6 +54,7 @@ class AudioDeviceModule:
         self.config = config
         self._session_hold_callback = on_holds_changed
         self._hold_observer: Callable[[AudioDeviceModule], None] | None = None
+        self._capture_sink: Callable[[Frame], None] | None = None
         self.holds_microphone = False
         self.holds_speaker = False
         self.speaker_gain_db = 0.0
@@ -64,6 +65,10 @@ class AudioDeviceModule:
         self.frames_captured = 0
         self.mic_level_dbfs = FLOOR_DBFS
         self.mic_peak_dbfs = FLOOR_DBFS
+
+    def set_capture_sink(self, sink: Callable[[Frame], None] | None) -> None:
+        """Where captured frames go (the call's outgoing track); None keeps them in ``outgoing``."""
+        self._capture_sink = sink
 
     def set_hold_observer(self, observer: Callable[[AudioDeviceModule], None]) -> None:
         """Be told (after the session) whenever this ADM's holds change."""
@@ -125,8 +130,11 @@ class AudioDeviceModule:
         """Offer one microphone frame; kept only while capturing. Returns whether it was kept."""
         if not self.is_capturing:
             return False
-        self.outgoing.append(frame)
         self.frames_captured += 1
+        if self._capture_sink is not None:
+            self._capture_sink(frame)
+        else:
+            self.outgoing.append(frame)
         return True
 
     def next_outgoing(self) -> Frame:
@@ -176,6 +184,7 @@ class AudioDeviceModule:
         return np.asarray(stack.sum(axis=0), dtype=np.float32)
 
     def close(self) -> None:
+        self._capture_sink = None
         self.release_microphone()
         self.release_speaker()
         self.capture_enabled = False

@@ -28,6 +28,8 @@ class AudioSession:
         self.backend = backend
         self.adms: list[AudioDeviceModule] = []
         self._hold_listeners: list[HoldListener] = []
+        self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
+        self.frames = 0
         self._started = False
         self.closed = False
 
@@ -51,6 +53,10 @@ class AudioSession:
     def _holds_changed(self, adm: AudioDeviceModule) -> None:
         for listener in list(self._hold_listeners):
             listener(self)
+
+    def add_frame_listener(self, listener: Callable[[], None], every: int = 1) -> None:
+        """Call ``listener`` after every ``every`` device frames (level meters ride on this)."""
+        self._frame_listeners.append((max(1, every), listener))
 
     @property
     def microphone_holders(self) -> list[AudioDeviceModule]:
@@ -79,6 +85,10 @@ class AudioSession:
                 gain = np.float32(10.0 ** (adm.speaker_gain_db / 20.0))
                 mix += playout * gain
         np.clip(mix, -1.0, 1.0, out=mix)
+        self.frames += 1
+        for every, listener in self._frame_listeners:
+            if self.frames % every == 0:
+                listener()
         return mix
 
     async def close(self) -> None:

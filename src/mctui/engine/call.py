@@ -410,6 +410,6 @@ class Call:
             )
             self._publish_participants()
 
-    def _on_sfu_signal(self, event: p.SfuSignalEvent) -> None:
+    def _on_sfu_tracks(self, event: p.SfuTracksEvent) -> None:
         if self._transport is not None:
             self._transport.handle_event(event)

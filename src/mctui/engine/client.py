@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=BaseModel)
 SignalingFactory = Callable[[str, float], SignalingChannel]
+LEVEL_EVERY_FRAMES = 2  # participants' levels reach call.state at 25 Hz
 
 
 class Client:
@@ -124,10 +125,15 @@ class Client:
         if self._audio is None or self._audio.closed:
             backend = resolve_backend(self.options.audio_device)
             self._audio = AudioSession(backend)
+            self._audio.add_frame_listener(self._on_audio_tick, every=LEVEL_EVERY_FRAMES)
             if backend.notice:
                 log.warning("%s", backend.notice)
                 self.state._set("audio_notice", backend.notice)
         return self._audio
+
+    def _on_audio_tick(self) -> None:
+        for call in self.state.active_calls:
+            call._publish_participants()
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -275,8 +281,8 @@ class Client:
                 call._on_participant_left(event)
             case p.ParticipantMutedEvent():
                 call._on_participant_muted(event)
-            case p.SfuSignalEvent():
-                call._on_sfu_signal(event)
+            case p.SfuTracksEvent():
+                call._on_sfu_tracks(event)
             case p.CallAcceptedEvent():
                 if event.user.id == self.user.id:
                     call._clear_ring()  # accepted on another device

@@ -26,8 +26,8 @@ class MediaTransport(ABC):
         """Connect: publish the ADM's capture (if the role may publish) and subscribe to others."""
 
     @abstractmethod
-    def handle_event(self, event: p.SfuSignalEvent) -> None:
-        """An SFU message for this call pushed by the coordinator (a renegotiation offer...)."""
+    def handle_event(self, event: p.SfuTracksEvent) -> None:
+        """The SFU's word on which participant each receive slot carries, and how many it needs."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -44,7 +44,7 @@ class NoMediaTransport(MediaTransport):
     async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
         self.started = True
 
-    def handle_event(self, event: p.SfuSignalEvent) -> None:
+    def handle_event(self, event: p.SfuTracksEvent) -> None:
         return None
 
     async def close(self) -> None:
@@ -55,4 +55,8 @@ def create_transport(sfu: p.SfuInfo) -> MediaTransport:
     """The transport for the SFU the coordinator assigned."""
     if sfu.kind == "none":
         return NoMediaTransport()
+    if sfu.kind == "embedded":
+        from mctui.rtc.embedded_client import EmbeddedSfuTransport
+
+        return EmbeddedSfuTransport()
     raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

@@ -102,6 +102,7 @@ class RunningServer:
     async def stop(self) -> None:
         self.coordinator.close()
         await self.runner.cleanup()
+        await self.coordinator.sfu.close()
 
 
 async def start_server(

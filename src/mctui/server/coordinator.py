@@ -64,6 +64,8 @@ class SfuBackend(Protocol):
 
     async def participant_left(self, session: Session, call: CallRecord) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 class NoSfu:
     """A coordinator without media (signalling tests): joins succeed, no media is forwarded."""
@@ -77,6 +79,9 @@ class NoSfu:
         raise InvalidStateError("this server has no SFU")
 
     async def participant_left(self, session: Session, call: CallRecord) -> None:
+        return None
+
+    async def close(self) -> None:
         return None
 
 

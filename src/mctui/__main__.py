@@ -1,0 +1,5 @@
+"""``python -m mctui``."""
+
+from mctui.cli import main
+
+main()

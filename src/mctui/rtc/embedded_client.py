@@ -1,0 +1,142 @@
+"""The client side of the embedded SFU: one publisher and one subscriber connection per call.
+
+The call's ADM pushes captured frames into a ``CaptureTrack`` sent on the publisher connection. The
+subscriber connection has one receive slot per other publisher; a reader task per slot drains its
+track continuously (aiortc's receive queue is unbounded) and hands each decoded frame to the ADM
+under the name of the participant the SFU says the slot carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from mctui import protocol as p
+from mctui.audio.adm import AudioDeviceModule
+from mctui.rtc.frames import from_av_frame
+from mctui.rtc.peer import new_peer_connection
+from mctui.rtc.tracks import CaptureTrack
+from mctui.rtc.transport import MediaTransport, SignalFn
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedSfuTransport(MediaTransport):
+    """One call's media through the embedded SFU."""
+
+    def __init__(self) -> None:
+        self._adm: AudioDeviceModule | None = None
+        self._signal: SignalFn | None = None
+        self.publisher: RTCPeerConnection | None = None
+        self.subscriber: RTCPeerConnection | None = None
+        self.capture: CaptureTrack | None = None
+        self.owners: dict[str, str] = {}
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._negotiation = asyncio.Lock()
+        self._closed = False
+        self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+        self._adm = adm
+        self._signal = signal
+        if join.can_publish:
+            await self._start_publisher(adm, signal)
+        others = max(0, len(join.call.participants) - 1)
+        self.subscriber = new_peer_connection()
+        self.subscriber.on("track", self._on_track)
+        await self._negotiate_subscriber(max(1, others))
+
+    async def _start_publisher(self, adm: AudioDeviceModule, signal: SignalFn) -> None:
+        self.capture = CaptureTrack()
+        pc = new_peer_connection()
+        self.publisher = pc
+        pc.addTransceiver(self.capture, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await signal("publisher", pc.localDescription.sdp, "offer")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        adm.set_capture_sink(self.capture.push)
+
+    async def _negotiate_subscriber(self, slots: int) -> None:
+        async with self._negotiation:
+            pc = self.subscriber
+            if pc is None or self._closed or self._signal is None:
+                return
+            have = len(pc.getTransceivers())
+            if have >= slots and have > 0 and pc.remoteDescription is not None:
+                return
+            for _ in range(max(0, slots - have)):
+                pc.addTransceiver("audio", direction="recvonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            answer = await self._signal("subscriber", pc.localDescription.sdp, "offer")
+            if self._closed:
+                return
+            self.owners = dict(answer.get("track_owners", {}))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio" or self.subscriber is None:
+            return
+        mid = next(
+            (t.mid for t in self.subscriber.getTransceivers() if t.receiver.track is track), None
+        )
+        if mid is None or mid in self._readers:
+            return
+        self._readers[mid] = asyncio.get_running_loop().create_task(
+            self._read(mid, track), name=f"rtc-read-{mid}"
+        )
+
+    async def _read(self, mid: str, track: MediaStreamTrack) -> None:
+        """Drain one receive slot forever, labelling frames with the slot's current owner."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                frame = await track.recv()
+                owner = self.owners.get(mid)
+                adm = self._adm
+                if owner is None or adm is None:
+                    continue
+                adm.push_remote(owner, from_av_frame(frame))
+                if not self.first_frame.done():
+                    self.first_frame.set_result(loop.time())
+        except MediaStreamError:
+            return
+
+    def handle_event(self, event: p.SfuTracksEvent) -> None:
+        self.owners = dict(event.track_owners)
+        pc = self.subscriber
+        if pc is not None and event.slots_needed > len(pc.getTransceivers()):
+            task = asyncio.get_running_loop().create_task(
+                self._renegotiate(event.slots_needed), name="rtc-renegotiate"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _renegotiate(self, slots: int) -> None:
+        try:
+            await self._negotiate_subscriber(slots)
+        except Exception:  # the call goes on with the slots it has
+            log.exception("subscriber renegotiation failed")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._adm is not None:
+            self._adm.set_capture_sink(None)
+        for task in [*self._readers.values(), *self._tasks]:
+            task.cancel()
+        for task in [*self._readers.values(), *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._readers.clear()
+        if self.capture is not None:
+            self.capture.stop()
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()
+        if not self.first_frame.done():
+            self.first_frame.cancel()

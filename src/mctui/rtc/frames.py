@@ -1,0 +1,51 @@
+"""Converting between aiortc's ``av.AudioFrame`` and mctui's float32 numpy frames."""
+
+from __future__ import annotations
+
+import fractions
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
+
+Frame = npt.NDArray[np.float32]
+TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+_INT16_SCALE = np.float32(1.0 / 32768.0)
+
+
+def to_av_frame(samples: Frame, pts: int) -> av.AudioFrame:
+    """One mono float32 frame -> an s16 mono ``av.AudioFrame`` stamped with ``pts``."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    frame.pts = pts
+    frame.time_base = TIME_BASE
+    return frame
+
+
+def from_av_frame(frame: av.AudioFrame) -> Frame:
+    """A received frame (aiortc decodes Opus to s16 packed stereo) -> mono float32.
+
+    One ``np.frombuffer`` with an explicit count (the plane may be padded), then a channel mean.
+    """
+    channels = len(frame.layout.channels)
+    count = frame.samples * channels
+    if frame.format.name == "s16":
+        pcm = np.frombuffer(frame.planes[0], dtype=np.int16, count=count)
+        mono = pcm.reshape(-1, channels).mean(axis=1, dtype=np.float32) if channels > 1 else pcm
+        return np.asarray(mono, dtype=np.float32) * _INT16_SCALE
+    data = frame.to_ndarray().astype(np.float32)  # other formats: rare, not the hot path
+    if frame.format.name.startswith("s16"):
+        data *= _INT16_SCALE
+    return np.asarray(data.reshape(-1, channels).mean(axis=1) if data.ndim else data)
+
+
+def fit_frame(samples: Frame) -> Frame:
+    """Pad or cut to exactly one 20 ms frame."""
+    if samples.size == FRAME_SAMPLES:
+        return samples
+    if samples.size > FRAME_SAMPLES:
+        return samples[:FRAME_SAMPLES]
+    return np.pad(samples, (0, FRAME_SAMPLES - samples.size))

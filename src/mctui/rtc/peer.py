@@ -1,0 +1,51 @@
+"""Creating peer connections that obey the network rule (DESIGN.md section 7).
+
+``iceServers=[]`` so no public STUN server is ever asked, and in loopback mode (the default) host
+candidates are 127.0.0.1 only: aioice leaves loopback out of its host candidates and would otherwise
+offer every interface address of the machine. Every connection mctui makes is registered, so tests
+can prove none is left open.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCPeerConnection
+
+_original_get_host_addresses: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
+_loopback_only = True
+_OPEN: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    if _loopback_only:
+        return ["127.0.0.1"] if use_ipv4 else []
+    return _original_get_host_addresses(use_ipv4, use_ipv6)
+
+
+aioice.ice.get_host_addresses = _host_addresses
+
+
+def set_loopback_only(enabled: bool) -> None:
+    """Loopback mode on (127.0.0.1 candidates only) or off (the machine's addresses, for Janus
+    inside a test network namespace)."""
+    global _loopback_only
+    _loopback_only = enabled
+
+
+def loopback_only() -> bool:
+    return _loopback_only
+
+
+def new_peer_connection() -> RTCPeerConnection:
+    """A peer connection with no ICE servers, registered until it is closed."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    _OPEN.add(pc)
+    return pc
+
+
+def open_peer_connections() -> list[RTCPeerConnection]:
+    """Connections mctui created that are not closed yet (tests assert this ends empty)."""
+    return [pc for pc in list(_OPEN) if pc.connectionState != "closed"]

@@ -1,0 +1,213 @@
+"""The embedded SFU: aiortc inside the server process.
+
+Per participant and call: one *publisher* connection (the client sends its microphone) and one
+*subscriber* connection (the SFU sends every other publisher's audio, each as its own track, so the
+client can meter each participant). The client always offers; the SFU answers. Subscriber "slots"
+(transceivers) are reused when publishers come and go; when a subscriber needs more, the SFU says so
+with an ``sfu.tracks`` event and the client re-offers with more receive slots.
+
+Each publisher's decoded audio is drained continuously by one fan-out task (aiortc's receive queue
+is unbounded) and copied into the relay track of each subscriber slot that carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from mctui import protocol as p
+from mctui.errors import BadRequestError, MediaError, PermissionDeniedError
+from mctui.rtc.peer import new_peer_connection
+from mctui.rtc.tracks import RelayTrack
+from mctui.server.coordinator import CallRecord, Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class SfuPeer:
+    """One participant's connections in one room."""
+
+    session: Session
+    user_id: str
+    publisher: RTCPeerConnection | None = None
+    fanout: asyncio.Task[None] | None = None
+    publishing: bool = False
+    subscriber: RTCPeerConnection | None = None
+    slots: dict[str, RelayTrack] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def owners(self) -> dict[str, str]:
+        return {mid: t.source for mid, t in self.slots.items() if t.source is not None}
+
+
+@dataclass
+class SfuRoom:
+    cid: str
+    peers: dict[int, SfuPeer] = field(default_factory=dict)
+
+
+class EmbeddedSfu:
+    """An aiortc SFU living in the coordinator's process and loop."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, SfuRoom] = {}
+        self.frames_forwarded = 0
+
+    def info_for(self, call: CallRecord) -> p.SfuInfo:
+        return p.SfuInfo(kind="embedded", room=call.cid)
+
+    async def signal(
+        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
+    ) -> dict[str, Any]:
+        if request.sdp_type != "offer":
+            raise BadRequestError("the embedded SFU only takes offers from clients")
+        participant = call.participants[session.key]
+        room = self.rooms.setdefault(call.cid, SfuRoom(call.cid))
+        peer = room.peers.get(session.key)
+        if peer is None:
+            peer = SfuPeer(session=session, user_id=participant.user.id)
+            room.peers[session.key] = peer
+        async with peer.lock:
+            try:
+                if request.role == "publisher":
+                    if not call.can_publish(participant.role):
+                        raise PermissionDeniedError(
+                            f"a {participant.role} cannot publish audio in a {call.type} call"
+                        )
+                    return await self._publisher_offer(room, peer, request.sdp)
+                return await self._subscriber_offer(room, peer, request.sdp)
+            except (ValueError, AttributeError) as exc:  # aiortc's complaints about bad SDP
+                raise MediaError(f"the SFU could not use that SDP ({exc})") from exc
+
+    async def _publisher_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
+        pc = peer.publisher
+        if pc is None:
+            pc = new_peer_connection()
+            peer.publisher = pc
+
+            @pc.on("track")  # type: ignore[untyped-decorator]
+            def on_track(track: MediaStreamTrack) -> None:
+                if track.kind == "audio" and peer.fanout is None:
+                    peer.fanout = asyncio.get_running_loop().create_task(
+                        self._fan_out(room, peer, track), name=f"sfu-fanout-{peer.user_id}"
+                    )
+                    peer.publishing = True
+                    self._publishers_changed(room, exclude=peer)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {"sdp": pc.localDescription.sdp, "sdp_type": "answer"}
+
+    async def _subscriber_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
+        pc = peer.subscriber
+        if pc is None:
+            pc = new_peer_connection()
+            peer.subscriber = pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio" and transceiver.mid not in peer.slots:
+                relay = RelayTrack()
+                transceiver.sender.replaceTrack(relay)
+                transceiver.direction = "sendonly"
+                peer.slots[transceiver.mid] = relay
+        self._assign_slots(room, peer)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {
+            "sdp": pc.localDescription.sdp,
+            "sdp_type": "answer",
+            "track_owners": peer.owners(),
+        }
+
+    def _publishers_for(self, room: SfuRoom, peer: SfuPeer) -> list[str]:
+        return list(
+            dict.fromkeys(
+                o.user_id
+                for o in room.peers.values()
+                if o is not peer and o.publishing and o.user_id != peer.user_id
+            )
+        )
+
+    def _assign_slots(self, room: SfuRoom, peer: SfuPeer) -> int:
+        """Point ``peer``'s slots at the current publishers; returns how many slots it needs."""
+        publishers = self._publishers_for(room, peer)
+        for relay in peer.slots.values():
+            if relay.source is not None and relay.source not in publishers:
+                relay.source = None
+        carried = {r.source for r in peer.slots.values()}
+        free = [r for r in peer.slots.values() if r.source is None]
+        for publisher in publishers:
+            if publisher not in carried and free:
+                free.pop(0).source = publisher
+        return len(publishers)
+
+    def _publishers_changed(self, room: SfuRoom, exclude: SfuPeer | None = None) -> None:
+        for other in room.peers.values():
+            if other is exclude or other.subscriber is None:
+                continue
+            needed = self._assign_slots(room, other)
+            other.session.send(
+                p.SfuTracksEvent(cid=room.cid, track_owners=other.owners(), slots_needed=needed)
+            )
+
+    async def _fan_out(self, room: SfuRoom, peer: SfuPeer, track: MediaStreamTrack) -> None:
+        """Drain the publisher's track forever and copy each frame to the slots carrying it."""
+        try:
+            while True:
+                frame = await track.recv()
+                targets = [
+                    relay
+                    for other in room.peers.values()
+                    if other is not peer
+                    for relay in other.slots.values()
+                    if relay.source == peer.user_id
+                ]
+                if not targets:
+                    continue
+                pcm = frame.to_ndarray()
+                layout = frame.layout.name
+                for relay in targets:
+                    relay.push(pcm, layout, frame.samples)
+                self.frames_forwarded += len(targets)
+        except MediaStreamError:
+            return
+
+    async def participant_left(self, session: Session, call: CallRecord) -> None:
+        room = self.rooms.get(call.cid)
+        if room is None:
+            return
+        peer = room.peers.pop(session.key, None)
+        if peer is None:
+            return
+        was_publishing = peer.publishing
+        await self._close_peer(peer)
+        if not room.peers:
+            del self.rooms[call.cid]
+        elif was_publishing:
+            self._publishers_changed(room)
+
+    async def _close_peer(self, peer: SfuPeer) -> None:
+        peer.publishing = False
+        if peer.fanout is not None:
+            peer.fanout.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await peer.fanout
+            peer.fanout = None
+        for relay in peer.slots.values():
+            relay.stop()
+        for pc in (peer.publisher, peer.subscriber):
+            if pc is not None:
+                await pc.close()
+        peer.publisher = peer.subscriber = None
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            for peer in list(room.peers.values()):
+                await self._close_peer(peer)
+        self.rooms.clear()
