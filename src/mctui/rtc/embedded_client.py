@@ -13,6 +13,7 @@ import contextlib
 import logging
 from typing import Any
 
+import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -97,6 +98,8 @@ class EmbeddedSfuTransport(MediaTransport):
         try:
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 owner = self.owners.get(mid)
                 adm = self._adm
                 if owner is None or adm is None:

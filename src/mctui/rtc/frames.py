@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fractions
+from typing import cast
 
 import av
 import numpy as np
@@ -33,7 +34,8 @@ def from_av_frame(frame: av.AudioFrame) -> Frame:
     channels = len(frame.layout.channels)
     count = frame.samples * channels
     if frame.format.name == "s16":
-        pcm = np.frombuffer(frame.planes[0], dtype=np.int16, count=count)
+        plane = cast(bytes, frame.planes[0])  # AudioPlane supports the buffer protocol
+        pcm = np.frombuffer(plane, dtype=np.int16, count=count)
         mono = pcm.reshape(-1, channels).mean(axis=1, dtype=np.float32) if channels > 1 else pcm
         return np.asarray(mono, dtype=np.float32) * _INT16_SCALE
     data = frame.to_ndarray().astype(np.float32)  # other formats: rare, not the hot path

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -112,11 +113,12 @@ class EmbeddedSfu:
             peer.subscriber = pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in pc.getTransceivers():
-            if transceiver.kind == "audio" and transceiver.mid not in peer.slots:
+            mid = transceiver.mid
+            if transceiver.kind == "audio" and mid is not None and mid not in peer.slots:
                 relay = RelayTrack()
                 transceiver.sender.replaceTrack(relay)
                 transceiver.direction = "sendonly"
-                peer.slots[transceiver.mid] = relay
+                peer.slots[mid] = relay
         self._assign_slots(room, peer)
         await pc.setLocalDescription(await pc.createAnswer())
         return {
@@ -161,6 +163,8 @@ class EmbeddedSfu:
         try:
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 targets = [
                     relay
                     for other in room.peers.values()
