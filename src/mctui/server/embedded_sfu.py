@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import av
+import numpy as np
+import numpy.typing as npt
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
@@ -163,8 +165,8 @@ class EmbeddedSfu:
         try:
             while True:
                 frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    continue
+                if not isinstance(frame, av.AudioFrame) or frame.format.name != "s16":
+                    continue  # aiortc's Opus decoder gives packed s16; anything else is not audio
                 targets = [
                     relay
                     for other in room.peers.values()
@@ -174,7 +176,7 @@ class EmbeddedSfu:
                 ]
                 if not targets:
                     continue
-                pcm = frame.to_ndarray()
+                pcm = cast(npt.NDArray[np.int16], frame.to_ndarray())
                 layout = frame.layout.name
                 for relay in targets:
                     relay.push(pcm, layout, frame.samples)
