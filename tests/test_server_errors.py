@@ -1,0 +1,233 @@
+"""Bad input to the coordinator: each gets a typed error reply; everyone else keeps being served."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import jwt
+import pytest
+
+from conftest import SECRET
+from helpers import wait_until
+from mctui import CallType
+from mctui import protocol as p
+from mctui.errors import (
+    AuthError,
+    InvalidStateError,
+    NotAMemberError,
+    PermissionDeniedError,
+    ServerUnreachableError,
+    VersionMismatchError,
+)
+from mctui.server.tokens import issue_token
+
+
+class RawClient:
+    """A WebSocket speaking the protocol by hand, to send what a real client never would."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send_raw(self, data: str | bytes) -> dict:
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
+        return await self.next_reply()
+
+    async def send(self, **message: object) -> dict:
+        return await self.send_raw(json.dumps(message))
+
+    async def next_reply(self) -> dict:
+        while True:
+            msg = await self.ws.receive(timeout=5)
+            assert msg.type is aiohttp.WSMsgType.TEXT, msg
+            data = json.loads(msg.data)
+            if data["type"] in ("reply", "error"):
+                return data
+
+
+@pytest.fixture
+async def raw(server) -> AsyncIterator:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def connect(user: str | None = "mallory", token: str | None = None) -> RawClient:
+        http = aiohttp.ClientSession()
+        sessions.append(http)
+        ws = await http.ws_connect(server.url.replace("http", "ws") + "/ws")
+        client = RawClient(ws)
+        if user is not None:
+            reply = await client.send(
+                type="hello",
+                id=0,
+                version=p.PROTOCOL_VERSION,
+                token=token or issue_token(SECRET, user),
+            )
+            assert reply["type"] == "reply", reply
+        return client
+
+    yield connect
+    for http in sessions:
+        await http.close()
+
+
+async def _still_works(bystander) -> None:
+    call = bystander.make_call(CallType.DEFAULT, f"alive-{time.monotonic_ns()}")
+    await call.join()
+    await call.leave()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "words"),
+    [
+        ("this is not json", "bad_request", "not valid JSON"),
+        ("[1, 2, 3]", "bad_request", "JSON object"),
+        (json.dumps({"type": "teleport", "id": 3}), "bad_request", "unknown message type"),
+        (
+            json.dumps({"type": "join_call", "id": 4, "call_type": 7, "call_id": "x"}),
+            "bad_request",
+            "call_type",
+        ),
+        (
+            json.dumps({"type": "ring", "id": 5, "cid": "default:x", "members": "bob"}),
+            "bad_request",
+            "members",
+        ),
+        (
+            json.dumps({"type": "join_call", "id": 6, "call_type": "default", "call_id": "a b"}),
+            "bad_request",
+            "call_id",
+        ),
+        ("x" * (p.MAX_MESSAGE_BYTES + 1), "too_large", "limit"),
+        (
+            json.dumps({"type": "leave_call", "id": 7, "cid": "default:nowhere"}),
+            "call_not_found",
+            "not found",
+        ),
+    ],
+)
+async def test_malformed_messages_get_typed_errors(raw, make_client, payload, code, words):
+    bystander = await make_client("bystander")
+    mallory = await raw()
+    reply = await mallory.send_raw(payload)
+    assert reply["type"] == "error" and reply["code"] == code, reply
+    assert words in reply["message"]
+    await _still_works(bystander)
+    # the bad client's own session survives too
+    ok = await mallory.send(type="get_or_create_call", id=9, call_type="default", call_id="fine")
+    assert ok["type"] == "reply"
+
+
+async def test_request_id_is_echoed_on_errors(raw):
+    mallory = await raw()
+    reply = await mallory.send(type="leave_call", id=42, cid="default:none")
+    assert reply["id"] == 42
+
+
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        (None, "missing token"),
+        ("not-a-jwt", "invalid token"),
+        (issue_token("some-other-secret-0123456789abcdefgh", "mallory"), "invalid token"),
+        (
+            jwt.encode({"sub": "mallory", "exp": int(time.time()) - 10}, SECRET, "HS256"),
+            "expired",
+        ),
+    ],
+)
+async def test_bad_tokens_are_refused(raw, make_client, token, words):
+    bystander = await make_client("bystander")
+    mallory = await raw(user=None)
+    reply = await mallory.send(type="hello", id=1, version=p.PROTOCOL_VERSION, token=token or "")
+    assert reply["type"] == "error" and reply["code"] == "unauthorized"
+    assert words in reply["message"]
+    again = await mallory.send(type="get_or_create_call", id=2, call_type="default", call_id="z")
+    assert again["code"] == "unauthorized"
+    await _still_works(bystander)
+
+
+async def test_client_gets_typed_auth_error(server):
+    from mctui import Client, User
+
+    bad = Client(server.url, User("eve"), "garbage")
+    with pytest.raises(AuthError, match="invalid token"):
+        await bad.connect()
+    await bad.disconnect()
+
+
+async def test_version_mismatch_is_a_typed_error(raw, server):
+    from mctui.engine.signaling import WebSocketSignaling
+
+    old = await raw(user=None)
+    reply = await old.send(type="hello", id=1, version=999, token=issue_token(SECRET, "old"))
+    assert reply["code"] == "version_mismatch" and "upgrade" in reply["message"]
+
+    class OldClient(WebSocketSignaling):
+        async def _hello(self, token: str) -> p.UserInfo:
+            await self.request(p.HelloRequest, version=999, token=token)
+            raise AssertionError("the server accepted version 999")
+
+    signaling = OldClient(server.url)
+    with pytest.raises(VersionMismatchError):
+        await signaling.open(issue_token(SECRET, "eve"))
+    await signaling.close()
+
+
+async def test_unreachable_server_is_a_typed_error():
+    from mctui import Client, User
+
+    client = Client("http://127.0.0.1:9", User("eve"), issue_token(SECRET, "eve"))
+    with pytest.raises(ServerUnreachableError, match="cannot reach"):
+        await client.connect()
+    await client.disconnect()
+
+
+async def test_non_member_cannot_accept_someone_elses_ring(make_client):
+    alice = await make_client("alice")
+    bob = await make_client("bob")
+    mallory = await make_client("mallory")
+    call = bob.make_call(CallType.DEFAULT, "private")
+    await call.ring(["alice"])
+    await wait_until(alice.state, "incoming_call", lambda c: c is not None)
+    stolen = mallory.make_call(CallType.DEFAULT, "private")
+    stolen._set_ringing(alice.user)  # pretend, to get past the client-side check
+    with pytest.raises(NotAMemberError):
+        await stolen.accept()
+    assert alice.state.incoming_call is not None  # alice's ring is untouched
+    await alice.state.incoming_call.accept()
+
+
+async def test_ending_a_call_you_do_not_own(make_client):
+    owner = await make_client("owner")
+    guest = await make_client("guest")
+    await owner.make_call(CallType.DEFAULT, "owned").join()
+    call = guest.make_call(CallType.DEFAULT, "owned")
+    await call.join()
+    with pytest.raises(PermissionDeniedError, match="only the host"):
+        await call.end()
+    assert call in guest.state.active_calls
+
+
+async def test_two_joins_of_one_call_by_one_connection(raw, make_client):
+    bystander = await make_client("bystander")
+    mallory = await raw()
+    first = await mallory.send(type="join_call", id=1, call_type="default", call_id="twice")
+    assert first["type"] == "reply"
+    second = await mallory.send(type="join_call", id=2, call_type="default", call_id="twice")
+    assert second["type"] == "error" and second["code"] == "invalid_state"
+    assert "already joined" in second["message"]
+    await _still_works(bystander)
+
+
+async def test_engine_join_twice_is_idempotent_not_an_error(make_client):
+    alice = await make_client("alice")
+    call = alice.make_call(CallType.DEFAULT, "once")
+    await call.join()
+    await call.join()
+    assert alice.state.active_calls == [call]
+    with pytest.raises(InvalidStateError):
+        await alice.make_call(CallType.DEFAULT, "never").reject()
