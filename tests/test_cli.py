@@ -30,7 +30,7 @@ def test_token_prints_a_verifiable_token_on_its_last_line():
     result = run_cli("token", "alice", "--name", "Alice", "--ttl", "15m", "--secret", SECRET)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
-    user_id, name, expires = verify_token(SECRET, token)
+    user_id, name, _expires = verify_token(SECRET, token)
     assert (user_id, name) == ("alice", "Alice")
 
 

@@ -26,6 +26,12 @@ from mctui.rtc.transport import MediaTransport, SignalFn
 
 log = logging.getLogger(__name__)
 
+#: Receive slots offered up front and added per renegotiation beyond what is needed: most joins
+#: and leaves then need no renegotiation at all.
+MIN_SLOTS = 4
+SPARE_SLOTS = 2
+CONNECT_TIMEOUT_S = 10.0
+
 
 class EmbeddedSfuTransport(MediaTransport):
     """One call's media through the embedded SFU."""
@@ -40,6 +46,7 @@ class EmbeddedSfuTransport(MediaTransport):
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._negotiation = asyncio.Lock()
+        self._subscriber_connected = asyncio.Event()
         self._closed = False
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
@@ -51,7 +58,18 @@ class EmbeddedSfuTransport(MediaTransport):
         others = max(0, len(join.call.participants) - 1)
         self.subscriber = new_peer_connection()
         self.subscriber.on("track", self._on_track)
-        await self._negotiate_subscriber(max(1, others))
+        self._subscriber_connected = asyncio.Event()
+
+        @self.subscriber.on("connectionstatechange")  # type: ignore[untyped-decorator]
+        def on_state() -> None:
+            if self.subscriber is not None and self.subscriber.connectionState in (
+                "connected",
+                "failed",
+                "closed",
+            ):
+                self._subscriber_connected.set()
+
+        await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
 
     async def _start_publisher(self, adm: AudioDeviceModule, signal: SignalFn) -> None:
         self.capture = CaptureTrack()
@@ -71,6 +89,11 @@ class EmbeddedSfuTransport(MediaTransport):
             have = len(pc.getTransceivers())
             if have >= slots and have > 0 and pc.remoteDescription is not None:
                 return
+            if pc.remoteDescription is not None:
+                # aiortc finishes connecting in a background task; a new offer racing it breaks
+                # it (it indexes the old description), so renegotiate only once connected.
+                await asyncio.wait_for(self._subscriber_connected.wait(), CONNECT_TIMEOUT_S)
+                slots += SPARE_SLOTS
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")
             await pc.setLocalDescription(await pc.createOffer())
