@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 
 import av
-import numpy as np
-import numpy.typing as npt
 from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
-from mctui.audio.config import SAMPLE_RATE
+from mctui.audio.config import FRAME_SAMPLES
 from mctui.rtc.frames import TIME_BASE, Frame, to_av_frame
 
 QUEUE_FRAMES = 10
@@ -37,8 +36,6 @@ class _QueueTrack(MediaStreamTrack):  # type: ignore[misc]
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
-            from aiortc.mediastreams import MediaStreamError
-
             raise MediaStreamError
         return await self._queue.get()
 
@@ -51,21 +48,35 @@ class CaptureTrack(_QueueTrack):
         self._pts += samples.size
 
 
-class RelayTrack(_QueueTrack):
+class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
     """One receive slot of a subscriber at the SFU: carries one publisher's audio at a time.
 
-    Each slot builds its own frame from the shared packed PCM and stamps it with its own running
-    pts, so a slot that switches publishers keeps a continuous timeline for its encoder.
+    It carries *encoded* Opus packets: the SFU encodes each publisher once and every slot sends the
+    same payload, so aiortc's sender only packs it (no per-subscriber encode, no per-frame level
+    computation). Each slot stamps packets with its own running pts, so a slot that switches
+    publishers keeps a continuous RTP timeline.
     """
+
+    kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self.source: str | None = None
+        self._queue: asyncio.Queue[av.Packet] = asyncio.Queue(maxsize=QUEUE_FRAMES)
+        self._pts = 0
 
-    def push(self, pcm: npt.NDArray[np.int16], layout: str, samples: int) -> None:
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._pts
-        frame.time_base = TIME_BASE
+    def push(self, payload: bytes, samples: int = FRAME_SAMPLES) -> None:
+        if self.readyState != "live":
+            return
+        packet = av.Packet(payload)
+        packet.pts = self._pts
+        packet.time_base = TIME_BASE
         self._pts += samples
-        self._put(frame)
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(packet)
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self._queue.get()

@@ -16,12 +16,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import av
-import numpy as np
-import numpy.typing as npt
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError
 
 from mctui import protocol as p
@@ -161,7 +160,9 @@ class EmbeddedSfu:
             )
 
     async def _fan_out(self, room: SfuRoom, peer: SfuPeer, track: MediaStreamTrack) -> None:
-        """Drain the publisher's track forever and copy each frame to the slots carrying it."""
+        """Drain the publisher's track forever; encode each frame once; send it to every slot
+        carrying this publisher."""
+        encoder = OpusEncoder()
         try:
             while True:
                 frame = await track.recv()
@@ -176,10 +177,10 @@ class EmbeddedSfu:
                 ]
                 if not targets:
                     continue
-                pcm = cast(npt.NDArray[np.int16], frame.to_ndarray())
-                layout = frame.layout.name
-                for relay in targets:
-                    relay.push(pcm, layout, frame.samples)
+                payloads, _timestamp = encoder.encode(frame)
+                for payload in payloads:
+                    for relay in targets:
+                        relay.push(payload)
                 self.frames_forwarded += len(targets)
         except MediaStreamError:
             return
