@@ -8,6 +8,7 @@ network stream), never a sleep loop.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import av
 from aiortc import MediaStreamTrack
@@ -62,7 +63,7 @@ class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.source: str | None = None
-        self._queue: asyncio.Queue[av.Packet] = asyncio.Queue(maxsize=QUEUE_FRAMES)
+        self._queue: asyncio.Queue[av.Packet[Any]] = asyncio.Queue(maxsize=QUEUE_FRAMES)
         self._pts = 0
 
     def push(self, payload: bytes, samples: int = FRAME_SAMPLES) -> None:
@@ -76,7 +77,7 @@ class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
             self._queue.get_nowait()
         self._queue.put_nowait(packet)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         return await self._queue.get()
