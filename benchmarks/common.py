@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mctui import Client, ClientOptions, User
+from mctui import AudioConfigurationPolicy, Client, ClientOptions, User
 from mctui.audio.backends import MemoryBackend
 from mctui.server.tokens import issue_token
 
@@ -24,7 +24,11 @@ def tone(hz: float, amplitude: float = 0.5) -> np.ndarray:
 
 
 async def tone_client(url: str, user_id: str, hz: float | None, **options: Any) -> Client:
-    opts = ClientOptions(audio_device=MemoryBackend(tone(hz) if hz else None), **options)
+    opts = ClientOptions(
+        audio_device=MemoryBackend(tone(hz) if hz else None),
+        audio_configuration_policy=AudioConfigurationPolicy.hifi(),
+        **options,
+    )
     client = Client(url, User(user_id), issue_token(SECRET, user_id), opts)
     await client.connect()
     return client

@@ -2,7 +2,7 @@
 # Installs the Debian packages mctui's tests and demo need (PortAudio for sounddevice).
 # Idempotent: asks apt only for what dpkg does not already have.
 set -euo pipefail
-PACKAGES=(libportaudio2)
+PACKAGES=(libportaudio2 jackd2)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui import AudioConfigurationPolicy, Client, ClientOptions, MultiCallAudioPolicy, User
 from mctui.server.app import RunningServer, start_server
 from mctui.server.tokens import issue_token
 
@@ -95,7 +95,13 @@ async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory
         if tone_hz is not None:
             t = np.arange(48_000) / 48_000
             signal = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
-        opts = ClientOptions(multi_call_audio_policy=policy, audio_device=MemoryBackend(signal))
+        # Tones stand in for voices: "hifi" skips the voice chain, whose noise suppression
+        # rightly removes steady tones.
+        opts = ClientOptions(
+            multi_call_audio_policy=policy,
+            audio_device=MemoryBackend(signal),
+            audio_configuration_policy=AudioConfigurationPolicy.hifi(),
+        )
         for key, value in options.items():
             setattr(opts, key, value)
         client = Client(

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
 from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
+from mctui.audio.voice import VoiceChain
 
 Frame = npt.NDArray[np.float32]
 _SILENCE: Frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
@@ -55,6 +56,7 @@ class AudioDeviceModule:
         self._session_hold_callback = on_holds_changed
         self._hold_observer: Callable[[AudioDeviceModule], None] | None = None
         self._capture_sink: Callable[[Frame], None] | None = None
+        self._voice: VoiceChain | None = None
         self.holds_microphone = False
         self.holds_speaker = False
         self.speaker_gain_db = 0.0
@@ -130,6 +132,10 @@ class AudioDeviceModule:
         """Offer one microphone frame; kept only while capturing. Returns whether it was kept."""
         if not self.is_capturing:
             return False
+        if self.config.voice_processing:
+            if self._voice is None:
+                self._voice = VoiceChain()
+            frame = self._voice.process(frame)
         self.frames_captured += 1
         if self._capture_sink is not None:
             self._capture_sink(frame)
@@ -185,6 +191,9 @@ class AudioDeviceModule:
 
     def close(self) -> None:
         self._capture_sink = None
+        if self._voice is not None:
+            self._voice.close()
+            self._voice = None
         self.release_microphone()
         self.release_speaker()
         self.capture_enabled = False

@@ -28,6 +28,8 @@ class AudioBackend(ABC):
 
     name: str = "backend"
     notice: str | None = None
+    #: Set by the session: called (on the loop) when the device fails mid-call.
+    on_failure: Callable[[str], None] | None = None
 
     @abstractmethod
     async def start(self, process: ProcessFn) -> None: ...

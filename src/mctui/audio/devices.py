@@ -25,8 +25,6 @@ def resolve_backend(spec: BackendSpec) -> AudioBackend:
 
 
 def _auto_backend() -> AudioBackend:
-    try:
-        from mctui.audio.sounddevice_backend import open_default_sounddevice
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        return NullBackend(notice=f"no audio device ({exc}); using the null device")
+    from mctui.audio.sounddevice_backend import open_default_sounddevice
+
     return open_default_sounddevice()

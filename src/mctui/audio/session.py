@@ -8,13 +8,15 @@ can hold both at once and really share them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
 from mctui.audio.adm import AudioDeviceModule
-from mctui.audio.backends import AudioBackend
+from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
 
 Frame = npt.NDArray[np.float32]
@@ -29,6 +31,8 @@ class AudioSession:
         self.adms: list[AudioDeviceModule] = []
         self._hold_listeners: list[HoldListener] = []
         self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
+        self._notice_listeners: list[Callable[[str], None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.frames = 0
         self._started = False
         self.closed = False
@@ -68,10 +72,44 @@ class AudioSession:
 
     # --- the device clock ---------------------------------------------------------------------
 
+    def add_notice_listener(self, listener: Callable[[str], None]) -> None:
+        """Be told (one line, for a person) when the device changes under the calls."""
+        self._notice_listeners.append(listener)
+
+    def _notify(self, notice: str) -> None:
+        for listener in list(self._notice_listeners):
+            listener(notice)
+
     async def start(self) -> None:
-        if not self._started and not self.closed:
-            self._started = True
+        """Open the device at first use; if it cannot open, fall back to the null device."""
+        if self._started or self.closed:
+            return
+        self._started = True
+        self.backend.on_failure = self._backend_failed
+        try:
             await self.backend.start(self.process)
+        except Exception as exc:
+            await self._fall_back(f"{exc}")
+            return
+        if self.backend.notice:
+            self._notify(self.backend.notice)
+
+    def _backend_failed(self, reason: str) -> None:
+        if self.closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._fall_back(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fall_back(self, reason: str) -> None:
+        old = self.backend
+        self.backend = NullBackend(notice=f"{reason}; using the null device")
+        with contextlib.suppress(Exception):
+            await old.close()
+        if self.closed:
+            return
+        await self.backend.start(self.process)
+        self._notify(self.backend.notice or reason)
 
     def process(self, mic: Frame) -> Frame:
         """One device frame: fan the mic out to holders, return the speaker mix."""
@@ -97,4 +135,6 @@ class AudioSession:
         self.closed = True
         for adm in list(self.adms):
             self.remove_adm(adm)
+        for task in list(self._tasks):
+            task.cancel()
         await self.backend.close()

@@ -1,22 +1,211 @@
-"""PortAudio (sounddevice) backend: placeholder until the audio issue lands the real streams.
+"""The PortAudio backend (sounddevice): one input stream and one output stream.
 
-``open_default_sounddevice`` already does the part users see: it loads PortAudio, checks that a
-default input and output exist, and otherwise returns the null backend with a one-line reason.
+PortAudio calls our callbacks on its own thread. They never block and never touch asyncio objects:
+the input callback copies the block into a bounded deque and wakes the loop with
+``call_soon_threadsafe``; the loop runs the session's ``process`` and appends the speaker frame to
+another bounded deque that the output callback drains (silence on underrun). With no input device,
+the output callback's clock drives processing instead.
+
+A device that fails to open, or stops delivering callbacks mid-call (unplugged, server gone), is
+reported through ``on_failure``; the session then switches to the null device and the calls go on.
 """
 
 from __future__ import annotations
 
-from mctui.audio.backends import AudioBackend, NullBackend
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from mctui.audio.backends import AudioBackend, NullBackend, ProcessFn
+from mctui.audio.config import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
+from mctui.errors import NoAudioDeviceError
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 8
+WATCHDOG_S = 1.0
 
 
-def open_default_sounddevice() -> AudioBackend:
+def load_sounddevice() -> Any:
+    """Import sounddevice; PortAudio missing raises ``NoAudioDeviceError`` with the reason."""
     try:
-        import sounddevice as sd
-    except OSError as exc:
-        return NullBackend(notice=f"PortAudio is not available ({exc}); using the null device")
+        import sounddevice
+    except OSError as exc:  # the PortAudio shared library is not installed
+        raise NoAudioDeviceError(f"PortAudio is not available ({exc})") from exc
+    return sounddevice
+
+
+def refresh_devices() -> None:
+    """Re-scan devices: PortAudio only sees devices (and JACK servers) present at init."""
+    sd = load_sounddevice()
+    with contextlib.suppress(Exception):
+        sd._terminate()
+        sd._initialize()
+
+
+def describe_devices() -> tuple[list[dict[str, Any]], int | None, int | None]:
+    """Every device PortAudio knows, and the default input and output indices."""
+    sd = load_sounddevice()
+    devices = [dict(d) for d in sd.query_devices()]
+    default_in, default_out = sd.default.device
+    return (
+        devices,
+        default_in if isinstance(default_in, int) and default_in >= 0 else None,
+        default_out if isinstance(default_out, int) and default_out >= 0 else None,
+    )
+
+
+class SoundDeviceBackend(AudioBackend):
+    """The real device through PortAudio."""
+
+    name = "sounddevice"
+
+    def __init__(
+        self, input_device: int | str | None = None, output_device: int | str | None = None
+    ):
+        self.input_device = input_device
+        self.output_device = output_device
+        self._sd = load_sounddevice()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._process: ProcessFn | None = None
+        self._input: Any = None
+        self._output: Any = None
+        self._mic: deque[np.ndarray] = deque(maxlen=QUEUE_FRAMES)
+        self._speaker: deque[np.ndarray] = deque(maxlen=QUEUE_FRAMES)
+        self._wake_pending = threading.Event()
+        self._last_callback = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.underruns = 0
+        self.frames_processed = 0
+        self.closed = False
+
+    async def start(self, process: ProcessFn) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._process = process
+        sd = self._sd
+        errors = []
+        try:
+            self._output = sd.OutputStream(
+                samplerate=SAMPLE_RATE,
+                blocksize=FRAME_SAMPLES,
+                channels=1,
+                dtype="float32",
+                device=self.output_device,
+                callback=self._output_callback,
+            )
+        except Exception as exc:
+            errors.append(f"output: {exc}")
+        try:
+            self._input = sd.InputStream(
+                samplerate=SAMPLE_RATE,
+                blocksize=FRAME_SAMPLES,
+                channels=1,
+                dtype="float32",
+                device=self.input_device,
+                callback=self._input_callback,
+            )
+        except Exception as exc:
+            errors.append(f"input: {exc}")
+        if self._output is None and self._input is None:
+            raise NoAudioDeviceError("no audio device could be opened (" + "; ".join(errors) + ")")
+        if errors:
+            self.notice = "audio device partly unavailable: " + "; ".join(errors)
+        self._last_callback = self._loop.time()
+        for stream in (self._output, self._input):
+            if stream is not None:
+                stream.start()
+        self._arm_watchdog()
+
+    # --- PortAudio thread ---------------------------------------------------------------------
+
+    def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        self._mic.append(indata[:, 0].copy())
+        self._wake()
+
+    def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        if self._speaker:
+            block = self._speaker.popleft()
+            outdata[: block.size, 0] = block[:frames]
+            if block.size < frames:
+                outdata[block.size :, 0] = 0.0
+        else:
+            outdata.fill(0.0)
+            self.underruns += 1
+        if self._input is None:
+            self._mic.append(np.zeros(FRAME_SAMPLES, dtype=np.float32))
+            self._wake()
+
+    def _wake(self) -> None:
+        loop = self._loop
+        if loop is None or self._wake_pending.is_set():
+            return
+        self._wake_pending.set()
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(self._drain)
+
+    # --- loop thread --------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        self._wake_pending.clear()
+        assert self._loop is not None
+        self._last_callback = self._loop.time()
+        process = self._process
+        while self._mic and process is not None and not self.closed:
+            mic = self._mic.popleft()
+            if mic.size != FRAME_SAMPLES:
+                mic = np.resize(mic, FRAME_SAMPLES)
+            self._speaker.append(process(mic))
+            self.frames_processed += 1
+
+    def _arm_watchdog(self) -> None:
+        assert self._loop is not None
+        self._watchdog = self._loop.call_later(WATCHDOG_S, self._check_alive)
+
+    def _check_alive(self) -> None:
+        if self.closed or self._loop is None:
+            return
+        silent_for = self._loop.time() - self._last_callback
+        if silent_for > WATCHDOG_S:
+            self._fail(f"the audio device stopped ({silent_for:.1f} s without audio)")
+            return
+        self._arm_watchdog()
+
+    def _fail(self, reason: str) -> None:
+        log.warning("%s; switching to the null device", reason)
+        if self.on_failure is not None:
+            self.on_failure(reason)
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        for stream in (self._input, self._output):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.abort()
+                    stream.close()
+        self._input = self._output = None
+
+
+def open_default_sounddevice(
+    input_device: int | str | None = None, output_device: int | str | None = None
+) -> AudioBackend:
+    """The PortAudio backend if a device exists, else the null backend with a one-line reason."""
     try:
-        sd.query_devices(kind="output")
-        sd.query_devices(kind="input")
+        sd = load_sounddevice()
+    except NoAudioDeviceError as exc:
+        return NullBackend(notice=f"{exc}; using the null device")
+    try:
+        if output_device is None and input_device is None:
+            sd.query_devices(kind="output")
+        return SoundDeviceBackend(input_device, output_device)
     except Exception as exc:  # sounddevice raises PortAudioError / ValueError here
         return NullBackend(notice=f"no audio device ({exc}); using the null device")
-    return NullBackend(notice="PortAudio streams are not wired yet; using the null device")
+
+
+_ = FRAME_MS  # the block size is one frame: FRAME_SAMPLES at SAMPLE_RATE

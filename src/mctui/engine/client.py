@@ -126,10 +126,14 @@ class Client:
             backend = resolve_backend(self.options.audio_device)
             self._audio = AudioSession(backend)
             self._audio.add_frame_listener(self._on_audio_tick, every=LEVEL_EVERY_FRAMES)
+            self._audio.add_notice_listener(self._on_audio_notice)
             if backend.notice:
-                log.warning("%s", backend.notice)
-                self.state._set("audio_notice", backend.notice)
+                self._on_audio_notice(backend.notice)
         return self._audio
+
+    def _on_audio_notice(self, notice: str) -> None:
+        log.warning("%s", notice)
+        self.state._set("audio_notice", notice)
 
     def _on_audio_tick(self) -> None:
         for call in self.state.active_calls:
