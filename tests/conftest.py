@@ -119,3 +119,62 @@ async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory
     finally:
         for client in clients:
             await client.disconnect()
+
+
+@pytest.fixture
+def jack_server():  # type: ignore[no-untyped-def]
+    """A running JACK dummy server that PortAudio sees; skipped (never in CI) if it cannot start."""
+    import os
+
+    from jack import JackServer
+    from mctui.audio.sounddevice_backend import refresh_devices
+
+    server = JackServer()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the virtual audio device must start in CI: {exc}")
+        pytest.skip(f"virtual audio device unavailable: {exc}")
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    refresh_devices()
+    try:
+        yield server
+    finally:
+        # Let PortAudio leave the JACK server while it is still up, then stop the server.
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
+        refresh_devices()
+        server.stop()
+
+
+@pytest.fixture
+async def bots(sfu_server: RunningServer) -> AsyncIterator[Callable[..., Awaitable[object]]]:
+    """Start bots (real participants) in rooms of the SFU server.
+
+    ``await bots("id", 440, "room")`` plays a 440 Hz tone; ``None`` makes a silent listener.
+    """
+    from mctui.bots import Bot
+
+    started: list[Bot] = []
+
+    async def factory(user_id: str, hz: float | None, room: str, **kw: object) -> Bot:
+        token = issue_token(SECRET, user_id)
+        user = User(user_id, user_id.title())
+        if hz is None:
+            bot = Bot(sfu_server.url, user, token, None, room=room, **kw)  # type: ignore[arg-type]
+        else:
+            bot = Bot.with_tone(sfu_server.url, user, token, hz, room, **kw)  # type: ignore[arg-type]
+        await bot.start()
+        started.append(bot)
+        return bot
+
+    try:
+        yield factory
+    finally:
+        for bot in started:
+            await bot.stop()

@@ -13,6 +13,7 @@ reported through ``on_failure``; the session then switches to the null device an
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import threading
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 QUEUE_FRAMES = 8
 WATCHDOG_S = 1.0
 
+#: Set once a device vanished under an open stream. PortAudio's calls on such a stream (abort,
+#: close, terminate) can block forever (seen with JACK), so from then on mctui leaves PortAudio
+#: alone: streams are closed on a daemon thread and PortAudio is not terminated at exit.
+_portaudio_wedged = False
+
 
 def load_sounddevice() -> Any:
     """Import sounddevice; PortAudio missing raises ``NoAudioDeviceError`` with the reason."""
@@ -43,6 +49,8 @@ def load_sounddevice() -> Any:
 def refresh_devices() -> None:
     """Re-scan devices: PortAudio only sees devices (and JACK servers) present at init."""
     sd = load_sounddevice()
+    if _portaudio_wedged:
+        return
     with contextlib.suppress(Exception):
         sd._terminate()
         sd._initialize()
@@ -81,6 +89,7 @@ class SoundDeviceBackend(AudioBackend):
         self._last_callback = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self.underruns = 0
+        self._device_lost = False
         self.frames_processed = 0
         self.closed = False
 
@@ -176,7 +185,12 @@ class SoundDeviceBackend(AudioBackend):
         self._arm_watchdog()
 
     def _fail(self, reason: str) -> None:
+        global _portaudio_wedged
         log.warning("%s; switching to the null device", reason)
+        self._device_lost = True
+        _portaudio_wedged = True
+        with contextlib.suppress(Exception):
+            atexit.unregister(self._sd._exit_handler)
         if self.on_failure is not None:
             self.on_failure(reason)
 
@@ -184,12 +198,19 @@ class SoundDeviceBackend(AudioBackend):
         self.closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
-        for stream in (self._input, self._output):
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.abort()
-                    stream.close()
+        streams = [s for s in (self._input, self._output) if s is not None]
         self._input = self._output = None
+        if self._device_lost:
+            threading.Thread(target=_close_streams, args=(streams,), daemon=True).start()
+        else:
+            _close_streams(streams)
+
+
+def _close_streams(streams: list[Any]) -> None:
+    for stream in streams:
+        with contextlib.suppress(Exception):
+            stream.abort()
+            stream.close()
 
 
 def open_default_sounddevice(

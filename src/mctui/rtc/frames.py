@@ -17,9 +17,14 @@ _INT16_SCALE = np.float32(1.0 / 32768.0)
 
 
 def to_av_frame(samples: Frame, pts: int) -> av.AudioFrame:
-    """One mono float32 frame -> an s16 mono ``av.AudioFrame`` stamped with ``pts``."""
+    """One mono float32 frame -> an s16 packed *stereo* ``av.AudioFrame`` stamped with ``pts``.
+
+    aiortc's Opus encoder works in stereo; handing it mono makes FFmpeg upmix with a -3 dB
+    centre level, so every participant would sound 3 dB quieter than they are. L = R avoids it.
+    """
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
-    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    stereo = np.repeat(pcm, 2).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
     frame.sample_rate = SAMPLE_RATE
     frame.pts = pts
     frame.time_base = TIME_BASE

@@ -1,0 +1,63 @@
+"""Level meters: RMS/peak dBFS per 20 ms frame, vectorised across streams; speaking hysteresis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
+from mctui.bots.signals import tone
+
+
+@pytest.mark.parametrize("amplitude", [1.0, 0.5, 0.1, 0.01, 0.001])
+def test_sine_rms_reads_amplitude_over_root_two(amplitude):
+    frame = tone(997, amplitude)[:960]
+    expected = 20 * np.log10(amplitude / np.sqrt(2))
+    assert rms_dbfs(frame)[0] == pytest.approx(expected, abs=0.5)
+    assert peak_dbfs(frame)[0] == pytest.approx(20 * np.log10(amplitude), abs=0.5)
+
+
+def test_silence_reads_the_floor():
+    silence = np.zeros(960, dtype=np.float32)
+    assert rms_dbfs(silence)[0] == FLOOR_DBFS
+    assert peak_dbfs(silence)[0] == FLOOR_DBFS
+
+
+def test_levels_are_vectorised_across_streams():
+    frames = np.stack([tone(440, a)[:960] for a in (0.5, 0.05)] + [np.zeros(960, np.float32)])
+    levels = rms_dbfs(frames)
+    assert levels.shape == (3,)
+    assert levels[0] == pytest.approx(-9.03, abs=0.5)
+    assert levels[1] == pytest.approx(-29.03, abs=0.5)
+    assert levels[2] == FLOOR_DBFS
+
+
+def test_speaking_detector_has_hysteresis():
+    detector = SpeakingDetector()
+    assert not detector.update(-20)  # one loud frame is not speech yet
+    assert detector.update(-20)
+    for _ in range(detector.release - 1):
+        assert detector.update(-70)  # short pauses between words keep it on
+    assert not detector.update(-70)
+    assert not detector.update(-50)  # between the thresholds: no change
+
+
+async def test_remote_levels_reach_call_state(media_client, bots):
+    await bots("tone", 440, "metered")
+    alice = await media_client("alice")
+    call = alice.make_call("default", "metered")
+    await call.join()
+    from helpers import wait_until
+
+    await wait_until(
+        call.state,
+        "participants",
+        lambda ps: any(p.user.id == "tone" and p.audio_level > -20 for p in ps),
+        timeout=10,
+    )
+    await asyncio.sleep(1.0)  # past the codec's start-up
+    bot = next(p for p in call.state.participants if p.user.id == "tone")
+    assert bot.audio_level == pytest.approx(-9.0, abs=2.0)  # 0.5 amplitude sine through Opus
+    assert bot.is_speaking
