@@ -389,3 +389,49 @@ async def test_switch_focus_restores_each_rooms_mic_preference(make_client):
     assert not a.state.is_capturing and capturing(alice) == []
     await alice.switch_focus(a, b)
     assert capturing(alice) == [b] and b.state.microphone_enabled
+
+
+# --- previews (what "accept" will do) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "expect"),
+    [
+        (SE, {"suspends": ["a", "b"]}),
+        (SI, {"joins_suspended": True}),
+        (MANUAL, {"shares_with": ["a", "b"]}),
+        (DUCK, {"ducks": ["b"]}),
+    ],
+)
+async def test_preview_matches_what_set_active_does(make_client, policy, expect):
+    alice = await make_client("alice", policy)
+    a, b = alice.make_call(CallType.DEFAULT, "a"), alice.make_call(CallType.DEFAULT, "b")
+    await a.join()
+    await b.join()
+    if policy is SE:
+        await a.resume_audio()  # a focused, b suspended by policy: both must be in the preview?
+        await b.resume_audio()
+    new = alice.make_call(CallType.DEFAULT, "c")
+    preview = alice.preview_set_active(new)
+    for field, value in expect.items():
+        got = getattr(preview, field)
+        if isinstance(value, list):
+            got = [c.id for c in got]
+            if policy is SE:
+                value = [c.id for c in (a, b) if not c.state.is_audio_suspended]
+        assert got == value, field
+    await new.join()
+    if policy is SE:
+        assert all(c.state.is_audio_suspended for c in (a, b))
+    if policy is SI:
+        assert new.state.is_audio_suspended
+    if policy is DUCK:
+        assert b.state.is_audio_ducked
+
+
+async def test_preview_in_single_call_mode_lists_leaves(make_client):
+    alice = await make_client("alice", allow_multiple_active_calls=False)
+    a = alice.make_call(CallType.DEFAULT, "a")
+    await a.join()
+    preview = alice.preview_set_active(alice.make_call(CallType.DEFAULT, "b"))
+    assert preview.leaves == (a,)

@@ -112,6 +112,35 @@ def token(
     print(issue_token(key, user_id, name or user_id, seconds))
 
 
+@app.command()
+def devices() -> None:
+    """List audio input and output devices and the defaults."""
+    from mctui.audio.sounddevice_backend import describe_devices
+    from mctui.errors import NoAudioDeviceError
+
+    try:
+        found, default_in, default_out = describe_devices()
+    except NoAudioDeviceError as exc:
+        print(f"No audio devices: {exc}. mctui will use the null device.")
+        return
+    if not found:
+        print("No audio devices found. mctui will use the null device.")
+        return
+    for direction, channels_key, default in (
+        ("Inputs", "max_input_channels", default_in),
+        ("Outputs", "max_output_channels", default_out),
+    ):
+        print(f"{direction}:")
+        rows = [d for d in found if d.get(channels_key, 0) > 0]
+        if not rows:
+            print("  (none)")
+        for device in rows:
+            index = device["index"]
+            mark = "*" if index == default else " "
+            print(f" {mark}{index:>3}  {device['name']}  ({device[channels_key]} ch)")
+    print("* = default. Choose with --input-device / --output-device or [audio] in the config.")
+
+
 def main() -> None:
     """Entry point: one-line errors with exit code 2 for bad arguments."""
     try:

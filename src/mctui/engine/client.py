@@ -20,7 +20,7 @@ from mctui import protocol as p
 from mctui.audio.devices import resolve_backend
 from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
-from mctui.engine.policies import AudioPolicy, PolicyCall, policy_for
+from mctui.engine.policies import AudioPolicy, AudioPreview, PolicyCall, policy_for
 from mctui.engine.signaling import SignalingChannel, WebSocketSignaling
 from mctui.engine.state import AudioMode, ClientConnection, ClientState
 from mctui.engine.types import (
@@ -174,6 +174,14 @@ class Client:
         for call in self.state.active_calls:
             if call is not focused and not call.suspended_by_user:
                 call._set_mode(self._policy.background_mode)
+
+    def preview_set_active(self, call: Call) -> AudioPreview:
+        """What joining or accepting ``call`` would do to the other calls' audio, now."""
+        if not self.options.allow_multiple_active_calls:
+            return AudioPreview(leaves=tuple(c for c in self.state.active_calls if c is not call))
+        if call in self.state.active_calls:
+            return AudioPreview()
+        return self._policy.preview(self, call)
 
     async def set_active_call(self, call: Call) -> None:
         """Add ``call`` to the active calls and let the policy arrange the audio."""

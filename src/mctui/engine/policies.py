@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from mctui.engine.state import AudioMode
@@ -64,6 +65,21 @@ class AudioPolicy(ABC):
     @abstractmethod
     def before_resume(self, host: PolicyHost, call: PolicyCall) -> None:
         """``call`` is about to take the audio back; make room first if the policy is exclusive."""
+
+    def preview(self, host: PolicyHost, call: PolicyCall) -> AudioPreview:
+        """What ``on_set_active(call)`` would do, without doing it (for "accepting will...")."""
+        return AudioPreview()
+
+
+@dataclass(frozen=True)
+class AudioPreview:
+    """The effect of making a call active: which calls get suspended, ducked or share devices."""
+
+    suspends: tuple[PolicyCall, ...] = ()
+    ducks: tuple[PolicyCall, ...] = ()
+    shares_with: tuple[PolicyCall, ...] = ()
+    leaves: tuple[PolicyCall, ...] = ()
+    joins_suspended: bool = False
 
 
 _REGISTRY: dict[MultiCallAudioPolicy, type[AudioPolicy]] = {}
@@ -121,6 +137,12 @@ class SuspendExisting(AudioPolicy):
         for other in _focused(_others(host, call)):
             host.suspend(other)
 
+    def preview(self, host: PolicyHost, call: PolicyCall) -> AudioPreview:
+        others = _others(host, call)
+        return AudioPreview(
+            suspends=tuple(c for c in others if c.audio_mode is not AudioMode.SUSPENDED)
+        )
+
 
 @register
 class SuspendIncoming(AudioPolicy):
@@ -141,6 +163,9 @@ class SuspendIncoming(AudioPolicy):
         for other in _focused(_others(host, call)):
             host.suspend(other)
 
+    def preview(self, host: PolicyHost, call: PolicyCall) -> AudioPreview:
+        return AudioPreview(joins_suspended=bool(_focused(_others(host, call))))
+
 
 @register
 class Manual(AudioPolicy):
@@ -156,6 +181,9 @@ class Manual(AudioPolicy):
 
     def before_resume(self, host: PolicyHost, call: PolicyCall) -> None:
         return None
+
+    def preview(self, host: PolicyHost, call: PolicyCall) -> AudioPreview:
+        return AudioPreview(shares_with=tuple(_focused(_others(host, call))))
 
 
 @register
@@ -176,3 +204,6 @@ class DuckExisting(AudioPolicy):
     def before_resume(self, host: PolicyHost, call: PolicyCall) -> None:
         for other in _focused(_others(host, call)):
             host.duck(other)
+
+    def preview(self, host: PolicyHost, call: PolicyCall) -> AudioPreview:
+        return AudioPreview(ducks=tuple(_focused(_others(host, call))))
