@@ -10,7 +10,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from mctui.secrets import SecretError, load_secret
+
+if TYPE_CHECKING:
+    from mctui.engine import MultiCallAudioPolicy
 
 app = typer.Typer(
     name="mctui",
@@ -110,6 +113,182 @@ def token(
         return
     key = _secret(secret, secret_file)
     print(issue_token(key, user_id, name or user_id, seconds))
+
+
+POLICIES = {
+    "suspend-existing": "suspend_existing",
+    "suspend-incoming": "suspend_incoming",
+    "manual": "manual",
+    "duck-existing": "duck_existing",
+}
+
+
+def _policy(name: str) -> MultiCallAudioPolicy:
+    from mctui.engine import MultiCallAudioPolicy
+
+    if name not in POLICIES:
+        _fail(f"--policy must be one of {', '.join(POLICIES)}, not {name!r}")
+    return MultiCallAudioPolicy(POLICIES[name])
+
+
+def _device_arg(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+@app.command()
+def join(
+    rooms: Annotated[list[str], typer.Argument(help="Rooms to join (type:name for livestream:).")],
+    server: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8470",
+    user: Annotated[str, typer.Option(help="Your user id.")] = "me",
+    name: Annotated[str | None, typer.Option(help="Your display name.")] = None,
+    token_: Annotated[
+        str | None, typer.Option("--token", help="Your token (else minted from the secret).")
+    ] = None,
+    secret: SecretOpt = None,
+    secret_file: SecretFileOpt = None,
+    policy: Annotated[
+        str, typer.Option(help="suspend-existing | suspend-incoming | manual | duck-existing")
+    ] = "suspend-existing",
+    single_call: Annotated[
+        bool, typer.Option("--single-call", help="Only one active call at a time.")
+    ] = False,
+    audio_backend: Annotated[
+        str | None, typer.Option(help="auto | sounddevice | null | wav")
+    ] = None,
+    input_device: Annotated[str | None, typer.Option(help="Input device name or index.")] = None,
+    output_device: Annotated[str | None, typer.Option(help="Output device name or index.")] = None,
+    input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
+    output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file (TOML).")] = None,
+    headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
+    events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
+) -> None:
+    """Join ROOMS and open the terminal UI (or run headless)."""
+    from mctui.config import AUDIO_BACKENDS, ConfigError, load_config
+
+    if not rooms:
+        _fail("name at least one room")
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    backend = audio_backend or settings.audio.backend
+    if backend not in AUDIO_BACKENDS:
+        _fail(f"--audio-backend must be one of {', '.join(AUDIO_BACKENDS)}, not {backend!r}")
+    if input_wav is not None and not input_wav.exists():
+        _fail(f"--input-wav {input_wav} does not exist")
+    chosen_policy = _policy(policy)
+    for room in rooms:
+        from mctui.tui.app import parse_room
+
+        try:
+            parse_room(room)
+        except ValueError:
+            _fail(f"unknown room type in {room!r}: use default:, livestream: or audio_room:")
+    token_value = token_ or _mint(user, name, secret, secret_file)
+    from mctui.audio.devices import backend_for
+    from mctui.engine import Client, ClientOptions, User
+    from mctui.errors import MctuiError
+
+    try:
+        device = backend_for(
+            backend,
+            _device_arg(input_device) or settings.audio.input_device,
+            _device_arg(output_device) or settings.audio.output_device,
+            input_wav,
+            output_wav,
+        )
+    except MctuiError as exc:
+        _fail(str(exc))
+        return
+    options = ClientOptions(
+        allow_multiple_active_calls=not single_call,
+        multi_call_audio_policy=chosen_policy,
+        audio_device=device,
+    )
+    client = Client(server, User(user, name or user), token_value, options)
+
+    async def connect() -> Client:
+        await client.connect()
+        return client
+
+    if headless:
+        from mctui.headless import run_headless
+
+        code = asyncio.run(run_headless(connect, rooms, events))
+        raise typer.Exit(code)
+    from mctui.tui.app import make_app_class
+
+    try:
+        app_class = make_app_class(settings.keys)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    app_class(connect, rooms).run()
+
+
+@app.command()
+def bot(
+    room: Annotated[str, typer.Argument(help="Room to join (type:name for livestream:).")],
+    server: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8470",
+    user: Annotated[str | None, typer.Option(help="The bot's user id.")] = None,
+    token_: Annotated[str | None, typer.Option("--token", help="The bot's token.")] = None,
+    secret: SecretOpt = None,
+    secret_file: SecretFileOpt = None,
+    tone: Annotated[float | None, typer.Option(min=20, max=20000, help="Play a tone (Hz).")] = None,
+    speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
+) -> None:
+    """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
+    from mctui.tui.app import parse_room
+
+    if tone is not None and speech:
+        _fail("choose --tone or --speech, not both")
+    try:
+        call_type, name = parse_room(room)
+    except ValueError:
+        _fail(f"unknown room type in {room!r}")
+        return
+    user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
+    token_value = token_ or _mint(user_id, None, secret, secret_file)
+    asyncio.run(_run_bot(server, user_id, token_value, call_type, name, tone, speech or not tone))
+
+
+async def _run_bot(
+    server: str, user_id: str, token: str, call_type: object, room: str,
+    hz: float | None, speech: bool,
+) -> None:  # fmt: skip
+    from mctui.bots import Bot, speech_like
+    from mctui.bots import tone as tone_signal
+    from mctui.engine import CallType, User
+    from mctui.errors import MctuiError
+
+    signal_data = speech_like(seed=hash(user_id) % 1000) if speech else tone_signal(hz or 440)
+    assert isinstance(call_type, CallType)
+    runner = Bot(server, User(user_id), token, signal_data, room=room, call_type=call_type)
+    try:
+        await runner.start()
+    except MctuiError as exc:
+        print(f"mctui: error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from exc
+    print(f"bot {user_id} in {room} ({'speech' if speech else f'{hz:g} Hz'})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()
+
+
+def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
+    from mctui.server.tokens import issue_token
+
+    return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
 
 
 @app.command()

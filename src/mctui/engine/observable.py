@@ -30,7 +30,7 @@ class Observable(Generic[T]):
         self._value = value
         self._conflate = conflate
         self._subscribers: list[_Subscriber[T]] = []
-        self._listeners: list[Callable[[T], None]] = []
+        self._listeners: list[Callable[[T], object]] = []
 
     @property
     def value(self) -> T:
@@ -47,10 +47,15 @@ class Observable(Generic[T]):
         for listener in list(self._listeners):
             listener(value)
 
-    def listen(self, listener: Callable[[T], None]) -> Callable[[], None]:
+    def listen(self, listener: Callable[[T], object]) -> Callable[[], None]:
         """Call ``listener`` synchronously on every change; returns a function that stops it."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self.changes()

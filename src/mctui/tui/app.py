@@ -1,0 +1,369 @@
+"""The Textual app: one pane per joined room, live meters, focus keys, ringing.
+
+The app owns no call logic: keys become calls to the public engine API (``switch_focus``,
+``set_microphone_enabled``...), and engine observables come back as messages (level updates
+replaceable) that make the widgets re-render. Engine and UI share one asyncio loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from mctui.engine import (
+    Call,
+    CallType,
+    Client,
+    ConnectOptions,
+    MultiCallAudioPolicy,
+    TrackOption,
+)
+from mctui.errors import MctuiError
+from mctui.tui.keymap import build_bindings
+from mctui.tui.messages import CallChanged, CallsChanged, LevelsChanged, NoticeChanged, RingChanged
+from mctui.tui.screens.help import HelpScreen
+from mctui.tui.screens.join import JoinScreen
+from mctui.tui.screens.ring import RingScreen, describe_preview
+from mctui.tui.widgets.room_pane import LevelSource, RoomPane
+from mctui.tui.widgets.status_bar import StatusBar
+
+ClientFactory = Callable[[], Awaitable[Client]]
+POLICY_CYCLE = [
+    MultiCallAudioPolicy.SUSPEND_EXISTING,
+    MultiCallAudioPolicy.SUSPEND_INCOMING,
+    MultiCallAudioPolicy.MANUAL,
+    MultiCallAudioPolicy.DUCK_EXISTING,
+]
+_CALL_FIELDS = (
+    "audio_mode",
+    "microphone_enabled",
+    "connection",
+    "holds_microphone",
+    "holds_speaker",
+    "is_capturing",
+    "ringing",
+    "outgoing_ring",
+)
+
+
+def parse_room(text: str) -> tuple[CallType, str]:
+    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show)."""
+    if ":" in text:
+        kind, _, name = text.partition(":")
+        return CallType(kind), name
+    return CallType.DEFAULT, text
+
+
+def grid_columns(rooms: int, width: int) -> int:
+    """Columns for ``rooms`` panes: near-square, but never panes narrower than ~38 cells."""
+    if rooms <= 1:
+        return 1
+    by_width = max(1, width // 38)
+    return max(1, min(by_width, math.ceil(math.sqrt(rooms)), rooms))
+
+
+class MctuiApp(App[None]):
+    """mctui's terminal UI."""
+
+    CSS_PATH = "mctui.tcss"
+    TITLE = "mctui"
+    BINDINGS: ClassVar[list[Binding]] = build_bindings()  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        connect: ClientFactory,
+        rooms: Iterable[str] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        levels: LevelSource | None = None,
+        on_ready: Callable[[MctuiApp], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__()
+        self._connect = connect
+        self._initial_rooms = [parse_room(r) for r in rooms]
+        self._clock = clock
+        self._levels = levels
+        self._on_ready = on_ready
+        self.client: Client | None = None
+        self.notice: str | None = None
+        self.ready = False
+        self._panes: dict[str, RoomPane] = {}
+        self._watched: set[str] = set()
+        self._ring_open: Call | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(" mctui  [dim]multicall voice[/]", id="title-bar")
+        yield Grid(id="rooms")
+        yield Static("No rooms yet: press [b]j[/] to join one.", id="empty")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).show(None)
+        self._start()
+
+    @work(exclusive=True, group="start")
+    async def _start(self) -> None:
+        try:
+            self.client = await self._connect()
+        except MctuiError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            self.query_one(StatusBar).show(None, f"cannot connect: {exc}")
+            return
+        client = self.client
+        client.state.observe("active_calls").listen(lambda _: self.post_message(CallsChanged()))
+        client.state.observe("focused_call").listen(lambda _: self.post_message(CallsChanged()))
+        client.state.observe("incoming_call").listen(lambda _: self.post_message(RingChanged()))
+        client.state.observe("audio_notice").listen(
+            lambda n: self.post_message(NoticeChanged(n)) if n else None
+        )
+        if client.state.audio_notice:
+            self.post_message(NoticeChanged(client.state.audio_notice))
+        first: Call | None = None
+        for index, (call_type, name) in enumerate(self._initial_rooms):
+            call = client.make_call(call_type, name)
+            self._watch(call)
+            mic = TrackOption.default() if index == 0 else TrackOption.disabled()
+            try:
+                await call.join(connect_options=ConnectOptions(microphone=mic))
+            except MctuiError as exc:
+                self.notify(f"{name}: {exc}", severity="error")
+                continue
+            first = first or call
+        if first is not None and client.state.focused_call not in (first, None):
+            await client.switch_focus(client.state.focused_call, first)
+        self.ready = True
+        self._sync_panes()
+        if self._on_ready is not None:
+            await self._on_ready(self)
+
+    def _watch(self, call: Call) -> None:
+        if call.cid in self._watched:
+            return
+        self._watched.add(call.cid)
+        cid = call.cid
+
+        def changed(_: object) -> None:
+            self.post_message(CallChanged(cid))
+
+        def levels(_: object) -> None:
+            self.post_message(LevelsChanged(cid))
+
+        for name in _CALL_FIELDS:
+            call.state.observe(name).listen(changed)
+        call.state.observe("participants").listen(levels)
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    def _sync_panes(self) -> None:
+        if self.client is None:
+            return
+        grid = self.query_one("#rooms", Grid)
+        active = self.client.state.active_calls
+        for cid in [cid for cid in self._panes if cid not in {c.cid for c in active}]:
+            self._panes.pop(cid).remove()
+        focused = self.client.state.focused_call
+        for number, call in enumerate(active, start=1):
+            self._watch(call)
+            pane = self._panes.get(call.cid)
+            if pane is None:
+                pane = RoomPane(call, number, clock=self._clock, levels=self._levels)
+                self._panes[call.cid] = pane
+                grid.mount(pane)
+            pane.number = number
+            if pane.is_mounted:
+                pane.refresh_call(call is focused)
+        self.query_one("#empty").display = not active
+        grid.display = bool(active)
+        self._layout_grid()
+        self.query_one(StatusBar).show(self.client, self.notice)
+
+    def _layout_grid(self) -> None:
+        grid = self.query_one("#rooms", Grid)
+        count = max(1, len(self._panes))
+        columns = grid_columns(count, self.size.width)
+        grid.styles.grid_size_columns = columns
+        grid.styles.grid_size_rows = math.ceil(count / columns)
+
+    def on_resize(self) -> None:
+        self._layout_grid()
+
+    def on_calls_changed(self, message: CallsChanged) -> None:
+        self._sync_panes()
+
+    def on_call_changed(self, message: CallChanged) -> None:
+        pane = self._panes.get(message.cid)
+        if pane is not None and pane.is_mounted and self.client is not None:
+            pane.refresh_call(pane.call is self.client.state.focused_call)
+        self.query_one(StatusBar).show(self.client, self.notice)
+
+    def on_levels_changed(self, message: LevelsChanged) -> None:
+        pane = self._panes.get(message.cid)
+        if pane is not None and pane.is_mounted:
+            pane.refresh_levels()
+
+    def on_notice_changed(self, message: NoticeChanged) -> None:
+        self.notice = message.notice
+        self.notify(message.notice, severity="warning", timeout=8)
+        self.query_one(StatusBar).show(self.client, self.notice)
+
+    def on_ring_changed(self, message: RingChanged) -> None:
+        client = self.client
+        if client is None:
+            return
+        incoming = client.state.incoming_call
+        if incoming is None or incoming is self._ring_open:
+            if (
+                incoming is None
+                and self._ring_open is not None
+                and isinstance(self.screen, RingScreen)
+            ):
+                self.screen.dismiss(None)  # type: ignore[arg-type]
+            return
+        self._ring_open = incoming
+        self._watch(incoming)
+        caller = incoming.state.ringing.caller.display_name if incoming.state.ringing else "?"
+        consequence = describe_preview(client.preview_set_active(incoming))
+        self.push_screen(RingScreen(caller, incoming.id, consequence), self._answer_ring)
+
+    async def _answer_ring(self, accept: bool | None) -> None:
+        call, self._ring_open = self._ring_open, None
+        if call is None or accept is None or call.state.ringing is None:
+            return
+        await self._run(call.accept() if accept else call.reject(reason="decline"))
+
+    # --- intents ------------------------------------------------------------------------------
+
+    async def _run(self, action: Awaitable[None]) -> None:
+        try:
+            await action
+        except MctuiError as exc:
+            self.notify(str(exc), severity="error")
+
+    def _selected(self) -> Call | None:
+        client = self.client
+        if client is None or not client.state.active_calls:
+            return None
+        return client.state.focused_call or client.state.active_calls[0]
+
+    async def _focus(self, target: Call) -> None:
+        assert self.client is not None
+        await self._run(self.client.switch_focus(self.client.state.focused_call, target))
+
+    async def action_room_index(self, index: int) -> None:
+        if self.client is not None and 0 <= index < len(self.client.state.active_calls):
+            await self._focus(self.client.state.active_calls[index])
+
+    async def _focus_step(self, step: int) -> None:
+        client = self.client
+        if client is None or not client.state.active_calls:
+            return
+        calls = client.state.active_calls
+        current = self._selected()
+        index = calls.index(current) if current in calls else -1
+        await self._focus(calls[(index + step) % len(calls)])
+
+    async def action_room_next(self) -> None:
+        await self._focus_step(1)
+
+    async def action_room_previous(self) -> None:
+        await self._focus_step(-1)
+
+    async def action_mute(self) -> None:
+        call = self._selected()
+        if call is not None:
+            await self._run(call.set_microphone_enabled(not call.state.microphone_enabled))
+
+    async def action_suspend(self) -> None:
+        call = self._selected()
+        if call is None:
+            return
+        if call.state.is_audio_suspended:
+            await self._run(call.resume_audio())
+        else:
+            await self._run(call.suspend_audio())
+
+    async def action_leave(self) -> None:
+        call = self._selected()
+        if call is not None:
+            await self._run(call.leave())
+
+    def action_join(self) -> None:
+        self.push_screen(JoinScreen(), self._join_named)
+
+    async def _join_named(self, text: str | None) -> None:
+        if not text or self.client is None:
+            return
+        try:
+            call_type, name = parse_room(text)
+        except ValueError:
+            self.notify(f"unknown room type in {text!r}", severity="error")
+            return
+        call = self.client.make_call(call_type, name)
+        self._watch(call)
+        await self._run(call.join())
+
+    async def action_accept(self) -> None:
+        incoming = self.client.state.incoming_call if self.client else None
+        if incoming is not None:
+            if isinstance(self.screen, RingScreen):
+                self.screen.dismiss(True)
+            else:
+                await self._run(incoming.accept())
+
+    async def action_reject(self) -> None:
+        incoming = self.client.state.incoming_call if self.client else None
+        if incoming is not None:
+            if isinstance(self.screen, RingScreen):
+                self.screen.dismiss(False)
+            else:
+                await self._run(incoming.reject(reason="decline"))
+
+    def action_cycle_policy(self) -> None:
+        client = self.client
+        if client is None:
+            return
+        current = POLICY_CYCLE.index(client.multi_call_audio_policy)
+        client.set_multi_call_audio_policy(POLICY_CYCLE[(current + 1) % len(POLICY_CYCLE)])
+        self._sync_panes()
+        self.notify(f"policy: {client.multi_call_audio_policy.value.replace('_', '-')}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        if self.client is not None:
+            await self.client.disconnect()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Next room", "Move mic and speaker to the next room", self.action_room_next),
+            ("Mute / unmute", "Toggle your mic in the focused room", self.action_mute),
+            ("Suspend / resume", "Suspend or resume the focused room", self.action_suspend),
+            ("Join a room", "Join another room", self.action_join),
+            ("Leave room", "Leave the focused room", self.action_leave),
+            ("Accept call", "Accept the incoming call", self.action_accept),
+            ("Reject call", "Reject the incoming call", self.action_reject),
+            ("Cycle policy", "Switch the multicall audio policy", self.action_cycle_policy),
+            ("Keys and policies", "Show help", self.action_help),
+            ("Quit mctui", "Leave every room and quit", self.action_quit),
+        ):
+            yield SystemCommand(title, help_text, action)
+
+
+def make_app_class(key_overrides: dict[str, str] | None = None) -> type[MctuiApp]:
+    """The app class with the user's key bindings."""
+    if not key_overrides:
+        return MctuiApp
+    return type("MctuiApp", (MctuiApp,), {"BINDINGS": build_bindings(key_overrides)})

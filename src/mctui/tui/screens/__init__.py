@@ -1,0 +1,1 @@
+"""Modal screens: ring, join, help."""

@@ -1,0 +1,1 @@
+"""Widgets: they render engine state and nothing else."""

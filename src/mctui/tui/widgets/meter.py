@@ -1,0 +1,86 @@
+"""A horizontal level meter: -60..0 dBFS in eighth blocks, green/yellow/red, peak hold.
+
+Renders only what it is given (level, peak-hold, muted); the peak-hold decay uses an injectable
+clock so snapshots can freeze it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+MIN_DB = -60.0
+MAX_DB = 0.0
+YELLOW_DB = -18.0
+RED_DB = -6.0
+PEAK_HOLD_S = 1.5
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+
+
+def band_style(db: float) -> str:
+    if db >= RED_DB:
+        return "red"
+    if db >= YELLOW_DB:
+        return "yellow"
+    return "green"
+
+
+def render_meter(width: int, level_db: float, peak_db: float | None, muted: bool) -> Text:
+    """The bar as rich Text: filled eighths up to the level, a marker at the peak."""
+    width = max(1, width)
+    span = MAX_DB - MIN_DB
+    fraction = min(max((level_db - MIN_DB) / span, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    peak_cell = None
+    if peak_db is not None and peak_db > MIN_DB:
+        peak_cell = min(width - 1, int((min(peak_db, MAX_DB) - MIN_DB) / span * width))
+    text = Text()
+    for cell in range(width):
+        cell_db = MIN_DB + (cell + 1) / width * span
+        style = band_style(cell_db)
+        filled = min(max(eighths - cell * 8, 0), 8)
+        if muted:
+            char = "░" if filled else " "
+            style = f"dim {style}"
+        else:
+            char = EIGHTHS[filled]
+        if cell == peak_cell and filled < 8:
+            char, style = "▕", f"bold {band_style(cell_db)}"
+        text.append(char, style=style)
+    return text
+
+
+class LevelMeter(Widget):
+    """One participant's (or your microphone's) level."""
+
+    DEFAULT_CSS = """
+    LevelMeter { height: 1; width: 1fr; min-width: 6; }
+    """
+
+    level: reactive[float] = reactive(MIN_DB - 1)
+    muted: reactive[bool] = reactive(False)
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self._peak = MIN_DB - 1
+        self._peak_at = 0.0
+
+    def show(self, level_db: float, peak_db: float | None = None, muted: bool = False) -> None:
+        """Set the level (dBFS); the peak-hold follows the loudest recent value."""
+        now = self._clock()
+        loudest = max(level_db, peak_db if peak_db is not None else level_db)
+        if loudest >= self._peak or now - self._peak_at > PEAK_HOLD_S:
+            self._peak, self._peak_at = loudest, now
+        self.muted = muted
+        self.level = level_db
+        self.refresh()
+
+    def render(self) -> Text:
+        return render_meter(self.size.width, self.level, self._peak, self.muted)
