@@ -54,6 +54,22 @@ def render_meter(width: int, level_db: float, peak_db: float | None, muted: bool
     return text
 
 
+class PeakHold:
+    """The peak-hold marker of one meter: the loudest recent level, kept ~1.5 s."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.peak = MIN_DB - 1
+        self._at = 0.0
+
+    def update(self, level_db: float, peak_db: float | None = None) -> float:
+        now = self._clock()
+        loudest = max(level_db, peak_db if peak_db is not None else level_db)
+        if loudest >= self.peak or now - self._at > PEAK_HOLD_S:
+            self.peak, self._at = loudest, now
+        return self.peak
+
+
 class LevelMeter(Widget):
     """One participant's (or your microphone's) level."""
 

@@ -1,24 +1,30 @@
 """One joined room: title, badges, each participant with a live meter, and your own microphone.
 
 The pane renders a ``Call``'s state and nothing else; key presses go to the app, which sends
-intents to the engine.
+intents to the engine. All participant rows are drawn by one widget in one ``render`` so a meter
+update costs one repaint per room, never a relayout (only people coming or going change layout).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from mctui.engine import Call, Participant
 from mctui.engine.state import AudioMode, CallConnection
-from mctui.tui.widgets.meter import MIN_DB, LevelMeter
+from mctui.tui.widgets.meter import MIN_DB, PeakHold, render_meter
 
 #: Replaces live levels in snapshots: (call, participant) -> (level dBFS, peak dBFS).
 LevelSource = Callable[[Call, Participant], tuple[float, float]]
+NAME_WIDTH = 16
+DB_WIDTH = 8
 
 
 def _live_levels(call: Call, participant: Participant) -> tuple[float, float]:
@@ -45,31 +51,60 @@ def badges_for(call: Call, focused: bool) -> list[str]:
     return badges
 
 
-class ParticipantRow(Horizontal):
-    DEFAULT_CSS = """
-    ParticipantRow { height: 1; }
-    ParticipantRow > .name { width: 16; }
-    ParticipantRow > .db { width: 8; text-align: right; }
-    """
+@dataclass
+class Row:
+    label: str
+    speaking: bool
+    level: float
+    peak: float
+    muted: bool
 
-    def __init__(self, key: str, clock: Callable[[], float]) -> None:
-        super().__init__()
-        self.key = key
-        self._label = Static(classes="name")
-        self._meter = LevelMeter(clock=clock)
-        self._db = Static(classes="db")
 
-    def compose(self) -> ComposeResult:
-        yield self._label
-        yield self._meter
-        yield self._db
+def render_row(row: Row, width: int) -> Text:
+    marker = "✕" if row.muted else ("●" if row.speaking else "○")
+    name = f"{marker} {row.label}"[:NAME_WIDTH].ljust(NAME_WIDTH)
+    text = Text(name, style="bold green" if row.speaking and not row.muted else "")
+    if row.muted:
+        db = "muted"
+    elif row.level > MIN_DB:
+        db = f"{row.level:.0f} dB"
+    else:
+        db = "-∞ dB"
+    bar_width = max(4, width - NAME_WIDTH - DB_WIDTH - 1)
+    text.append_text(render_meter(bar_width, row.level, row.peak, row.muted))
+    text.append(" " + db.rjust(DB_WIDTH))
+    return text
 
-    def show(self, label: str, speaking: bool, level: float, peak: float, muted: bool) -> None:
-        marker = "●" if speaking and not muted else ("✕" if muted else "○")
-        self._label.update(f"{marker} {label}"[:16])
-        self._label.set_class(speaking and not muted, "-speaking")
-        self._meter.show(level, peak, muted)
-        self._db.update("muted" if muted else (f"{level:5.0f} dB" if level > MIN_DB else "  -∞ dB"))
+
+class ParticipantRows(Widget):
+    """All meter rows of one room (remote participants, or your own mic)."""
+
+    DEFAULT_CSS = "ParticipantRows { height: auto; }"
+
+    def __init__(self, clock: Callable[[], float], classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._clock = clock
+        self._rows: list[Row] = []
+        self._peaks: dict[str, PeakHold] = {}
+
+    def set_rows(self, rows: list[tuple[str, Row]]) -> None:
+        """``(key, row)`` pairs; the key keeps each meter's peak-hold across updates."""
+        keys = {key for key, _ in rows}
+        for key in [k for k in self._peaks if k not in keys]:
+            del self._peaks[key]
+        for key, row in rows:
+            hold = self._peaks.setdefault(key, PeakHold(self._clock))
+            row.peak = hold.update(row.level, row.peak)
+        resized = len(rows) != len(self._rows)
+        self._rows = [row for _, row in rows]
+        self.refresh(layout=resized)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return len(self._rows)
+
+    def render(self) -> Text:
+        width = self.size.width
+        return Text("\n").join(render_row(row, width) for row in self._rows)
 
 
 class RoomPane(Vertical):
@@ -86,15 +121,13 @@ class RoomPane(Vertical):
         super().__init__(classes="room")
         self.call = call
         self.number = number
-        self._clock = clock
         self._levels = levels or _live_levels
         self._title = Static(classes="title")
         self._badges = Static(classes="badges")
-        self._people = Vertical(classes="people")
-        self._local = ParticipantRow("local", clock)
-        self._local.add_class("local")
-        self._rows: dict[str, ParticipantRow] = {}
+        self._people = ParticipantRows(clock, classes="people")
+        self._local = ParticipantRows(clock, classes="local")
         self._focused = False
+        self._header: tuple[str, str] = ("", "")
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="header"):
@@ -107,45 +140,44 @@ class RoomPane(Vertical):
         self.refresh_call(self._focused)
 
     def refresh_call(self, focused: bool) -> None:
-        """Title, badges and focus styling (cheap; called on every state change)."""
+        """Title, badges and focus styling (on state changes, not on level updates)."""
         self._focused = focused
         self.set_class(focused, "-focused")
-        suspended = self.call.state.audio_mode is AudioMode.SUSPENDED
-        self.set_class(suspended, "-suspended")
+        self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
         self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
         arrow = "▶ " if focused else "  "
-        self._title.update(f"{arrow}{self.number} {self.call.id}  [dim]{self.call.type.value}[/]")
-        self._badges.update(" ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused)))
+        title = f"{arrow}{self.number} {self.call.id}  [dim]{self.call.type.value}[/]"
+        badges = " ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused))
+        if (title, badges) != self._header:
+            self._header = (title, badges)
+            self._title.update(title)
+            self._badges.update(badges)
         self.refresh_levels()
 
     def refresh_levels(self) -> None:
-        """Participants and meters; rows are added or removed only when people come and go."""
+        """Meters of every participant and of your microphone: one repaint each."""
         state = self.call.state
-        remotes = state.remote_participants
-        keys = [p.user.id for p in remotes]
-        if list(self._rows) != keys:
-            for key in [k for k in self._rows if k not in keys]:
-                self._rows.pop(key).remove()
-            for participant in remotes:
-                if participant.user.id not in self._rows:
-                    row = ParticipantRow(participant.user.id, self._clock)
-                    self._rows[participant.user.id] = row
-                    self._people.mount(row)
         audible = state.audio_mode is not AudioMode.SUSPENDED
-        for participant in remotes:
-            level, peak = self._levels(self.call, participant)
-            row = self._rows[participant.user.id]
-            if row.is_mounted:
-                row.show(
-                    participant.user.display_name,
-                    participant.is_speaking and audible,
-                    level if audible else MIN_DB - 1,
-                    peak if audible else MIN_DB - 1,
-                    participant.audio_muted,
+        rows = []
+        for participant in state.remote_participants:
+            level, peak = self._levels(self.call, participant) if audible else (MIN_DB - 1,) * 2
+            rows.append(
+                (
+                    participant.user.id,
+                    Row(
+                        participant.user.display_name,
+                        participant.is_speaking and audible,
+                        level,
+                        peak,
+                        participant.audio_muted,
+                    ),
                 )
+            )
+        self._people.set_rows(rows)
         local = state.local_participant
-        if local is not None and self._local.is_mounted:
+        if local is not None:
             level, peak = self._levels(self.call, local)
             muted = not state.microphone_enabled or not state.can_publish
             label = "You" + ("" if state.can_publish else " (viewer)")
-            self._local.show(label, state.is_capturing and level > -45, level, peak, muted)
+            speaking = state.is_capturing and level > -45
+            self._local.set_rows([("local", Row(label, speaking, level, peak, muted))])

@@ -1,0 +1,232 @@
+"""Pilot tests: the keys drive the real engine against a real coordinator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import pytest
+
+from conftest import SECRET
+from helpers import wait_until
+from mctui import CallType, Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui.server.tokens import issue_token
+from mctui.tui.app import MctuiApp
+from mctui.tui.messages import LevelsChanged
+from mctui.tui.screens.ring import RingScreen
+from mctui.tui.widgets.room_pane import RoomPane, badges_for
+
+SE = MultiCallAudioPolicy.SUSPEND_EXISTING
+
+
+def make_app(server, rooms, policy=SE, **app_kw):  # type: ignore[no-untyped-def]
+    ready = asyncio.Event()
+    client = Client(
+        server.url,
+        User("me", "Me"),
+        issue_token(SECRET, "me"),
+        ClientOptions(multi_call_audio_policy=policy, audio_device="null"),
+    )
+
+    async def connect() -> Client:
+        await client.connect()
+        return client
+
+    async def on_ready(app: MctuiApp) -> None:
+        ready.set()
+
+    app = MctuiApp(connect, rooms, on_ready=on_ready, **app_kw)
+    return app, client, ready
+
+
+async def start(pilot, ready) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(10):
+        await ready.wait()
+    await pilot.pause()
+
+
+def pane(app: MctuiApp, name: str) -> RoomPane:
+    return next(p for p in app.query(RoomPane) if p.call.id == name)
+
+
+async def test_first_room_in_foreground_others_background(server):
+    app, client, ready = make_app(server, ["alpha", "bravo", "charlie"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        assert client.state.focused_call.id == "alpha"
+        calls = {c.id: c for c in client.state.active_calls}
+        assert not calls["alpha"].state.is_audio_suspended
+        assert calls["bravo"].state.is_audio_suspended and calls["charlie"].state.is_audio_suspended
+        assert not calls["bravo"].state.microphone_enabled  # background joins: mic disabled
+        assert len(app.query(RoomPane)) == 3
+        await pilot.press("q")
+
+
+async def test_focus_keys_move_focus_and_suspension_follows(server):
+    app, client, ready = make_app(server, ["alpha", "bravo", "charlie"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        await pilot.press("tab")
+        await pilot.pause()
+        calls = {c.id: c for c in client.state.active_calls}
+        assert client.state.focused_call is calls["bravo"]
+        assert calls["alpha"].state.is_audio_suspended and not calls["bravo"].state.is_audio_suspended
+        assert pane(app, "bravo").has_class("-focused") and not pane(app, "alpha").has_class("-focused")
+        await pilot.press("3")
+        await pilot.pause()
+        assert client.state.focused_call is calls["charlie"]
+        assert calls["bravo"].state.is_audio_suspended
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert client.state.focused_call is calls["bravo"]
+        await pilot.press("q")
+
+
+async def test_mute_key_toggles_engine_microphone(server):
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot, ready)
+        call = client.state.active_calls[0]
+        assert call.state.microphone_enabled and call.state.is_capturing
+        await pilot.press("m")
+        await pilot.pause()
+        assert not call.state.microphone_enabled and not call.state.is_capturing
+        await pilot.press("m")
+        await pilot.pause()
+        assert call.state.microphone_enabled
+        await pilot.press("q")
+
+
+async def test_suspend_key_by_hand(server):
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot, ready)
+        call = client.state.active_calls[0]
+        await pilot.press("s")
+        await pilot.pause()
+        assert call.state.is_audio_suspended and call.suspended_by_user
+        assert "SUSPENDED" in badges_for(call, False)
+        await pilot.press("s")
+        await pilot.pause()
+        assert not call.state.is_audio_suspended
+        await pilot.press("q")
+
+
+async def test_ring_modal_accepts_and_rejects(server, make_client):
+    bob = await make_client("bob")
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        first = bob.make_call(CallType.DEFAULT, "bob-1")
+        await first.ring(["me"])
+        await wait_until(client.state, "incoming_call", lambda c: c is not None)
+        await pilot.pause()
+        assert isinstance(app.screen, RingScreen)
+        assert "Accepting will suspend audio in: alpha" in app.screen.consequence
+        await pilot.press("a")
+        await wait_until(client.state, "focused_call", lambda c: c is not None and c.id == "bob-1")
+        assert [c.id for c in client.state.active_calls] == ["alpha", "bob-1"]
+
+        second = bob.make_call(CallType.DEFAULT, "bob-2")
+        await second.ring(["me"])
+        await wait_until(client.state, "incoming_call", lambda c: c is not None)
+        await pilot.pause()
+        assert isinstance(app.screen, RingScreen)
+        await pilot.press("r")
+        await wait_until(second.state, "ring_responses", lambda r: r == {"me": "decline"})
+        assert "bob-2" not in [c.id for c in client.state.active_calls]
+        await pilot.press("q")
+
+
+async def test_leaving_focused_room_resumes_previous_and_badges_follow(server):
+    app, client, ready = make_app(server, ["alpha", "bravo"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        await pilot.press("2")
+        await pilot.pause()
+        assert client.state.focused_call.id == "bravo"
+        await pilot.press("l")
+        await pilot.pause()
+        alpha = client.state.active_calls[0]
+        assert [c.id for c in client.state.active_calls] == ["alpha"]
+        assert not alpha.state.is_audio_suspended and client.state.focused_call is alpha
+        assert pane(app, "alpha").has_class("-focused")
+        assert len(app.query(RoomPane)) == 1
+        await pilot.press("q")
+
+
+async def test_q_leaves_every_call(server, make_client):
+    watcher = await make_client("watcher")
+    app, client, ready = make_app(server, ["alpha", "bravo"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        calls = client.state.active_calls
+        await pilot.press("q")
+        await pilot.pause()
+    assert client.state.active_calls == []
+    assert all(c.state.connection == "left" for c in calls)
+    info = await watcher.make_call(CallType.DEFAULT, "alpha").get()
+    assert info.participants == []
+
+
+async def test_join_dialog_and_policy_cycle(server):
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        await pilot.press("j")
+        await pilot.pause()
+        await pilot.press(*"livestream:show", "enter")
+        await wait_until(client.state, "active_calls", lambda calls: len(calls) == 2)
+        assert client.state.active_calls[1].type is CallType.LIVESTREAM
+        await pilot.press("p")
+        assert client.multi_call_audio_policy is MultiCallAudioPolicy.SUSPEND_INCOMING
+        await pilot.press("q")
+
+
+async def test_key_press_is_handled_quickly_with_8_rooms_of_4_speakers(server, make_client):
+    rooms = [f"room{i}" for i in range(8)]
+    for i, room in enumerate(rooms):
+        for j in range(4):
+            peer = await make_client(f"p{i}-{j}")
+            await peer.make_call(CallType.DEFAULT, room).join()
+
+    def moving_levels(call, participant):  # type: ignore[no-untyped-def]
+        phase = hash(participant.user.id) % 100
+        level = -35 + 25 * math.sin(time.monotonic() * 6 + phase)
+        return level, level + 3
+
+    app, client, ready = make_app(server, rooms, levels=moving_levels)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await start(pilot, ready)
+        stop = asyncio.Event()
+
+        async def meters() -> None:  # what the engine does at 20 Hz for every call
+            while not stop.is_set():
+                for call in client.state.active_calls:
+                    app.post_message(LevelsChanged(call.cid))
+                await asyncio.sleep(0.05)
+
+        driver = asyncio.get_running_loop().create_task(meters())
+        await asyncio.sleep(0.5)
+        worst = 0.0
+        for target in ("2", "5", "8", "1", "tab", "tab"):
+            before = client.state.focused_call
+            started = time.perf_counter()
+            app.simulate_key(target)  # queued behind the meter updates, like a real key press
+            await wait_until(client.state, "focused_call", lambda c, b=before: c is not b)
+            worst = max(worst, time.perf_counter() - started)
+        stop.set()
+        await driver
+        assert worst < 0.1, f"a focus key took {worst * 1000:.0f} ms"
+        await pilot.press("q")
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_grid_reflows(width):
+    from mctui.tui.app import grid_columns
+
+    assert grid_columns(1, width) == 1
+    assert grid_columns(2, width) == 2
+    assert grid_columns(9, 80) == 2 and grid_columns(9, 160) == 3
+    assert grid_columns(4, width) == 2
