@@ -71,8 +71,12 @@ async def test_focus_keys_move_focus_and_suspension_follows(server):
         await pilot.pause()
         calls = {c.id: c for c in client.state.active_calls}
         assert client.state.focused_call is calls["bravo"]
-        assert calls["alpha"].state.is_audio_suspended and not calls["bravo"].state.is_audio_suspended
-        assert pane(app, "bravo").has_class("-focused") and not pane(app, "alpha").has_class("-focused")
+        assert (
+            calls["alpha"].state.is_audio_suspended and not calls["bravo"].state.is_audio_suspended
+        )
+        assert pane(app, "bravo").has_class("-focused") and not pane(app, "alpha").has_class(
+            "-focused"
+        )
         await pilot.press("3")
         await pilot.pause()
         assert client.state.focused_call is calls["charlie"]

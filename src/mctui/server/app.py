@@ -115,7 +115,9 @@ async def start_server(
 ) -> RunningServer:
     """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
     coordinator = Coordinator(secret, ring_timeout=ring_timeout, sfu=sfu)
-    runner = web.AppRunner(create_app(coordinator), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        create_app(coordinator), handle_signals=False, access_log=None, shutdown_timeout=5.0
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -171,21 +171,28 @@ class MctuiApp(App[None]):
         active = self.client.state.active_calls
         for cid in [cid for cid in self._panes if cid not in {c.cid for c in active}]:
             self._panes.pop(cid).remove()
-        focused = self.client.state.focused_call
         for number, call in enumerate(active, start=1):
             self._watch(call)
             pane = self._panes.get(call.cid)
             if pane is None:
-                pane = RoomPane(call, number, clock=self._clock, levels=self._levels)
+                pane = RoomPane(
+                    call,
+                    number,
+                    is_focused=self._is_focused,
+                    clock=self._clock,
+                    levels=self._levels,
+                )
                 self._panes[call.cid] = pane
                 grid.mount(pane)
             pane.number = number
-            if pane.is_mounted:
-                pane.refresh_call(call is focused)
+            pane.refresh_call()
         self.query_one("#empty").display = not active
         grid.display = bool(active)
         self._layout_grid()
         self.query_one(StatusBar).show(self.client, self.notice)
+
+    def _is_focused(self, call: Call) -> bool:
+        return self.client is not None and self.client.state.focused_call is call
 
     def _layout_grid(self) -> None:
         grid = self.query_one("#rooms", Grid)
@@ -202,8 +209,8 @@ class MctuiApp(App[None]):
 
     def on_call_changed(self, message: CallChanged) -> None:
         pane = self._panes.get(message.cid)
-        if pane is not None and pane.is_mounted and self.client is not None:
-            pane.refresh_call(pane.call is self.client.state.focused_call)
+        if pane is not None:
+            pane.refresh_call()
         self.query_one(StatusBar).show(self.client, self.notice)
 
     def on_levels_changed(self, message: LevelsChanged) -> None:
@@ -344,6 +351,11 @@ class MctuiApp(App[None]):
         if self.client is not None:
             await self.client.disconnect()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        """However the app ends, leave every call cleanly."""
+        if self.client is not None:
+            await self.client.disconnect()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
         yield from super().get_system_commands(screen)

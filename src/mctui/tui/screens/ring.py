@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -47,8 +48,8 @@ class RingScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ring-dialog"):
-            yield Static(f"[b]{self.caller}[/] is calling", id="ring-title")
-            yield Static(f"room [b]{self.room}[/]", id="ring-room")
+            yield Static(Text.assemble((self.caller, "bold"), " is calling"), id="ring-title")
+            yield Static(Text.assemble("room ", (self.room, "bold")), id="ring-room")
             yield Static(self.consequence, id="ring-consequence")
             with Horizontal(id="ring-buttons"):
                 yield Button("Accept (a)", variant="success", id="accept")

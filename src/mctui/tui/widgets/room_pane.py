@@ -93,6 +93,10 @@ class ParticipantRows(Widget):
         for key in [k for k in self._peaks if k not in keys]:
             del self._peaks[key]
         for key, row in rows:
+            if row.level <= MIN_DB:  # silent or suspended: no stale peak marker
+                self._peaks.pop(key, None)
+                row.peak = MIN_DB - 1
+                continue
             hold = self._peaks.setdefault(key, PeakHold(self._clock))
             row.peak = hold.update(row.level, row.peak)
         resized = len(rows) != len(self._rows)
@@ -115,18 +119,19 @@ class RoomPane(Vertical):
         call: Call,
         number: int,
         *,
+        is_focused: Callable[[Call], bool],
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
     ) -> None:
         super().__init__(classes="room")
         self.call = call
+        self._is_focused = is_focused
         self.number = number
         self._levels = levels or _live_levels
         self._title = Static(classes="title")
         self._badges = Static(classes="badges")
         self._people = ParticipantRows(clock, classes="people")
         self._local = ParticipantRows(clock, classes="local")
-        self._focused = False
         self._header: tuple[str, str] = ("", "")
 
     def compose(self) -> ComposeResult:
@@ -137,11 +142,15 @@ class RoomPane(Vertical):
         yield self._local
 
     def on_mount(self) -> None:
-        self.refresh_call(self._focused)
+        self.refresh_call()
 
-    def refresh_call(self, focused: bool) -> None:
-        """Title, badges and focus styling (on state changes, not on level updates)."""
-        self._focused = focused
+    def refresh_call(self) -> None:
+        """Title, badges and focus styling (on state changes, not on level updates).
+
+        The focus is read from the engine at each refresh, never remembered, so a pane cannot
+        show a focus that has moved on.
+        """
+        focused = self._is_focused(self.call)
         self.set_class(focused, "-focused")
         self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
         self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
