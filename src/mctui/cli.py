@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -182,7 +183,7 @@ def join(
         _fail(f"--input-wav {input_wav} does not exist")
     chosen_policy = _policy(policy)
     for room in rooms:
-        from mctui.tui.app import parse_room
+        from mctui.headless import parse_room
 
         try:
             parse_room(room)
@@ -218,7 +219,8 @@ def join(
     if headless:
         from mctui.headless import run_headless
 
-        code = asyncio.run(run_headless(connect, rooms, events))
+        with _event_stream(events) as stream:
+            code = asyncio.run(run_headless(connect, rooms, stream))
         raise typer.Exit(code)
     from mctui.tui.app import make_app_class
 
@@ -242,7 +244,7 @@ def bot(
     speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
-    from mctui.tui.app import parse_room
+    from mctui.headless import parse_room
 
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")
@@ -285,10 +287,112 @@ async def _run_bot(
         await runner.stop()
 
 
+@contextlib.contextmanager
+def _event_stream(events: str) -> Iterator[TextIO]:
+    if events == "-":
+        yield sys.stdout
+        return
+    try:
+        handle = open(events, "a")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        _fail(f"cannot write events to {events}: {exc.strerror}")
+        return
+    with handle:
+        yield handle
+
+
 def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
     from mctui.server.tokens import issue_token
 
     return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
+
+
+@app.command()
+def demo(
+    scenario_name: Annotated[
+        str, typer.Argument(metavar="[multicall|livestream]", help="Which scenario.")
+    ] = "multicall",
+    headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
+    audio_backend: Annotated[
+        str | None, typer.Option(help="auto | sounddevice | null | wav")
+    ] = None,
+    input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
+    output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
+    ring_after: Annotated[
+        float, typer.Option(min=0.0, help="livestream: seconds before the friend rings.")
+    ] = 5.0,
+    call_seconds: Annotated[
+        float, typer.Option(min=0.5, help="livestream: length of the 1:1 after you accept.")
+    ] = 20.0,
+) -> None:
+    """Start the embedded server with speaking bots and join as you (no set-up needed)."""
+    from mctui.config import AUDIO_BACKENDS, ConfigError, load_config
+    from mctui.demo import SCENARIOS, DemoBackendProcess, scenario
+
+    if scenario_name not in SCENARIOS:
+        _fail(f"unknown scenario {scenario_name!r}: choose {' or '.join(SCENARIOS)}")
+    chosen = scenario(scenario_name)
+    try:
+        settings = load_config()
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    backend = audio_backend or settings.audio.backend
+    if backend not in AUDIO_BACKENDS:
+        _fail(f"--audio-backend must be one of {', '.join(AUDIO_BACKENDS)}, not {backend!r}")
+    from mctui.audio.devices import backend_for
+    from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
+    from mctui.errors import MctuiError
+
+    try:
+        device = backend_for(
+            backend,
+            settings.audio.input_device,
+            settings.audio.output_device,
+            input_wav,
+            output_wav,
+        )
+    except MctuiError as exc:
+        _fail(str(exc))
+        return
+    child = DemoBackendProcess(chosen.name, ring_after, call_seconds)
+    state: dict[str, Client] = {}
+
+    async def connect() -> Client:
+        url, token_value = await child.start()
+        options = ClientOptions(
+            multi_call_audio_policy=MultiCallAudioPolicy(chosen.policy), audio_device=device
+        )
+        client = Client(url, User("you", "You"), token_value, options)
+        state["client"] = client
+        await client.connect()
+        return client
+
+    code = 0
+    try:
+        if headless:
+            from mctui.headless import run_headless
+
+            code = asyncio.run(run_headless(connect, chosen.rooms, sys.stdout))
+        else:
+            from mctui.tui.app import make_app_class
+
+            make_app_class(settings.keys)(connect, chosen.rooms).run()
+    finally:
+        child.stop()
+    raise typer.Exit(code)
+
+
+@app.command("demo-backend", hidden=True)
+def demo_backend(
+    scenario_name: Annotated[str, typer.Argument()],
+    ring_after: Annotated[float, typer.Option()] = 5.0,
+    call_seconds: Annotated[float, typer.Option()] = 20.0,
+) -> None:
+    """(internal) The demo's server and bots; started and stopped by ``mctui demo``."""
+    from mctui.demo import run_backend
+
+    asyncio.run(run_backend(scenario_name, ring_after, call_seconds))
 
 
 @app.command()

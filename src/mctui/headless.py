@@ -1,13 +1,245 @@
-"""Headless mode: JSON events out, simple commands in (placeholder until the demo issue)."""
+"""Headless mode: one JSON object per line out, simple commands in.
+
+Events: ``joined``, ``left``, ``focus``, ``suspended``, ``resumed``, ``ducked``, ``ring``,
+``level`` (per participant, at most 10 Hz), ``notice``, ``error``, ``ready``, ``bye``.
+Commands (one per line on stdin): ``focus ROOM``, ``mute ROOM``, ``unmute ROOM``, ``leave ROOM``,
+``join ROOM``, ``suspend ROOM``, ``resume ROOM``, ``accept``, ``reject``, ``quit``. End of input
+just means no more commands; the session runs until ``quit``, Ctrl-C or SIGTERM.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from typing import IO, Any
 
-from mctui.engine import Client
+from mctui.engine import Call, CallType, Client, ConnectOptions, TrackOption
+from mctui.engine.state import AudioMode, CallConnection
+from mctui.errors import MctuiError
+
+LEVEL_INTERVAL_S = 0.1
+
+
+def parse_room(text: str) -> tuple[CallType, str]:
+    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show)."""
+    if ":" in text:
+        kind, _, name = text.partition(":")
+        return CallType(kind), name
+    return CallType.DEFAULT, text
+
+
+class EventWriter:
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "t": round(time.monotonic() - self.started, 3), **fields}
+        self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    """A daemon thread: stdin may be a pipe, a file or a terminal; this reads any of them."""
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="headless-stdin", daemon=True).start()
+
+
+class HeadlessSession:
+    """Runs a connected client without a UI."""
+
+    def __init__(self, client: Client, emit: EventWriter) -> None:
+        self.client = client
+        self.emit = emit
+        self.done = asyncio.Event()
+        self._watched: set[str] = set()
+
+    def watch(self, call: Call) -> None:
+        if call.cid in self._watched:
+            return
+        self._watched.add(call.cid)
+
+        def on_mode(mode: AudioMode) -> None:
+            live = call.state.connection in (CallConnection.JOINING, CallConnection.JOINED)
+            if live and call in self.client.state.active_calls:
+                name = {"suspended": "suspended", "ducked": "ducked", "focused": "resumed"}[mode]
+                self.emit(name, room=call.id)
+
+        call.state.observe("audio_mode").listen(on_mode)
+
+    def start(self) -> None:
+        state = self.client.state
+        known: list[Call] = []
+
+        def on_calls(calls: list[Call]) -> None:
+            for call in calls:
+                if call not in known:
+                    known.append(call)
+                    self.watch(call)
+                    self.emit("joined", room=call.id, type=call.type.value)
+            for call in list(known):
+                if call not in calls:
+                    known.remove(call)
+                    self.emit("left", room=call.id)
+
+        state.observe("active_calls").listen(on_calls)
+        state.observe("focused_call").listen(
+            lambda call: self.emit("focus", room=call.id) if call is not None else None
+        )
+
+        def on_ring(call: Call | None) -> None:
+            if call is not None and call.state.ringing is not None:
+                preview = self.client.preview_set_active(call)
+                self.emit(
+                    "ring",
+                    room=call.id,
+                    caller=call.state.ringing.caller.id,
+                    suspends=[c.id for c in preview.suspends],  # type: ignore[attr-defined]
+                )
+
+        state.observe("incoming_call").listen(on_ring)
+        state.observe("audio_notice").listen(
+            lambda notice: self.emit("notice", message=notice) if notice else None
+        )
+        if state.audio_notice:
+            self.emit("notice", message=state.audio_notice)
+
+    async def levels(self) -> None:
+        """Participant levels at most 10 Hz (sampled from the engine's state)."""
+        while not self.done.is_set():
+            for call in self.client.state.active_calls:
+                for participant in call.state.remote_participants:
+                    self.emit(
+                        "level",
+                        room=call.id,
+                        participant=participant.user.id,
+                        dbfs=round(participant.audio_level, 1),
+                        speaking=participant.is_speaking,
+                    )
+            await asyncio.sleep(LEVEL_INTERVAL_S)
+
+    def _find(self, room: str) -> Call | None:
+        for call in self.client.state.active_calls:
+            if call.id == room or f"{call.type.value}:{call.id}" == room:
+                return call
+        self.emit("error", message=f"not in room {room!r}")
+        return None
+
+    async def command(self, line: str) -> None:
+        words = line.split()
+        if not words:
+            return
+        verb, args = words[0].lower(), words[1:]
+        client = self.client
+        try:
+            if verb == "quit":
+                self.done.set()
+            elif verb in ("accept", "reject"):
+                incoming = client.state.incoming_call
+                if incoming is None:
+                    self.emit("error", message="no incoming call")
+                elif verb == "accept":
+                    await incoming.accept()
+                else:
+                    await incoming.reject(reason="decline")
+            elif verb == "join" and args:
+                call_type, name = parse_room(args[0])
+                await client.make_call(call_type, name).join()
+            elif verb in ("focus", "mute", "unmute", "leave", "suspend", "resume") and args:
+                call = self._find(args[0])
+                if call is None:
+                    return
+                if verb == "focus":
+                    await client.switch_focus(client.state.focused_call, call)
+                elif verb in ("mute", "unmute"):
+                    await call.set_microphone_enabled(verb == "unmute")
+                    self.emit("muted" if verb == "mute" else "unmuted", room=call.id)
+                elif verb == "leave":
+                    await call.leave()
+                elif verb == "suspend":
+                    await call.suspend_audio()
+                else:
+                    await call.resume_audio()
+            else:
+                self.emit("error", message=f"unknown command {line.strip()!r}")
+        except (MctuiError, ValueError) as exc:
+            self.emit("error", message=str(exc))
+
+
+async def join_rooms(client: Client, rooms: list[str], on_call: Callable[[Call], None]) -> None:
+    """The first room in the foreground, the others joined with the mic off (as the TUI does)."""
+    first: Call | None = None
+    for index, room in enumerate(rooms):
+        call_type, name = parse_room(room)
+        call = client.make_call(call_type, name)
+        on_call(call)
+        mic = TrackOption.default() if index == 0 else TrackOption.disabled()
+        await call.join(connect_options=ConnectOptions(microphone=mic))
+        first = first or call
+    if first is not None and client.state.focused_call not in (first, None):
+        await client.switch_focus(client.state.focused_call, first)
 
 
 async def run_headless(
-    connect: Callable[[], Awaitable[Client]], rooms: list[str], events: str
+    connect: Callable[[], Awaitable[Client]],
+    rooms: list[str],
+    stream: IO[str],
+    *,
+    after_ready: Callable[[Client], Awaitable[None]] | None = None,
 ) -> int:
-    raise NotImplementedError("headless mode arrives with the demo issue")
+    """Run until ``quit``/signal; returns the exit code (1 if the connection failed)."""
+    emit = EventWriter(stream)
+    try:
+        client = await connect()
+    except MctuiError as exc:
+        emit("error", message=str(exc))
+        return 1
+    session = HeadlessSession(client, emit)
+    session.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, session.done.set)
+    levels = loop.create_task(session.levels())
+    try:
+        try:
+            await join_rooms(client, rooms, session.watch)
+        except MctuiError as exc:
+            emit("error", message=str(exc))
+        emit("ready", rooms=[c.id for c in client.state.active_calls])
+        if after_ready is not None:
+            await after_ready(client)
+        commands: asyncio.Queue[str | None] = asyncio.Queue()
+        _stdin_lines(loop, commands)
+        done = loop.create_task(session.done.wait())
+        while not session.done.is_set():
+            getter = loop.create_task(commands.get())
+            finished, _ = await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in finished:
+                getter.cancel()
+                break
+            line = getter.result()
+            if line is None:  # end of input: no more commands, keep running
+                await session.done.wait()
+                break
+            await session.command(line)
+        done.cancel()
+    finally:
+        session.done.set()
+        levels.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await levels
+        await client.disconnect()
+        emit("bye")
+    return 0

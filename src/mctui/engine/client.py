@@ -64,6 +64,7 @@ class Client:
         self._incoming: list[Call] = []
         self._audio: AudioSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._disconnecting = False
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -90,10 +91,17 @@ class Client:
         self.state._set("connection", ClientConnection.CONNECTED)
 
     async def disconnect(self) -> None:
-        """Leave every call, close the audio device and the connection."""
-        for call in list(self.state.active_calls):
-            with contextlib.suppress(MctuiError):
-                await call.leave()
+        """Leave every call, close the audio device and the connection.
+
+        The calls leave without the policy resuming one another on the way out.
+        """
+        self._disconnecting = True
+        try:
+            for call in list(reversed(self.state.active_calls)):
+                with contextlib.suppress(MctuiError):
+                    await call.leave()
+        finally:
+            self._disconnecting = False
         for task in list(self._tasks):
             task.cancel()
         signaling, self._signaling = self._signaling, None
@@ -210,7 +218,8 @@ class Client:
         self.state._set("active_calls", [c for c in self.state.active_calls if c is not call])
         if call in self._focus_history:
             self._focus_history.remove(call)
-        self._policy.on_remove_active(self, call)
+        if not self._disconnecting:
+            self._policy.on_remove_active(self, call)
         self._refresh_focus()
 
     async def switch_focus(self, from_call: Call | None, to_call: Call) -> None:

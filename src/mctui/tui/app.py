@@ -21,13 +21,13 @@ from textual.widgets import Footer, Static
 
 from mctui.engine import (
     Call,
-    CallType,
     Client,
     ConnectOptions,
     MultiCallAudioPolicy,
     TrackOption,
 )
 from mctui.errors import MctuiError
+from mctui.headless import parse_room
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import CallChanged, CallsChanged, LevelsChanged, NoticeChanged, RingChanged
 from mctui.tui.screens.help import HelpScreen
@@ -53,14 +53,6 @@ _CALL_FIELDS = (
     "ringing",
     "outgoing_ring",
 )
-
-
-def parse_room(text: str) -> tuple[CallType, str]:
-    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show)."""
-    if ":" in text:
-        kind, _, name = text.partition(":")
-        return CallType(kind), name
-    return CallType.DEFAULT, text
 
 
 def grid_columns(rooms: int, width: int) -> int:

@@ -1,0 +1,179 @@
+"""The demo scenarios and headless mode, run as a user would: ``mctui`` as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from conftest import SECRET
+from mctui.audio.wav_backend import read_wav
+from mctui.server.tokens import issue_token
+from procs import alive, children_of
+from spectrum import band_level_db
+
+
+def demo_end(process: Headless) -> float:
+    return next(e["t"] for e in process.events if e["event"] == "bye")
+
+
+class Headless:
+    """A headless mctui process: read its events, send it commands."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict] = []
+
+    @classmethod
+    async def start(cls, *args: str) -> Headless:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mctui", *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def until(self, predicate, timeout: float = 30.0) -> dict:  # type: ignore[no-untyped-def]
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.proc.stdout.readline()
+                assert line, (
+                    "mctui exited early: " + (await self.proc.stderr.read()).decode()[-2000:]
+                )
+                event = json.loads(line)
+                self.events.append(event)
+                if predicate(event):
+                    return event
+
+    async def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((command + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def quit(self) -> int:
+        await self.send("quit")
+        await self.until(lambda e: e["event"] == "bye")
+        async with asyncio.timeout(30):
+            return await self.proc.wait()
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    def names(self, *kinds: str) -> list[tuple[str, str]]:
+        return [(e["event"], e.get("room", "")) for e in self.events if e["event"] in kinds]
+
+
+def loud(room: str, floor: float = -40.0):  # type: ignore[no-untyped-def]
+    return lambda e: e["event"] == "level" and e["room"] == room and e["dbfs"] > floor
+
+
+async def test_multicall_demo_reaches_steady_state_and_leaves_nothing(tmp_path):
+    demo = await Headless.start("demo", "multicall", "--headless", "--audio-backend", "null")
+    try:
+        await demo.until(lambda e: e["event"] == "ready")
+        children = children_of(demo.proc.pid)
+        assert children, "the demo backend process should be running"
+        await demo.until(loud("alpha"))  # alpha is in the foreground and its bots talk
+        assert demo.names("joined") == [("joined", "alpha"), ("joined", "bravo")]
+        assert ("suspended", "bravo") in demo.names("suspended")  # SUSPEND_INCOMING
+        await demo.send("focus bravo")
+        await demo.until(lambda e: e["event"] == "focus" and e["room"] == "bravo")
+        await demo.until(loud("bravo"))
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in children if alive(pid)] == []
+
+
+async def test_livestream_demo_ring_accept_suspends_then_resumes(tmp_path):
+    wav = tmp_path / "speaker.wav"
+    demo = await Headless.start(
+        "demo", "livestream", "--headless", "--output-wav", str(wav),
+        "--ring-after", "3", "--call-seconds", "5",
+    )  # fmt: skip
+    try:
+        await demo.until(lambda e: e["event"] == "joined" and e["room"] == "show")
+        children = children_of(demo.proc.pid)
+        await demo.until(loud("show"))
+        ring = await demo.until(lambda e: e["event"] == "ring")
+        assert ring["caller"] == "friend" and ring["suspends"] == ["show"]
+        await demo.send("accept")
+        suspended = await demo.until(lambda e: e["event"] == "suspended" and e["room"] == "show")
+        left = await demo.until(lambda e: e["event"] == "left" and e["room"] == "one-to-one", 30)
+        resumed = await demo.until(lambda e: e["event"] == "resumed" and e["room"] == "show")
+        await demo.until(lambda e: e["event"] == "level" and e["t"] > resumed["t"] + 3)
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in children if alive(pid)] == []
+
+    audio = read_wav(wav)
+    # the WAV is closed as the client disconnects, just before "bye": align on its end
+    start = demo_end(demo) - audio.size / 48_000
+
+    def window(a: float, b: float):  # type: ignore[no-untyped-def]
+        return audio[int((a - start) * 48_000) : int((b - start) * 48_000)]
+
+    before = window(ring["t"] - 1.5, ring["t"] - 0.2)
+    during = window(suspended["t"] + 0.8, left["t"] - 0.3)
+    after = window(resumed["t"] + 1.0, resumed["t"] + 2.5)
+    assert band_level_db(before, 440) > -30, "the livestream host should be audible before"
+    assert band_level_db(during, 440) < -60, "the livestream must be silent during the 1:1"
+    assert band_level_db(after, 440) > -30, "the livestream should resume after the 1:1"
+
+
+async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp_path):
+    await bots("tone-a", 440, "alpha")
+    await bots("tone-b", 660, "bravo")
+    wav = tmp_path / "mix.wav"
+    token = issue_token(SECRET, "scripter")
+    session = await Headless.start(
+        "join", "alpha", "bravo", "--server", sfu_server.url, "--user", "scripter",
+        "--token", token, "--headless", "--events", "-", "--output-wav", str(wav),
+    )  # fmt: skip
+    try:
+        await session.until(lambda e: e["event"] == "joined")
+        await session.until(lambda e: e["event"] == "ready")
+        await session.until(loud("alpha", -30))
+        await asyncio.sleep(1.0)
+        await session.send("focus bravo")
+        to_bravo = await session.until(lambda e: e["event"] == "focus" and e["room"] == "bravo")
+        await session.until(loud("bravo", -30))
+        await asyncio.sleep(1.5)
+        await session.send("focus alpha")
+        to_alpha = await session.until(lambda e: e["event"] == "focus" and e["room"] == "alpha")
+        await session.until(loud("alpha", -30))
+        await asyncio.sleep(1.5)
+        await session.send("mute alpha")
+        await session.until(lambda e: e["event"] == "muted")
+        await session.send("nonsense")
+        await session.until(lambda e: e["event"] == "error")
+        assert await session.quit() == 0
+    finally:
+        await session.kill()
+    sequence = session.names("joined", "focus", "left", "bye")
+    assert sequence[:2] == [("joined", "alpha"), ("focus", "alpha")]
+    assert ("joined", "bravo") in sequence
+    focus_moves = [room for kind, room in sequence if kind == "focus"]
+    assert focus_moves[-2:] == ["bravo", "alpha"]
+    assert sequence[-1] == ("bye", "")
+
+    audio = read_wav(wav)
+    # the WAV is closed as the client disconnects, just before "bye": align on its end
+    start = demo_end(session) - audio.size / 48_000
+
+    def window(a: float, b: float):  # type: ignore[no-untyped-def]
+        return audio[int((a - start) * 48_000) : int((b - start) * 48_000)]
+
+    first = window(to_bravo["t"] - 0.9, to_bravo["t"] - 0.2)
+    middle = window(to_bravo["t"] + 0.6, to_alpha["t"] - 0.2)
+    last = window(to_alpha["t"] + 0.6, to_alpha["t"] + 1.4)
+    for segment, on, off in ((first, 440, 660), (middle, 660, 440), (last, 440, 660)):
+        assert band_level_db(segment, on) > -30
+        assert band_level_db(segment, off) < band_level_db(segment, on) - 40
