@@ -13,7 +13,7 @@ async def wait_until(
     state: Any,
     name: str,
     predicate: Callable[[Any], bool],
-    timeout: float = 5.0,  # noqa: ASYNC109
+    timeout: float = 5.0,
 ) -> Any:
     """Wait (without polling) until ``state.<name>`` satisfies ``predicate``."""
     async with asyncio.timeout(timeout):
