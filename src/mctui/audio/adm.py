@@ -26,6 +26,7 @@ _SILENCE.setflags(write=False)
 
 CAPTURE_QUEUE_FRAMES = 10
 PLAYOUT_QUEUE_FRAMES = 15
+STANDBY_FRAMES = 2
 
 
 @dataclass
@@ -117,9 +118,10 @@ class AudioDeviceModule:
     def set_remote_enabled(self, participant_id: str, enabled: bool) -> None:
         remote = self.remotes.get(participant_id)
         if remote is not None:
+            if enabled and not remote.enabled:
+                while len(remote.queue) > STANDBY_FRAMES:  # resume with the freshest audio
+                    remote.queue.popleft()
             remote.enabled = enabled
-            if not enabled:
-                remote.queue.clear()
 
     @property
     def is_capturing(self) -> bool:
@@ -170,8 +172,12 @@ class AudioDeviceModule:
         """Queue one decoded 20 ms mono frame from a participant (oldest dropped when full)."""
         remote = self.add_remote(participant_id)
         remote.frames_received += 1
-        if remote.enabled:
-            remote.queue.append(frame)
+        remote.queue.append(frame)
+        if not remote.enabled:
+            # Not played, but the newest frames are kept so a resume is heard on the very
+            # next device frame instead of waiting for the network.
+            while len(remote.queue) > STANDBY_FRAMES:
+                remote.queue.popleft()
 
     def pull_playout(self) -> Frame:
         """Mix one frame of every enabled remote (unity gain), measuring each participant."""
