@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.rtc.frames import from_av_frame
-from mctui.rtc.peer import new_peer_connection
+from mctui.rtc.peer import new_peer_connection, tune_audio_receivers
 from mctui.rtc.tracks import CaptureTrack
 from mctui.rtc.transport import MediaTransport, SignalFn
 
@@ -96,6 +96,7 @@ class EmbeddedSfuTransport(MediaTransport):
                 slots += SPARE_SLOTS
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")
+            tune_audio_receivers(pc)
             await pc.setLocalDescription(await pc.createOffer())
             answer = await self._signal("subscriber", pc.localDescription.sdp, "offer")
             if self._closed:

@@ -25,7 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, MediaError, PermissionDeniedError
-from mctui.rtc.peer import new_peer_connection
+from mctui.rtc.peer import new_peer_connection, tune_audio_receivers
 from mctui.rtc.tracks import RelayTrack
 from mctui.server.coordinator import CallRecord, Session
 
@@ -104,6 +104,7 @@ class EmbeddedSfu:
                     self._publishers_changed(room, exclude=peer)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        tune_audio_receivers(pc)
         await pc.setLocalDescription(await pc.createAnswer())
         return {"sdp": pc.localDescription.sdp, "sdp_type": "answer"}
 
