@@ -66,5 +66,7 @@ def tune_audio_receivers(pc: RTCPeerConnection) -> None:
         receiver = transceiver.receiver
         if transceiver.kind != "audio" or getattr(receiver, "_mctui_tuned", False):
             continue
-        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16, prefetch=prefetch)
-        receiver._mctui_tuned = True
+        setattr(  # noqa: B010 - aiortc has no public knob for it
+            receiver, "_RTCRtpReceiver__jitter_buffer", JitterBuffer(16, prefetch=prefetch)
+        )
+        setattr(receiver, "_mctui_tuned", True)  # noqa: B010
