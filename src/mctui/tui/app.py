@@ -157,9 +157,10 @@ class MctuiApp(App[None]):
     # --- rendering ----------------------------------------------------------------------------
 
     def _sync_panes(self) -> None:
-        if self.client is None:
+        grids = self.query("#rooms").results(Grid)
+        grid = next(grids, None)
+        if self.client is None or grid is None:
             return
-        grid = self.query_one("#rooms", Grid)
         active = self.client.state.active_calls
         for cid in [cid for cid in self._panes if cid not in {c.cid for c in active}]:
             self._panes.pop(cid).remove()
@@ -181,13 +182,20 @@ class MctuiApp(App[None]):
         self.query_one("#empty").display = not active
         grid.display = bool(active)
         self._layout_grid()
-        self.query_one(StatusBar).show(self.client, self.notice)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """Messages can still arrive while the app shuts down: draw only what is there."""
+        for bar in self.query(StatusBar):
+            bar.show(self.client, self.notice)
 
     def _is_focused(self, call: Call) -> bool:
         return self.client is not None and self.client.state.focused_call is call
 
     def _layout_grid(self) -> None:
-        grid = self.query_one("#rooms", Grid)
+        grid = next(self.query("#rooms").results(Grid), None)
+        if grid is None:
+            return
         count = max(1, len(self._panes))
         columns = grid_columns(count, self.size.width)
         grid.styles.grid_size_columns = columns
@@ -203,7 +211,7 @@ class MctuiApp(App[None]):
         pane = self._panes.get(message.cid)
         if pane is not None:
             pane.refresh_call()
-        self.query_one(StatusBar).show(self.client, self.notice)
+        self._show_status()
 
     def on_levels_changed(self, message: LevelsChanged) -> None:
         pane = self._panes.get(message.cid)
@@ -213,7 +221,7 @@ class MctuiApp(App[None]):
     def on_notice_changed(self, message: NoticeChanged) -> None:
         self.notice = message.notice
         self.notify(message.notice, severity="warning", timeout=8)
-        self.query_one(StatusBar).show(self.client, self.notice)
+        self._show_status()
 
     def on_ring_changed(self, message: RingChanged) -> None:
         client = self.client

@@ -30,7 +30,12 @@ def band_style(db: float) -> str:
 
 
 def render_meter(width: int, level_db: float, peak_db: float | None, muted: bool) -> Text:
-    """The bar as rich Text: filled eighths up to the level, a marker at the peak."""
+    """The bar as rich Text: filled eighths up to the level, a marker at the peak.
+
+    Cells of one style are appended as one run (a handful per meter, not one per cell): meters
+    are redrawn 20 times a second for every participant, and per-cell segments dominated the
+    TUI's CPU.
+    """
     width = max(1, width)
     span = MAX_DB - MIN_DB
     fraction = min(max((level_db - MIN_DB) / span, 0.0), 1.0)
@@ -39,6 +44,8 @@ def render_meter(width: int, level_db: float, peak_db: float | None, muted: bool
     if peak_db is not None and peak_db > MIN_DB:
         peak_cell = min(width - 1, int((min(peak_db, MAX_DB) - MIN_DB) / span * width))
     text = Text()
+    run_chars: list[str] = []
+    run_style = ""
     for cell in range(width):
         cell_db = MIN_DB + (cell + 1) / width * span
         style = band_style(cell_db)
@@ -50,7 +57,15 @@ def render_meter(width: int, level_db: float, peak_db: float | None, muted: bool
             char = EIGHTHS[filled]
         if cell == peak_cell and filled < 8:
             char, style = "▕", f"bold {band_style(cell_db)}"
-        text.append(char, style=style)
+        if char == " ":
+            style = ""  # blank cells share one unstyled run
+        if style != run_style and run_chars:
+            text.append("".join(run_chars), style=run_style or None)
+            run_chars = []
+        run_style = style
+        run_chars.append(char)
+    if run_chars:
+        text.append("".join(run_chars), style=run_style or None)
     return text
 
 

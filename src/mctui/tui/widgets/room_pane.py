@@ -59,6 +59,10 @@ class Row:
     peak: float
     muted: bool
 
+    def visible_key(self) -> tuple[object, ...]:
+        """What the row shows, at the resolution it is drawn (0.5 dB, whole-dB text)."""
+        return (self.label, self.speaking, self.muted, round(self.level * 2), round(self.peak))
+
 
 def render_row(row: Row, width: int) -> Text:
     marker = "✕" if row.muted else ("●" if row.speaking else "○")
@@ -86,6 +90,7 @@ class ParticipantRows(Widget):
         self._clock = clock
         self._rows: list[Row] = []
         self._peaks: dict[str, PeakHold] = {}
+        self._drawn: tuple[tuple[object, ...], ...] = ()
 
     def set_rows(self, rows: list[tuple[str, Row]]) -> None:
         """``(key, row)`` pairs; the key keeps each meter's peak-hold across updates."""
@@ -101,6 +106,10 @@ class ParticipantRows(Widget):
             row.peak = hold.update(row.level, row.peak)
         resized = len(rows) != len(self._rows)
         self._rows = [row for _, row in rows]
+        key = tuple(row.visible_key() for row in self._rows)
+        if key == self._drawn and not resized:
+            return  # nothing a person could see has changed: no repaint
+        self._drawn = key
         self.refresh(layout=resized)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
