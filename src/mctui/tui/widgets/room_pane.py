@@ -106,10 +106,10 @@ class ParticipantRows(Widget):
             row.peak = hold.update(row.level, row.peak)
         resized = len(rows) != len(self._rows)
         self._rows = [row for _, row in rows]
-        key = tuple(row.visible_key() for row in self._rows)
-        if key == self._drawn and not resized:
+        visible = tuple(row.visible_key() for row in self._rows)
+        if visible == self._drawn and not resized:
             return  # nothing a person could see has changed: no repaint
-        self._drawn = key
+        self._drawn = visible
         self.refresh(layout=resized)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
