@@ -1,0 +1,121 @@
+"""``make bench``: run every benchmark, write one JSON results file and the Markdown table.
+
+Results go to ``benchmarks/results/<date>-<host>.json``; the table replaces the block between
+the ``bench:start`` / ``bench:end`` markers in README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+RUNS: list[tuple[str, list[str]]] = [
+    ("focus_switch", ["focus_switch.py", "200"]),
+    ("join_latency", ["join_latency.py", "30"]),
+    ("mouth_to_ear", ["mouth_to_ear.py", "40"]),
+    ("capacity", ["capacity.py", "4,8,16", "6"]),
+    ("tui", ["tui_refresh.py", "10"]),
+    ("sfu", ["sfu_cpu.py", "2,4,6,8,12", "6"]),
+]
+
+
+def run(name: str, args: list[str]) -> dict[str, Any]:
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    result = subprocess.run(
+        [sys.executable, str(HERE / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        print(result.stderr[-2000:], file=sys.stderr)
+        return {"error": f"exit {result.returncode}"}
+    record = json.loads(lines[-1])
+    return dict(record.get(name, {}))
+
+
+def table(results: dict[str, Any]) -> str:
+    def g(section: str, key: str) -> Any:
+        value = results.get(section, {}).get(key)
+        return "n/a" if value is None else value
+
+    sfu_rows = ", ".join(
+        f"{r['participants']} people: {r['cpu_percent']} %"
+        for r in results.get("sfu", {}).get("rows", [])
+    )
+    focus = f"p50 {g('focus_switch', 'p50_ms')} ms, p99 {g('focus_switch', 'p99_ms')} ms"
+    join = (
+        f"p50 {g('join_latency', 'p50_ms')} ms, p99 {g('join_latency', 'p99_ms')} ms; "
+        f"bare aiortc p50 {g('join_latency', 'baseline_p50_ms')} ms "
+        f"(x{g('join_latency', 'ratio_p50')})"
+    )
+    m2e = f"median {g('mouth_to_ear', 'median_ms')} ms, p99 {g('mouth_to_ear', 'p99_ms')} ms"
+    capacity = (
+        f"{g('capacity', 'max_rooms')} rooms x 3 speakers with no late frame; "
+        f"client CPU {g('capacity', 'cpu_percent')} %"
+    )
+    tui = f"update p95 {g('tui', 'refresh_p95_ms')} ms, process CPU {g('tui', 'cpu_percent')} %"
+    sfu = f"{g('sfu', 'cpu_percent_per_stream')} % per stream at 12 people ({sfu_rows})"
+    rows = [
+        ("focus switch", focus, "p99 <= 20 ms"),
+        ("join latency", join, "p50 <= 150 ms and <= 1.1x"),
+        ("mouth-to-ear", m2e, "<= 100 ms median"),
+        ("capacity", capacity, "N >= 16"),
+        ("TUI (8 panes x 4 meters, 20 Hz)", tui, "p95 <= 10 ms, CPU < 25 %"),
+        ("SFU CPU (% of one core)", sfu, "report, find the knee"),
+    ]
+    machine = results["machine"]
+    lines = [
+        f"Machine: {machine['platform']}, {machine['cores']} cores, Python {machine['python']}."
+        f" Date: {results['date']}.",
+        "",
+        "| benchmark | result | goal |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import os
+
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": {
+            "host": platform.node(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cores": os.cpu_count(),
+        },
+    }
+    for name, args in RUNS:
+        results[name] = run(name, args)
+    results["capacity"].setdefault("baseline_max_pairs", None)
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    out = out_dir / f"{results['date']}-{platform.node()}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    markdown = table(results)
+    (out_dir / "latest.md").write_text(markdown + "\n")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    block = f"<!-- bench:start -->\n{markdown}\n<!-- bench:end -->"
+    if "<!-- bench:start -->" in text:
+        text = re.sub(r"<!-- bench:start -->.*<!-- bench:end -->", block, text, flags=re.S)
+        readme.write_text(text)
+    print(json.dumps(results, indent=2))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
