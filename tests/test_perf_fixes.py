@@ -13,7 +13,7 @@ from mctui.tui.widgets.meter import render_meter
 
 
 def _adm() -> AudioDeviceModule:
-    return AudioDeviceModule("t", AudioConfigurationPolicy.hifi(), lambda adm: None)
+    return AudioDeviceModule("t", AudioConfigurationPolicy.broadcaster(), lambda adm: None)
 
 
 def test_suspended_remote_keeps_newest_frames_so_resume_plays_at_once():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from mctui.audio.channels import fit_channels, to_mono
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
 from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
 from mctui.audio.voice import VoiceChain
@@ -23,6 +24,8 @@ from mctui.audio.voice import VoiceChain
 Frame = npt.NDArray[np.float32]
 _SILENCE: Frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
 _SILENCE.setflags(write=False)
+_SILENCE_STEREO: Frame = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
+_SILENCE_STEREO.setflags(write=False)
 
 CAPTURE_QUEUE_FRAMES = 10
 PLAYOUT_QUEUE_FRAMES = 15
@@ -134,6 +137,7 @@ class AudioDeviceModule:
         """Offer one microphone frame; kept only while capturing. Returns whether it was kept."""
         if not self.is_capturing:
             return False
+        frame = fit_channels(frame, self.config.capture_channels)
         if self.config.voice_processing:
             if self._voice is None:
                 self._voice = VoiceChain()
@@ -152,9 +156,12 @@ class AudioDeviceModule:
         return _SILENCE
 
     def measure_mic(self, frame: Frame) -> None:
-        level = float(rms_dbfs(frame)[0]) if self.is_capturing else FLOOR_DBFS
-        self.mic_level_dbfs = level
-        self.mic_peak_dbfs = float(peak_dbfs(frame)[0]) if self.is_capturing else FLOOR_DBFS
+        if not self.is_capturing:
+            self.mic_level_dbfs = self.mic_peak_dbfs = FLOOR_DBFS
+            return
+        mono = to_mono(frame)
+        self.mic_level_dbfs = float(rms_dbfs(mono)[0])
+        self.mic_peak_dbfs = float(peak_dbfs(mono)[0])
 
     # --- playout ------------------------------------------------------------------------------
 
@@ -169,10 +176,11 @@ class AudioDeviceModule:
         self.remotes.pop(participant_id, None)
 
     def push_remote(self, participant_id: str, frame: Frame) -> None:
-        """Queue one decoded 20 ms mono frame from a participant (oldest dropped when full)."""
+        """Queue one decoded 20 ms frame (mono or stereo; stored with this call's playout
+        channels) from a participant; the oldest is dropped when the queue is full."""
         remote = self.add_remote(participant_id)
         remote.frames_received += 1
-        remote.queue.append(frame)
+        remote.queue.append(fit_channels(frame, self.config.playout_channels))
         if not remote.enabled:
             # Not played, but the newest frames are kept so a resume is heard on the very
             # next device frame instead of waiting for the network.
@@ -180,15 +188,20 @@ class AudioDeviceModule:
                 remote.queue.popleft()
 
     def pull_playout(self) -> Frame:
-        """Mix one frame of every enabled remote (unity gain), measuring each participant."""
+        """Mix one frame of every enabled remote (unity gain), measuring each participant.
+
+        Mono (``(960,)``) or stereo (``(960, 2)``) as this call's playout configuration says.
+        """
         remotes = list(self.remotes.values())
+        silence = _SILENCE if self.config.playout_channels == 1 else _SILENCE_STEREO
         if not remotes:
-            return _SILENCE
+            return silence
         stack = np.stack(
-            [r.queue.popleft() if (r.enabled and r.queue) else _SILENCE for r in remotes]
+            [r.queue.popleft() if (r.enabled and r.queue) else silence for r in remotes]
         )
-        rms = rms_dbfs(stack)
-        peaks = peak_dbfs(stack)
+        metered = stack if stack.ndim == 2 else stack.mean(axis=2)
+        rms = rms_dbfs(metered)
+        peaks = peak_dbfs(metered)
         for remote, level, peak in zip(remotes, rms, peaks, strict=True):
             remote.level_dbfs = float(level)
             remote.peak_dbfs = float(peak)

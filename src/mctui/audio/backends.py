@@ -115,28 +115,37 @@ class MemoryBackend(ClockedBackend):
         self.output_frames_total = 0
 
     def set_input(self, signal: Frame) -> None:
-        self._input = np.asarray(signal, dtype=np.float32).reshape(-1)
+        """Mono ``(n,)`` or stereo ``(n, 2)`` samples, looped."""
+        data = np.asarray(signal, dtype=np.float32)
+        self._input = data if data.ndim == 2 else data.reshape(-1)
         self._input_pos = 0
 
     def read_input(self) -> Frame:
-        if self._input.size == 0:
+        length = self._input.shape[0]
+        if length == 0:
             return np.zeros(FRAME_SAMPLES, dtype=np.float32)
-        idx = (np.arange(FRAME_SAMPLES) + self._input_pos) % self._input.size
-        self._input_pos = (self._input_pos + FRAME_SAMPLES) % self._input.size
+        idx = (np.arange(FRAME_SAMPLES) + self._input_pos) % length
+        self._input_pos = (self._input_pos + FRAME_SAMPLES) % length
         return self._input[idx]
 
     def write_output(self, frame: Frame) -> None:
         self._output.append(np.array(frame, dtype=np.float32, copy=True))
         self.output_frames_total += 1
 
-    def output(self, last_seconds: float | None = None) -> Frame:
-        """The speaker mix kept so far (or its last ``last_seconds``), as one float32 array."""
+    def output_stereo(self, last_seconds: float | None = None) -> Frame:
+        """The speaker mix kept so far (or its last ``last_seconds``) as ``(n, 2)``."""
         frames = list(self._output)
         if last_seconds is not None:
             frames = frames[-max(1, int(last_seconds * 1000 / FRAME_MS)) :]
         if not frames:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(frames)
+            return np.zeros((0, 2), dtype=np.float32)
+        return np.concatenate([f if f.ndim == 2 else np.repeat(f[:, None], 2, 1) for f in frames])
+
+    def output(self, last_seconds: float | None = None) -> Frame:
+        """The speaker mix downmixed to mono (what a single speaker would play)."""
+        stereo = self.output_stereo(last_seconds)
+        mono: Frame = stereo.mean(axis=1, dtype=np.float32)
+        return mono
 
     def clear_output(self) -> None:
         self._output.clear()

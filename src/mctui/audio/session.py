@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.backends import AudioBackend, NullBackend
+from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
 
 Frame = npt.NDArray[np.float32]
@@ -112,8 +113,12 @@ class AudioSession:
         self._notify(self.backend.notice or reason)
 
     def process(self, mic: Frame) -> Frame:
-        """One device frame: fan the mic out to holders, return the speaker mix."""
-        mix = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+        """One device frame: fan the mic out to holders, return the speaker mix.
+
+        ``mic`` is mono or stereo; the mix is always stereo ``(960, 2)`` (a mono call plays
+        L = R), and each backend downmixes if its device is mono.
+        """
+        mix = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
         for adm in self.adms:
             if adm.holds_microphone:
                 adm.push_capture(mic)
@@ -121,7 +126,7 @@ class AudioSession:
             playout = adm.pull_playout()
             if adm.holds_speaker:
                 gain = np.float32(10.0 ** (adm.speaker_gain_db / 20.0))
-                mix += playout * gain
+                mix += to_stereo(playout) * gain
         np.clip(mix, -1.0, 1.0, out=mix)
         self.frames += 1
         for every, listener in self._frame_listeners:

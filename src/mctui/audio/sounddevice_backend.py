@@ -89,6 +89,8 @@ class SoundDeviceBackend(AudioBackend):
         self._last_callback = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self.underruns = 0
+        self.input_channels = 1
+        self.output_channels = 1
         self._device_lost = False
         self.frames_processed = 0
         self.closed = False
@@ -98,11 +100,13 @@ class SoundDeviceBackend(AudioBackend):
         self._process = process
         sd = self._sd
         errors = []
+        self.output_channels = _channels(sd, self.output_device, "output")
+        self.input_channels = _channels(sd, self.input_device, "input")
         try:
             self._output = sd.OutputStream(
                 samplerate=SAMPLE_RATE,
                 blocksize=FRAME_SAMPLES,
-                channels=1,
+                channels=self.output_channels,
                 dtype="float32",
                 device=self.output_device,
                 callback=self._output_callback,
@@ -113,7 +117,7 @@ class SoundDeviceBackend(AudioBackend):
             self._input = sd.InputStream(
                 samplerate=SAMPLE_RATE,
                 blocksize=FRAME_SAMPLES,
-                channels=1,
+                channels=self.input_channels,
                 dtype="float32",
                 device=self.input_device,
                 callback=self._input_callback,
@@ -133,15 +137,17 @@ class SoundDeviceBackend(AudioBackend):
     # --- PortAudio thread ---------------------------------------------------------------------
 
     def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._mic.append(indata[:, 0].copy())
+        self._mic.append(indata.copy() if indata.shape[1] == 2 else indata[:, 0].copy())
         self._wake()
 
     def _output_callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
         if self._speaker:
-            block = self._speaker.popleft()
-            outdata[: block.size, 0] = block[:frames]
-            if block.size < frames:
-                outdata[block.size :, 0] = 0.0
+            block = self._speaker.popleft()  # (960, 2) from the session's mixer
+            if outdata.shape[1] == 1:
+                block = block.mean(axis=1, keepdims=True)
+            rows = min(frames, block.shape[0])
+            outdata[:rows] = block[:rows, : outdata.shape[1]]
+            outdata[rows:] = 0.0
         else:
             outdata.fill(0.0)
             self.underruns += 1
@@ -166,8 +172,8 @@ class SoundDeviceBackend(AudioBackend):
         process = self._process
         while self._mic and process is not None and not self.closed:
             mic = self._mic.popleft()
-            if mic.size != FRAME_SAMPLES:
-                mic = np.resize(mic, FRAME_SAMPLES)
+            if mic.shape[0] != FRAME_SAMPLES:
+                mic = np.resize(mic, (FRAME_SAMPLES, *mic.shape[1:]))
             self._speaker.append(process(mic))
             self.frames_processed += 1
 
@@ -204,6 +210,15 @@ class SoundDeviceBackend(AudioBackend):
             threading.Thread(target=_close_streams, args=(streams,), daemon=True).start()
         else:
             _close_streams(streams)
+
+
+def _channels(sd: Any, device: int | str | None, kind: str) -> int:
+    """Stereo when the device has two channels or more, else mono."""
+    try:
+        info = sd.query_devices(device, kind)
+    except Exception:  # the stream's own open reports the real problem
+        return 1
+    return 2 if int(info.get(f"max_{kind}_channels", 1)) >= 2 else 1
 
 
 def _close_streams(streams: list[Any]) -> None:

@@ -1,8 +1,8 @@
 """The WAV backend: the microphone reads a WAV file (looped), the speaker mix is written to one.
 
 For scripts, demos and tests without sound hardware. Input must be 16-bit PCM at 48 kHz (mono or
-stereo, mixed down); output is 16-bit mono at 48 kHz, written frame by frame so the file is usable
-even if the program is killed (the header is fixed up on close).
+stereo); output is 16-bit stereo at 48 kHz, written frame by frame so the file is usable even if
+the program is killed (the header is fixed up on close).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from mctui.audio.backends import ClockedBackend, Frame
+from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
 from mctui.errors import NoAudioDeviceError
 
 
-def read_wav(path: Path) -> Frame:
-    """A 16-bit 48 kHz WAV file as mono float32 (raises ``NoAudioDeviceError`` saying why not)."""
+def read_wav(path: Path, *, keep_stereo: bool = False) -> Frame:
+    """A 16-bit 48 kHz WAV file as float32: mono ``(n,)``, or ``(n, 2)`` for a stereo file when
+    ``keep_stereo`` (raises ``NoAudioDeviceError`` saying why it cannot)."""
     try:
         with wave.open(str(path), "rb") as wav:
             if wav.getsampwidth() != 2 or wav.getframerate() != SAMPLE_RATE:
@@ -30,14 +32,18 @@ def read_wav(path: Path) -> Frame:
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     except (OSError, wave.Error, EOFError) as exc:
         raise NoAudioDeviceError(f"cannot read {path}: {exc}") from exc
-    data = pcm.reshape(-1, channels).mean(axis=1) if channels > 1 else pcm
-    return (np.asarray(data, dtype=np.float32) / 32768.0).astype(np.float32)
+    if channels > 1:
+        frames = pcm.reshape(-1, channels).astype(np.float32)
+        data = frames[:, :2] if keep_stereo and channels >= 2 else frames.mean(axis=1)
+    else:
+        data = pcm.astype(np.float32)
+    return (data / 32768.0).astype(np.float32)
 
 
 def write_wav(path: Path, samples: Frame) -> None:
-    """Write mono float32 samples as a 16-bit 48 kHz WAV file."""
+    """Write float32 samples, mono ``(n,)`` or stereo ``(n, 2)``, as a 16-bit 48 kHz WAV file."""
     with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
+        wav.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
         wav.setsampwidth(2)
         wav.setframerate(SAMPLE_RATE)
         wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
@@ -48,7 +54,7 @@ class WavBackend(ClockedBackend):
 
     def __init__(self, input_path: Path | None = None, output_path: Path | None = None) -> None:
         super().__init__()
-        self._input = read_wav(input_path) if input_path is not None else None
+        self._input = read_wav(input_path, keep_stereo=True) if input_path is not None else None
         self._pos = 0
         self._out: wave.Wave_write | None = None
         if output_path is not None:
@@ -56,20 +62,23 @@ class WavBackend(ClockedBackend):
                 self._out = wave.open(str(output_path), "wb")  # noqa: SIM115 - open for the run
             except OSError as exc:
                 raise NoAudioDeviceError(f"cannot write {output_path}: {exc}") from exc
-            self._out.setnchannels(1)
+            self._out.setnchannels(2)
             self._out.setsampwidth(2)
             self._out.setframerate(SAMPLE_RATE)
 
     def read_input(self) -> Frame:
-        if self._input is None or self._input.size == 0:
+        if self._input is None or self._input.shape[0] == 0:
             return np.zeros(FRAME_SAMPLES, dtype=np.float32)
-        idx = (np.arange(FRAME_SAMPLES) + self._pos) % self._input.size
-        self._pos = (self._pos + FRAME_SAMPLES) % self._input.size
-        return self._input[idx]
+        length = self._input.shape[0]
+        idx = (np.arange(FRAME_SAMPLES) + self._pos) % length
+        self._pos = (self._pos + FRAME_SAMPLES) % length
+        frame: Frame = self._input[idx]
+        return frame
 
     def write_output(self, frame: Frame) -> None:
         if self._out is not None:
-            self._out.writeframes((np.clip(frame, -1, 1) * 32767).astype("<i2").tobytes())
+            stereo = to_stereo(frame)  # rows of L, R: interleaved as WAV wants
+            self._out.writeframes((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
 
     async def close(self) -> None:
         await super().close()
