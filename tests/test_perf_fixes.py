@@ -71,3 +71,29 @@ def test_meter_is_drawn_in_a_few_runs_not_one_segment_per_cell():
     assert len(text.spans) <= 6
     hollow = render_meter(60, -12.0, None, muted=True)
     assert "░" in hollow.plain and len(hollow.spans) <= 6
+
+
+def test_fast_audio_level_matches_aiortc_and_is_installed():
+    import time
+
+    import aiortc.rtp
+
+    from mctui.rtc import peer
+    from mctui.rtc.frames import to_av_frame
+
+    assert aiortc.rtp.compute_audio_level_dbov is peer.audio_level_dbov
+    original = peer.ORIGINAL_AUDIO_LEVEL_DBOV  # aiortc's pure-Python one
+    rng = np.random.default_rng(1)
+    for amplitude in (0.0, 0.001, 0.05, 0.5, 1.0):
+        frame = to_av_frame((amplitude * rng.uniform(-1, 1, 960)).astype(np.float32), 0)
+        assert peer.audio_level_dbov(frame) == original(frame)
+    frame = to_av_frame(tone(440, 0.3)[:960], 0)
+    start = time.perf_counter()
+    for _ in range(200):
+        original(frame)
+    slow = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(200):
+        peer.audio_level_dbov(frame)
+    fast = time.perf_counter() - start
+    assert fast < slow / 3

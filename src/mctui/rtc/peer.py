@@ -8,10 +8,15 @@ can prove none is left open.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
+from typing import cast
 
 import aioice.ice
+import aiortc.rtp
+import av
+import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.jitterbuffer import JitterBuffer
 
@@ -27,6 +32,26 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 
 aioice.ice.get_host_addresses = _host_addresses
+
+
+def audio_level_dbov(frame: av.AudioFrame) -> int:
+    """RFC 6465 audio level of an s16 frame, as aiortc computes it, in one numpy pass.
+
+    aiortc's own version unpacks every sample in a Python loop (~0.15 ms per 20 ms frame on the
+    event loop, for every frame every call sends); this gives the same integer.
+    """
+    count = frame.samples * len(frame.layout.channels)
+    pcm = np.frombuffer(cast(bytes, frame.planes[0]), dtype=np.int16, count=count)
+    energy = float(np.dot(pcm.astype(np.float64), pcm.astype(np.float64)))
+    rms = math.sqrt(energy / (frame.samples * 32767.0 * 32767.0))
+    if rms <= 0:
+        return -127
+    return round(min(max(20 * math.log10(rms), -127), 0))
+
+
+#: aiortc's pure-Python version, kept for the test that proves ours returns the same values.
+ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_audio_level_dbov
+aiortc.rtp.compute_audio_level_dbov = audio_level_dbov
 
 
 def set_loopback_only(enabled: bool) -> None:
