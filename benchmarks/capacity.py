@@ -81,6 +81,71 @@ async def measure(url: str, rooms: int, seconds: float) -> dict[str, float]:
     }
 
 
+async def baseline(pairs: int, seconds: float) -> dict[str, float]:
+    """Bare aiortc, same criterion: ``pairs`` sender/receiver pairs in this process, each
+    sender fed one 20 ms frame per tick of a clock task whose lateness is measured."""
+    import numpy as np
+    from aiortc.mediastreams import MediaStreamError
+
+    from mctui.rtc.peer import new_peer_connection
+    from mctui.rtc.tracks import CaptureTrack
+
+    loop = asyncio.get_running_loop()
+    senders, pcs, readers = [], [], []
+    for _ in range(pairs):
+        a, b = new_peer_connection(), new_peer_connection()
+        track = CaptureTrack()
+        a.addTransceiver(track, direction="sendonly")
+
+        @b.on("track")  # type: ignore[untyped-decorator]
+        def on_track(remote) -> None:  # type: ignore[no-untyped-def]
+            async def drain() -> None:
+                try:
+                    while True:
+                        await remote.recv()
+                except MediaStreamError:
+                    return
+
+            readers.append(loop.create_task(drain()))
+
+        await a.setLocalDescription(await a.createOffer())
+        await b.setRemoteDescription(a.localDescription)
+        await b.setLocalDescription(await b.createAnswer())
+        await a.setRemoteDescription(b.localDescription)
+        senders.append(track)
+        pcs += [a, b]
+    frame = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960) / 48_000)).astype(np.float32)
+    ticks: list[float] = []
+
+    async def clock() -> None:
+        deadline = loop.time()
+        while True:
+            ticks.append(loop.time())
+            for track in senders:
+                track.push(frame)
+            deadline += 0.02
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+    ticker = loop.create_task(clock())
+    await asyncio.sleep(2.0)
+    ticks.clear()
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu = 100 * (cpu_seconds() - cpu0) / (time.monotonic() - wall0)
+    ticker.cancel()
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(ticks)]
+    for task in readers:
+        task.cancel()
+    for pc in pcs:
+        await pc.close()
+    return {
+        "pairs": pairs,
+        "late_frames": sum(1 for g in gaps if g > 20 + LATE_MS),
+        "max_gap_ms": round(max(gaps, default=0.0), 1),
+        "cpu_percent": round(cpu, 1),
+    }
+
+
 async def main(sizes: list[int], seconds: float) -> None:
     server, url = await start_server_process()
     rows = []
@@ -92,6 +157,8 @@ async def main(sizes: list[int], seconds: float) -> None:
         await server.wait()
     ok = [r for r in rows if r["late_frames"] == 0]
     best = max(ok, key=lambda r: r["rooms"]) if ok else {"rooms": 0, "cpu_percent": 0.0}
+    base_rows = [await baseline(pairs, seconds) for pairs in (16, 32, 48)]
+    base_ok = [r["pairs"] for r in base_rows if r["late_frames"] == 0]
     emit(
         "capacity",
         {
@@ -99,6 +166,8 @@ async def main(sizes: list[int], seconds: float) -> None:
                 "rows": rows,
                 "max_rooms": best["rooms"],
                 "cpu_percent": best["cpu_percent"],
+                "baseline_rows": base_rows,
+                "baseline_max_pairs": max(base_ok, default=0),
                 "cores": os.cpu_count(),
             }
         },
