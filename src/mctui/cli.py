@@ -10,9 +10,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
