@@ -8,6 +8,7 @@ tone is at least 30 dB below it. Time is measured on the loop clock, to the end 
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 
 from common import SECRET, emit, summary
@@ -66,7 +67,9 @@ async def main(switches: int = 200) -> None:
             backend.on_output = None
             results.append((end - start) * 1000)
             target = other
-            await asyncio.sleep(0.06)
+            # a random phase against the 20 ms device clock, or every switch would land just
+            # after a tick and measure a whole frame
+            await asyncio.sleep(0.05 + random.uniform(0.0, 0.02))
     finally:
         await user.disconnect()
         for bot in bots:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mctui.audio.backends import Frame, MemoryBackend
+from mctui.audio.channels import to_mono
 
 _N = 960
 _T = np.arange(_N) / 48_000
@@ -15,6 +16,7 @@ _T = np.arange(_N) / 48_000
 
 def tone_power_db(frame: Frame, hz: float) -> float:
     """Level (dB re full-scale sine) of ``hz`` in one 20 ms frame (a single DFT bin)."""
+    frame = to_mono(frame)
     window = np.hanning(frame.size)
     basis = np.exp(-2j * np.pi * hz * _T[: frame.size])
     amplitude = 2 * abs(np.sum(frame * window * basis)) / window.sum()
