@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from mctui.secrets import SecretError, load_secret
+from mctui.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
     from mctui.engine import MultiCallAudioPolicy
@@ -45,15 +44,8 @@ SecretFileOpt = Annotated[
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when it is installed (it roughly halves the loop's own cost); set
-    ``MCTUI_NO_UVLOOP=1`` to compare with the standard loop."""
-    if not os.environ.get("MCTUI_NO_UVLOOP"):
-        try:
-            import uvloop
-
-            return uvloop.run(coro)
-        except ImportError:
-            pass
+    """Run a command's coroutine. (uvloop was measured here and changed nothing: the cost is in
+    codecs and aiortc's Python, not in the loop.)"""
     return asyncio.run(coro)
 
 
@@ -100,11 +92,7 @@ async def _serve(host: str, port: int, secret: str, ring_timeout: float, sfu_kin
         print(f"mctui: error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         raise typer.Exit(1) from exc
     print(f"mctui server listening on {running.url} (SFU: {sfu_kind})", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         await stop.wait()
     finally:
@@ -292,11 +280,7 @@ async def _run_bot(
         print(f"mctui: error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
     print(f"bot {user_id} in {room} ({'speech' if speech else f'{hz:g} Hz'})", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         await stop.wait()
     finally:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from mctui.engine import CallType, User
 from mctui.server.app import start_server
 from mctui.server.embedded_sfu import EmbeddedSfu
 from mctui.server.tokens import issue_token
+from mctui.shutdown import stop_on_signals
 
 YOU = "you"
 SCENARIOS = ("multicall", "livestream")
@@ -104,11 +104,8 @@ async def run_backend(name: str, ring_after: float, call_seconds: float) -> None
         )
     print(f"READY {server.url} {issue_token(secret, YOU, 'You', 12 * 3600)}", flush=True)
 
-    stop = asyncio.Event()
+    stop = stop_on_signals()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 1024) else None)
     try:
         await stop.wait()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import IO, Any
 from mctui.engine import Call, CallType, Client, ConnectOptions, TrackOption
 from mctui.engine.state import AudioMode, CallConnection
 from mctui.errors import MctuiError
+from mctui.shutdown import stop_on_signals
 
 LEVEL_INTERVAL_S = 0.1
 
@@ -208,9 +208,7 @@ async def run_headless(
     session = HeadlessSession(client, emit)
     session.start()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, session.done.set)
+    stop_on_signals(session.done)
     levels = loop.create_task(session.levels())
     try:
         try:
