@@ -16,7 +16,8 @@ from mctui.tui.messages import LevelsChanged
 from mctui.tui.screens.ring import RingScreen
 from threaded_env import ThreadedEnv
 
-LEVELS = {"anna": -9.0, "ben": -24.0, "cleo": -4.0, "dave": -41.0, "erin": -15.0, "me": -20.0}
+LEVELS = {"anna": -9.0, "ben": -24.0, "cleo": -4.0, "dave": -41.0, "erin": -15.0, "me": -20.0,
+          "ana": -12.0, "cara": -7.0, "dev": -33.0, "host": -11.0}  # fmt: skip
 NAMES = ["anna", "ben", "cleo", "dave", "erin"]
 GREEK = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
 
@@ -35,8 +36,16 @@ def env() -> Iterator[ThreadedEnv]:
     environment.close()
 
 
-def build_app(env: ThreadedEnv, rooms: list[str], policy=MultiCallAudioPolicy.SUSPEND_EXISTING):  # type: ignore[no-untyped-def]
-    population = {room: NAMES[: 1 + (i % 3) + (1 if i == 0 else 0)] for i, room in enumerate(rooms)}
+def build_app(  # type: ignore[no-untyped-def]
+    env: ThreadedEnv,
+    rooms: list[str],
+    policy=MultiCallAudioPolicy.SUSPEND_EXISTING,
+    population: dict[str, list[str]] | None = None,
+):
+    if population is None:
+        population = {
+            room: NAMES[: 1 + (i % 3) + (1 if i == 0 else 0)] for i, room in enumerate(rooms)
+        }
     env.populate(population)
 
     async def connect() -> Client:
@@ -106,3 +115,31 @@ def test_ring_modal(snap_compare, env):
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_demo_multicall(snap_compare, env):
+    """The multicall demo's layout: suspend-incoming, alpha in front, bravo waiting."""
+    app = build_app(
+        env,
+        ["alpha", "bravo"],
+        policy=MultiCallAudioPolicy.SUSPEND_INCOMING,
+        population={"alpha": ["ana", "ben"], "bravo": ["cara", "dev"]},
+    )
+    assert snap_compare(app, terminal_size=(110, 26), run_before=until_ready)
+
+
+def test_demo_livestream_ring(snap_compare, env):
+    """The livestream demo: watching a show when a friend rings."""
+    app = build_app(env, ["livestream:show"], population={"livestream:show": ["host"]})
+    friend = env.peer("friend")
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        call = friend.make_call("default", "one-to-one")
+        asyncio.run_coroutine_threadsafe(call.ring(["me"]), env.loop).result(10)
+        deadline = time.monotonic() + 10
+        while not isinstance(pilot.app.screen, RingScreen) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)
