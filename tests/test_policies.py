@@ -435,3 +435,26 @@ async def test_preview_in_single_call_mode_lists_leaves(make_client):
     await a.join()
     preview = alice.preview_set_active(alice.make_call(CallType.DEFAULT, "b"))
     assert preview.leaves == (a,)
+
+
+async def test_state_lists_are_plain_lists_and_async_iterable(make_client):
+    import asyncio
+
+    alice = await make_client("alice")
+    a = alice.make_call(CallType.DEFAULT, "a")
+    seen = []
+
+    async def watch() -> None:
+        async for calls in alice.state.active_calls:
+            seen.append([c.id for c in calls])
+            if len(calls) == 1:
+                return
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await asyncio.sleep(0)
+    await a.join()
+    await asyncio.wait_for(watcher, 5)
+    assert seen == [["a"]]
+    assert alice.state.active_calls == [a] and alice.state.active_calls.value == [a]
+    assert isinstance(alice.state.active_calls, list)
+    assert [p.user.id for p in a.state.participants] == ["alice"]

@@ -7,10 +7,10 @@ names can be observed: ``state.observe("is_audio_suspended")`` returns the ``Obs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mctui.audio.levels import FLOOR_DBFS
 from mctui.engine.observable import Observable
@@ -64,6 +64,28 @@ class RingInfo:
     caller: User
 
 
+T = TypeVar("T")
+
+
+class ObservedList(list[T]):
+    """A plain list (the current value) that can also be iterated asynchronously for changes.
+
+    ``client.state.active_calls == [a, b]`` works as for any list; ``async for calls in
+    client.state.active_calls`` yields each later value; ``.value`` is the current one.
+    """
+
+    def __init__(self, items: Iterable[T], observable: Observable[Any]) -> None:
+        super().__init__(items)
+        self._observable = observable
+
+    @property
+    def value(self) -> list[T]:
+        return list(self._observable.value)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._observable.changes()
+
+
 class _StateBase:
     """Shared plumbing: named observables, read as values, observed by name."""
 
@@ -103,9 +125,9 @@ class ClientState(_StateBase):
         )
 
     @property
-    def active_calls(self) -> list[Call]:
-        """Joined (or joining) calls, in the order they were added."""
-        return list(self._get("active_calls"))
+    def active_calls(self) -> ObservedList[Call]:
+        """Joined (or joining) calls, in the order they were added (async-iterable too)."""
+        return ObservedList(self._get("active_calls"), self.observe("active_calls"))
 
     @property
     def incoming_call(self) -> Call | None:
@@ -195,8 +217,9 @@ class CallState(_StateBase):
         return bool(self._get("is_capturing"))
 
     @property
-    def participants(self) -> list[Participant]:
-        return list(self._get("participants"))
+    def participants(self) -> ObservedList[Participant]:
+        """Everyone in the call, you first (async-iterable too)."""
+        return ObservedList(self._get("participants"), self.observe("participants"))
 
     @property
     def local_participant(self) -> Participant | None:

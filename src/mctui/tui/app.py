@@ -274,9 +274,9 @@ class MctuiApp(App[None]):
         client = self.client
         if client is None or not client.state.active_calls:
             return
-        calls = client.state.active_calls
+        calls = list(client.state.active_calls)
         current = self._selected()
-        index = calls.index(current) if current in calls else -1
+        index = calls.index(current) if current is not None and current in calls else -1
         await self._focus(calls[(index + step) % len(calls)])
 
     async def action_room_next(self) -> None:
