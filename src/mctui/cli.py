@@ -396,6 +396,22 @@ def demo_backend(
 
 
 @app.command()
+def bench(
+    only: Annotated[
+        str | None, typer.Option(help="Run one benchmark (e.g. focus_switch) and keep the rest.")
+    ] = None,
+) -> None:
+    """Run the benchmarks of a source checkout (what `make bench` runs)."""
+    import subprocess
+
+    runner = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+    if not runner.exists():
+        _fail("the benchmarks live in mctui's source checkout; run `make bench` there")
+    extra = ["--only", only] if only else []
+    raise typer.Exit(subprocess.call([sys.executable, str(runner), *extra]))
+
+
+@app.command()
 def devices() -> None:
     """List audio input and output devices and the defaults."""
     from mctui.audio.sounddevice_backend import describe_devices
