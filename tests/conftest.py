@@ -34,23 +34,30 @@ async def make_client(server: RunningServer) -> AsyncIterator[ClientFactory]:
         **options: object,
     ) -> Client:
         opts = ClientOptions(multi_call_audio_policy=policy, audio_device="memory")
-        for key, value in options.items():
-            setattr(opts, key, value)
-        client = Client(
-            server.url,
-            user=User(id=user_id, name=user_id.title()),
-            token=issue_token(SECRET, user_id),
-            options=opts,
-        )
-        await client.connect()
-        clients.append(client)
-        return client
+        return await _connected(server.url, user_id, opts, options, clients)
 
     try:
         yield factory
     finally:
         for client in clients:
             await client.disconnect()
+
+
+async def _connected(
+    url: str, user_id: str, opts: ClientOptions, overrides: dict[str, object], into: list[Client]
+) -> Client:
+    """A client for ``user_id`` with ``opts`` (plus ``overrides``), connected and remembered."""
+    for key, value in overrides.items():
+        setattr(opts, key, value)
+    client = Client(
+        url,
+        user=User(id=user_id, name=user_id.title()),
+        token=issue_token(SECRET, user_id),
+        options=opts,
+    )
+    await client.connect()
+    into.append(client)
+    return client
 
 
 @pytest.fixture
@@ -102,17 +109,7 @@ async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory
             audio_device=MemoryBackend(signal),
             audio_configuration_policy=AudioConfigurationPolicy.hifi(),
         )
-        for key, value in options.items():
-            setattr(opts, key, value)
-        client = Client(
-            sfu_server.url,
-            user=User(id=user_id, name=user_id.title()),
-            token=issue_token(SECRET, user_id),
-            options=opts,
-        )
-        await client.connect()
-        clients.append(client)
-        return client
+        return await _connected(sfu_server.url, user_id, opts, options, clients)
 
     try:
         yield factory

@@ -101,20 +101,25 @@ def test_suspended_by_hand(snap_compare, env):
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
 
 
-def test_ring_modal(snap_compare, env):
-    app = build_app(env, ["alpha", "bravo"])
-    caller = env.peer("zoe")
+def ringing(env: ThreadedEnv, caller: str, room: str):  # type: ignore[no-untyped-def]
+    """A ``run_before`` that waits for the app, has ``caller`` ring "me", waits for the modal."""
+    peer = env.peer(caller)
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await until_ready(pilot)
-        call = caller.make_call("default", "zoe-private")
+        call = peer.make_call("default", room)
         asyncio.run_coroutine_threadsafe(call.ring(["me"]), env.loop).result(10)
         deadline = time.monotonic() + 10
         while not isinstance(pilot.app.screen, RingScreen) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await pilot.pause(0.1)
 
-    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    return run_before
+
+
+def test_ring_modal(snap_compare, env):
+    app = build_app(env, ["alpha", "bravo"])
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ringing(env, "zoe", "zoe-private"))
 
 
 def test_demo_multicall(snap_compare, env):
@@ -131,15 +136,5 @@ def test_demo_multicall(snap_compare, env):
 def test_demo_livestream_ring(snap_compare, env):
     """The livestream demo: watching a show when a friend rings."""
     app = build_app(env, ["livestream:show"], population={"livestream:show": ["host"]})
-    friend = env.peer("friend")
-
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await until_ready(pilot)
-        call = friend.make_call("default", "one-to-one")
-        asyncio.run_coroutine_threadsafe(call.ring(["me"]), env.loop).result(10)
-        deadline = time.monotonic() + 10
-        while not isinstance(pilot.app.screen, RingScreen) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await pilot.pause(0.1)
-
-    assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)
+    before = ringing(env, "friend", "one-to-one")
+    assert snap_compare(app, terminal_size=(110, 26), run_before=before)
