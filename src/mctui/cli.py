@@ -187,7 +187,7 @@ def join(
         _fail(f"--input-wav {input_wav} does not exist")
     chosen_policy = _policy(policy)
     for room in rooms:
-        from mctui.headless import parse_room
+        from mctui.engine.rooms import parse_room
 
         try:
             parse_room(room)
@@ -248,7 +248,7 @@ def bot(
     speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
-    from mctui.headless import parse_room
+    from mctui.engine.rooms import parse_room
 
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")

@@ -18,20 +18,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
-from mctui.engine import Call, CallType, Client, ConnectOptions, TrackOption
+from mctui.engine import Call, Client
+from mctui.engine.rooms import join_rooms, parse_room
 from mctui.engine.state import AudioMode, CallConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
 
 LEVEL_INTERVAL_S = 0.1
-
-
-def parse_room(text: str) -> tuple[CallType, str]:
-    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show)."""
-    if ":" in text:
-        kind, _, name = text.partition(":")
-        return CallType(kind), name
-    return CallType.DEFAULT, text
 
 
 class EventWriter:
@@ -177,20 +170,6 @@ class HeadlessSession:
             self.emit("error", message=str(exc))
 
 
-async def join_rooms(client: Client, rooms: list[str], on_call: Callable[[Call], None]) -> None:
-    """The first room in the foreground, the others joined with the mic off (as the TUI does)."""
-    first: Call | None = None
-    for index, room in enumerate(rooms):
-        call_type, name = parse_room(room)
-        call = client.make_call(call_type, name)
-        on_call(call)
-        mic = TrackOption.default() if index == 0 else TrackOption.disabled()
-        await call.join(connect_options=ConnectOptions(microphone=mic))
-        first = first or call
-    if first is not None and client.state.focused_call not in (first, None):
-        await client.switch_focus(client.state.focused_call, first)
-
-
 async def run_headless(
     connect: Callable[[], Awaitable[Client]],
     rooms: list[str],
@@ -212,7 +191,7 @@ async def run_headless(
     levels = loop.create_task(session.levels())
     try:
         try:
-            await join_rooms(client, rooms, session.watch)
+            await join_rooms(client, [parse_room(r) for r in rooms], session.watch)
         except MctuiError as exc:
             emit("error", message=str(exc))
         emit("ready", rooms=[c.id for c in client.state.active_calls])

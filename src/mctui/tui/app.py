@@ -22,12 +22,10 @@ from textual.widgets import Footer, Static
 from mctui.engine import (
     Call,
     Client,
-    ConnectOptions,
     MultiCallAudioPolicy,
-    TrackOption,
 )
+from mctui.engine.rooms import join_rooms, parse_room
 from mctui.errors import MctuiError
-from mctui.headless import parse_room
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import CallChanged, CallsChanged, LevelsChanged, NoticeChanged, RingChanged
 from mctui.tui.screens.help import HelpScreen
@@ -120,19 +118,11 @@ class MctuiApp(App[None]):
         )
         if client.state.audio_notice:
             self.post_message(NoticeChanged(client.state.audio_notice))
-        first: Call | None = None
-        for index, (call_type, name) in enumerate(self._initial_rooms):
-            call = client.make_call(call_type, name)
-            self._watch(call)
-            mic = TrackOption.default() if index == 0 else TrackOption.disabled()
-            try:
-                await call.join(connect_options=ConnectOptions(microphone=mic))
-            except MctuiError as exc:
-                self.notify(f"{name}: {exc}", severity="error")
-                continue
-            first = first or call
-        if first is not None and client.state.focused_call not in (first, None):
-            await client.switch_focus(client.state.focused_call, first)
+
+        def failed(call: Call, exc: MctuiError) -> None:
+            self.notify(f"{call.id}: {exc}", severity="error")
+
+        await join_rooms(client, self._initial_rooms, self._watch, failed)
         self.ready = True
         self._sync_panes()
         if self._on_ready is not None:

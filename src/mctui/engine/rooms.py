@@ -1,0 +1,47 @@
+"""Rooms named on a command line, and joining several at once the way the UIs do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from mctui.engine.call import Call
+from mctui.engine.client import Client
+from mctui.engine.types import CallType, ConnectOptions, TrackOption
+from mctui.errors import MctuiError
+
+
+def parse_room(text: str) -> tuple[CallType, str]:
+    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show)."""
+    if ":" in text:
+        kind, _, name = text.partition(":")
+        return CallType(kind), name
+    return CallType.DEFAULT, text
+
+
+async def join_rooms(
+    client: Client,
+    rooms: Iterable[tuple[CallType, str]],
+    on_call: Callable[[Call], None] = lambda call: None,
+    on_error: Callable[[Call, MctuiError], None] | None = None,
+) -> None:
+    """Join ``rooms``: the first in the foreground, the others with the mic off (the cookbook's
+    background join); then give the first the focus whatever the policy did.
+
+    ``on_call`` sees each call before it joins. A failed join raises, unless ``on_error`` is
+    given: then it is told and the other rooms are still joined.
+    """
+    first: Call | None = None
+    for index, (call_type, name) in enumerate(rooms):
+        call = client.make_call(call_type, name)
+        on_call(call)
+        mic = TrackOption.default() if index == 0 else TrackOption.disabled()
+        try:
+            await call.join(connect_options=ConnectOptions(microphone=mic))
+        except MctuiError as exc:
+            if on_error is None:
+                raise
+            on_error(call, exc)
+            continue
+        first = first or call
+    if first is not None and client.state.focused_call not in (first, None):
+        await client.switch_focus(client.state.focused_call, first)
