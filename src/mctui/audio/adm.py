@@ -27,7 +27,6 @@ _SILENCE.setflags(write=False)
 _SILENCE_STEREO: Frame = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
 _SILENCE_STEREO.setflags(write=False)
 
-CAPTURE_QUEUE_FRAMES = 10
 PLAYOUT_QUEUE_FRAMES = 15
 STANDBY_FRAMES = 2
 
@@ -67,13 +66,12 @@ class AudioDeviceModule:
         self.capture_enabled = False
         self.closed = False
         self.remotes: dict[str, RemoteAudio] = {}
-        self.outgoing: deque[Frame] = deque(maxlen=CAPTURE_QUEUE_FRAMES)
         self.frames_captured = 0
         self.mic_level_dbfs = FLOOR_DBFS
         self.mic_peak_dbfs = FLOOR_DBFS
 
     def set_capture_sink(self, sink: Callable[[Frame], None] | None) -> None:
-        """Where captured frames go (the call's outgoing track); None keeps them in ``outgoing``."""
+        """Where captured frames go (the call's outgoing track); with none they are dropped."""
         self._capture_sink = sink
 
     def set_hold_observer(self, observer: Callable[[AudioDeviceModule], None]) -> None:
@@ -95,7 +93,6 @@ class AudioDeviceModule:
     def release_microphone(self) -> None:
         if self.holds_microphone:
             self.holds_microphone = False
-            self.outgoing.clear()
             self._on_holds_changed(self)
 
     def hold_speaker(self, gain_db: float = 0.0) -> None:
@@ -115,8 +112,6 @@ class AudioDeviceModule:
     def set_capture_enabled(self, enabled: bool) -> None:
         """Enable or disable the outgoing microphone track."""
         self.capture_enabled = enabled
-        if not enabled:
-            self.outgoing.clear()
 
     def set_remote_enabled(self, participant_id: str, enabled: bool) -> None:
         remote = self.remotes.get(participant_id)
@@ -145,15 +140,7 @@ class AudioDeviceModule:
         self.frames_captured += 1
         if self._capture_sink is not None:
             self._capture_sink(frame)
-        else:
-            self.outgoing.append(frame)
         return True
-
-    def next_outgoing(self) -> Frame:
-        """The next frame for the outgoing track: captured audio, or silence when there is none."""
-        if self.outgoing:
-            return self.outgoing.popleft()
-        return _SILENCE
 
     def measure_mic(self, frame: Frame) -> None:
         if not self.is_capturing:
@@ -218,4 +205,3 @@ class AudioDeviceModule:
         self.capture_enabled = False
         self.closed = True
         self.remotes.clear()
-        self.outgoing.clear()

@@ -99,31 +99,17 @@ class SoundDeviceBackend(AudioBackend):
         self._loop = asyncio.get_running_loop()
         self._process = process
         sd = self._sd
-        errors = []
+        errors: list[str] = []
         self.output_channels = _channels(sd, self.output_device, "output")
         self.input_channels = _channels(sd, self.input_device, "input")
-        try:
-            self._output = sd.OutputStream(
-                samplerate=SAMPLE_RATE,
-                blocksize=FRAME_SAMPLES,
-                channels=self.output_channels,
-                dtype="float32",
-                device=self.output_device,
-                callback=self._output_callback,
-            )
-        except Exception as exc:
-            errors.append(f"output: {exc}")
-        try:
-            self._input = sd.InputStream(
-                samplerate=SAMPLE_RATE,
-                blocksize=FRAME_SAMPLES,
-                channels=self.input_channels,
-                dtype="float32",
-                device=self.input_device,
-                callback=self._input_callback,
-            )
-        except Exception as exc:
-            errors.append(f"input: {exc}")
+        self._output = _open_stream(
+            sd.OutputStream, self.output_device, self.output_channels, self._output_callback,
+            "output", errors,
+        )  # fmt: skip
+        self._input = _open_stream(
+            sd.InputStream, self.input_device, self.input_channels, self._input_callback,
+            "input", errors,
+        )  # fmt: skip
         if self._output is None and self._input is None:
             raise NoAudioDeviceError("no audio device could be opened (" + "; ".join(errors) + ")")
         if errors:
@@ -210,6 +196,29 @@ class SoundDeviceBackend(AudioBackend):
             threading.Thread(target=_close_streams, args=(streams,), daemon=True).start()
         else:
             _close_streams(streams)
+
+
+def _open_stream(
+    stream_class: Any,
+    device: int | str | None,
+    channels: int,
+    callback: Any,
+    kind: str,
+    errors: list[str],
+) -> Any:
+    """One PortAudio stream of one 20 ms frame per callback, or None with the reason noted."""
+    try:
+        return stream_class(
+            samplerate=SAMPLE_RATE,
+            blocksize=FRAME_SAMPLES,
+            channels=channels,
+            dtype="float32",
+            device=device,
+            callback=callback,
+        )
+    except Exception as exc:
+        errors.append(f"{kind}: {exc}")
+        return None
 
 
 def _channels(sd: Any, device: int | str | None, kind: str) -> int:

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
+from mctui.audio.config import SAMPLE_RATE
 
 Frame = npt.NDArray[np.float32]
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
@@ -50,12 +50,3 @@ def from_av_frame(frame: av.AudioFrame) -> Frame:
         data *= _INT16_SCALE
     data = data.T if frame.format.is_planar else data.reshape(-1, channels)
     return np.ascontiguousarray(data[:, 0] if channels == 1 else data)
-
-
-def fit_frame(samples: Frame) -> Frame:
-    """Pad or cut to exactly one 20 ms frame."""
-    if samples.size == FRAME_SAMPLES:
-        return samples
-    if samples.size > FRAME_SAMPLES:
-        return samples[:FRAME_SAMPLES]
-    return np.pad(samples, (0, FRAME_SAMPLES - samples.size))
