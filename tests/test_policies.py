@@ -391,6 +391,54 @@ async def test_switch_focus_restores_each_rooms_mic_preference(make_client):
     assert capturing(alice) == [b] and b.state.microphone_enabled
 
 
+@pytest.mark.parametrize("policy", ALL_POLICIES)
+async def test_switch_focus_opens_the_mic_of_a_background_joined_room(make_client, policy):
+    """The mic follows focus: a room joined with the mic disabled (the background join) is live
+    once it takes the focus; join-time ``TrackOption.disabled()`` is not a hand mute."""
+    alice = await make_client("alice", policy)
+    a, b = alice.make_call(CallType.DEFAULT, "a"), alice.make_call(CallType.DEFAULT, "b")
+    await a.join()
+    await b.join(connect_options=ConnectOptions(microphone=TrackOption.disabled()))
+    assert not b.state.microphone_enabled and not b.muted_by_user
+    await alice.switch_focus(alice.state.focused_call, a)
+    await alice.switch_focus(a, b)
+    assert b.state.microphone_enabled and b.state.is_capturing
+    assert alice.state.focused_call is b
+    if policy is not MANUAL:
+        assert capturing(alice) == [b]
+
+
+async def test_switch_focus_keeps_a_hand_mute_until_unmuted(make_client):
+    alice = await make_client("alice", SE)
+    a, b = alice.make_call(CallType.DEFAULT, "a"), alice.make_call(CallType.DEFAULT, "b")
+    await a.join()
+    await b.join()
+    await b.set_microphone_enabled(False)  # muted by hand while it held the focus
+    assert b.muted_by_user
+    await alice.switch_focus(b, a)
+    await alice.switch_focus(a, b)
+    assert not b.state.microphone_enabled and capturing(alice) == []
+    await b.set_microphone_enabled(True)
+    assert not b.muted_by_user and capturing(alice) == [b]
+
+
+async def test_switch_focus_leaves_a_viewer_listening(make_client):
+    """``viewer()`` captures only once the user unmutes: focus alone does not open its mic."""
+    from mctui import AudioConfigurationPolicy, CallPreferences
+
+    alice = await make_client("alice", SE)
+    a = alice.make_call(CallType.DEFAULT, "a")
+    v = alice.make_call(
+        CallType.DEFAULT,
+        "v",
+        CallPreferences(audio_configuration_policy=AudioConfigurationPolicy.viewer()),
+    )
+    await v.join()
+    await a.join()
+    await alice.switch_focus(a, v)
+    assert alice.state.focused_call is v and not v.state.is_capturing
+
+
 # --- previews (what "accept" will do) -----------------------------------------------------------
 
 

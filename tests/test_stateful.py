@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from conftest import SECRET
 from mctui import Call, CallType, Client, ClientOptions, MultiCallAudioPolicy, User
 from mctui.audio.config import FRAME_SAMPLES
+from mctui.engine.state import CallConnection
 from mctui.errors import MctuiError
 from mctui.server.app import start_server
 from mctui.server.tokens import issue_token
@@ -130,6 +131,9 @@ class EngineMachine(RuleBasedStateMachine):
         to_call = data.draw(st.sampled_from(active))
         from_call = data.draw(st.sampled_from([None, *active]))
         self.step(self.alice.switch_focus(from_call, to_call))
+        if to_call.state.connection is CallConnection.JOINED and self.wish.get(to_call.cid):
+            # the mic follows focus, unless muted by hand
+            assert to_call.state.microphone_enabled, f"{to_call.cid} took focus with the mic off"
 
     @rule(room=st.sampled_from(BOB_ROOMS))
     def bob_rings(self, room: str) -> None:

@@ -51,6 +51,7 @@ class Call:
         self.state = CallState()
         self.info: p.CallInfo | None = None
         self._suspended_by_user = False
+        self._muted_by_user = False
         self._adm: AudioDeviceModule | None = None
         self._transport: MediaTransport | None = None
         self._remote: dict[str, Participant] = {}
@@ -68,6 +69,15 @@ class Call:
     def suspended_by_user(self) -> bool:
         """True if the user suspended this call by hand: the policy never auto-resumes it."""
         return self._suspended_by_user
+
+    @property
+    def muted_by_user(self) -> bool:
+        """True if the user muted this call's mic by hand (``set_microphone_enabled(False)``).
+
+        A focus switch opens the microphone of the call taking focus unless this is set. A mic
+        disabled at join by ``ConnectOptions`` is not a hand mute.
+        """
+        return self._muted_by_user
 
     @property
     def audio_configuration_policy(self) -> AudioConfigurationPolicy:
@@ -120,6 +130,7 @@ class Call:
         options = connect_options or ConnectOptions()
         self.state._set("connection", CallConnection.JOINING)
         self.state._set("ended", False)
+        self._muted_by_user = False
         await self.client._set_active_call(self)
         try:
             if self.state.connection is not CallConnection.JOINING:
@@ -207,6 +218,7 @@ class Call:
 
     def _reset_local_state(self) -> None:
         self._suspended_by_user = False
+        self._muted_by_user = False
         self._set_mode_state(AudioMode.FOCUSED)
         self._remote.clear()
         self.state._set("participants", ())
@@ -280,8 +292,10 @@ class Call:
     async def set_microphone_enabled(self, enabled: bool) -> None:
         """Record the user's microphone wish; it takes effect whenever this call holds the mic.
 
-        On a suspended call it opens nothing until resume; a mute made while suspended wins.
+        On a suspended call it opens nothing until resume; a mute made while suspended wins. A
+        mute made here is a hand mute: focus switches keep it until the user unmutes.
         """
+        self._muted_by_user = not enabled
         self.state._set("microphone_enabled", enabled)
         self._apply_audio()
         if self.state.connection is CallConnection.JOINED and self.state.can_publish:
@@ -290,6 +304,23 @@ class Call:
     async def set_camera_enabled(self, enabled: bool) -> None:
         """Recorded for API compatibility; mctui is voice-only and never opens a camera."""
         self.state._set("camera_enabled", enabled)
+
+    async def _open_microphone_for_focus(self) -> None:
+        """The last step of a focus switch: the mic goes live in the room that took focus, as
+        the cookbook's ``switchFocus`` does, unless the user muted it by hand or the call's audio
+        configuration only listens (``viewer()`` captures only once the user unmutes)."""
+        if (
+            self._muted_by_user
+            or self.state.microphone_enabled
+            or not self.state.can_publish
+            or not self.audio_configuration_policy.capture_on_join
+            or self.state.audio_mode is not AudioMode.FOCUSED
+        ):
+            return
+        self.state._set("microphone_enabled", True)
+        self._apply_audio()
+        if self.state.connection is CallConnection.JOINED:
+            await self._send_mute(False)
 
     async def _send_mute(self, muted: bool) -> None:
         with contextlib.suppress(MctuiError):

@@ -225,9 +225,11 @@ class Client:
     async def switch_focus(self, from_call: Call | None, to_call: Call) -> None:
         """Move the microphone and speaker from ``from_call`` to ``to_call`` in one step.
 
-        Order: close the mic on ``from``, suspend (or duck) ``from``, resume ``to``, apply the
-        user's mic wish on ``to``. The speaker is released before it is claimed, so there is never
-        a moment with both calls holding it at full volume.
+        Order: close the mic on ``from``, suspend (or duck) ``from``, resume ``to``, open the mic
+        on ``to`` (as the cookbook's ``switchFocus`` does) unless the user muted ``to`` by hand.
+        A mic disabled at join by ``ConnectOptions`` is not a hand mute, so a room joined in the
+        background is live once it takes focus. The speaker is released before it is claimed, so
+        there is never a moment with both calls holding it at full volume.
         """
         if to_call not in self.state.active_calls:
             raise InvalidStateError(f"{to_call.cid} is not an active call: join it first")
@@ -239,6 +241,7 @@ class Client:
             from_call._close_microphone()
             from_call._set_mode(self._policy.background_mode)
         self._resume(to_call)
+        await to_call._open_microphone_for_focus()
 
     def _resume(self, call: Call) -> None:
         self._policy.before_resume(self, call)
