@@ -1,7 +1,8 @@
 """Headless mode: one JSON object per line out, simple commands in.
 
 Events: ``joined``, ``left``, ``focus``, ``suspended``, ``resumed``, ``ducked``, ``ring``,
-``level`` (per participant, at most 10 Hz), ``notice``, ``error``, ``ready``, ``bye``.
+``level`` (per participant of every room, suspended ones included, at most 10 Hz, with
+``heard``: whether the user hears that participant now), ``notice``, ``error``, ``ready``, ``bye``.
 Commands (one per line on stdin): ``focus ROOM``, ``mute ROOM``, ``unmute ROOM``, ``leave ROOM``,
 ``join ROOM``, ``suspend ROOM``, ``resume ROOM``, ``accept``, ``reject``, ``quit``. End of input
 just means no more commands; the session runs until ``quit``, Ctrl-C or SIGTERM.
@@ -119,6 +120,7 @@ class HeadlessSession:
                         participant=participant.user.id,
                         dbfs=round(participant.audio_level, 1),
                         speaking=participant.is_speaking,
+                        heard=participant.heard,
                     )
             await asyncio.sleep(LEVEL_INTERVAL_S)
 

@@ -270,6 +270,23 @@ class SfuTracksEvent(_Model):
     slots_needed: int = 0
 
 
+class ParticipantActivity(_Model):
+    """One publisher's speaking activity as the SFU sees it (RFC 6464 levels in RTP headers)."""
+
+    level_dbfs: float
+    speaking: bool
+
+
+class CallLevelsEvent(_Model):
+    """Speaking activity of every publisher in a call, sent by the SFU to each participant at up
+    to 10 Hz and only when something changed, so a client knows who talks in a call it has
+    suspended (and hears nothing of)."""
+
+    type: Literal["call.levels"] = "call.levels"
+    cid: str
+    levels: dict[str, ParticipantActivity] = {}
+
+
 Event = Annotated[
     CallRingEvent
     | CallAcceptedEvent
@@ -279,7 +296,8 @@ Event = Annotated[
     | ParticipantJoinedEvent
     | ParticipantLeftEvent
     | ParticipantMutedEvent
-    | SfuTracksEvent,
+    | SfuTracksEvent
+    | CallLevelsEvent,
     Field(discriminator="type"),
 ]
 

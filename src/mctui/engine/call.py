@@ -55,6 +55,7 @@ class Call:
         self._adm: AudioDeviceModule | None = None
         self._transport: MediaTransport | None = None
         self._remote: dict[str, Participant] = {}
+        self._activity: dict[str, p.ParticipantActivity] = {}
 
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.connection} {self.state.audio_mode}>"
@@ -221,6 +222,7 @@ class Call:
         self._muted_by_user = False
         self._set_mode_state(AudioMode.FOCUSED)
         self._remote.clear()
+        self._activity = {}
         self.state._set("participants", ())
         self.state._set("outgoing_ring", frozenset())
 
@@ -404,15 +406,30 @@ class Call:
             published_tracks=frozenset({"audio"}) if self.state.is_capturing else frozenset(),
         )
         remotes = []
+        playing = adm is not None and adm.holds_speaker
         for participant_id, participant in self._remote.items():
             remote = adm.remotes.get(participant_id) if adm is not None else None
-            if remote is not None:
+            activity = self._activity.get(participant_id)
+            if remote is not None and playing and remote.enabled:
+                # we hear them: the exact meter of what is played
                 participant = Participant(
                     user=participant.user,
                     role=participant.role,
                     is_speaking=remote.speaking,
                     audio_level=remote.level_dbfs,
                     audio_peak=remote.peak_dbfs,
+                    audio_muted=participant.audio_muted,
+                    published_tracks=frozenset({"audio"}),
+                    heard=True,
+                )
+            elif activity is not None:
+                # suspended (or not yet playing): who talks, as the SFU sees it
+                participant = Participant(
+                    user=participant.user,
+                    role=participant.role,
+                    is_speaking=activity.speaking,
+                    audio_level=activity.level_dbfs,
+                    audio_peak=activity.level_dbfs,
                     audio_muted=participant.audio_muted,
                     published_tracks=frozenset({"audio"}),
                 )
@@ -440,6 +457,11 @@ class Call:
                 user=old.user, role=old.role, audio_muted=event.audio_muted
             )
             self._publish_participants()
+
+    def _on_sfu_levels(self, event: p.CallLevelsEvent) -> None:
+        """Speaking activity from the SFU: right for suspended calls too."""
+        self._activity = dict(event.levels)
+        self._publish_participants()
 
     def _on_sfu_tracks(self, event: p.SfuTracksEvent) -> None:
         if self._transport is not None:

@@ -307,6 +307,8 @@ class Client:
                 call._on_participant_muted(event)
             case p.SfuTracksEvent():
                 call._on_sfu_tracks(event)
+            case p.CallLevelsEvent():
+                call._on_sfu_levels(event)
             case p.CallAcceptedEvent():
                 if event.user.id == self.user.id:
                     call._clear_ring()  # accepted on another device

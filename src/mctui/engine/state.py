@@ -55,6 +55,9 @@ class Participant:
     audio_peak: float = FLOOR_DBFS
     audio_muted: bool = False
     published_tracks: frozenset[str] = field(default_factory=frozenset)
+    #: True when this client plays this participant's audio now (its call holds the speaker).
+    #: A suspended call's participants still carry level and speaking state, from the SFU.
+    heard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

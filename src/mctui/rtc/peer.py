@@ -95,3 +95,27 @@ def tune_audio_receivers(pc: RTCPeerConnection) -> None:
             receiver, "_RTCRtpReceiver__jitter_buffer", JitterBuffer(16, prefetch=prefetch)
         )
         setattr(receiver, "_mctui_tuned", True)  # noqa: B010
+
+
+def observe_audio_levels(pc: RTCPeerConnection, on_level: Callable[[int], None]) -> None:
+    """Call ``on_level(dbov)`` with the RFC 6464 audio level of every RTP packet that any audio
+    receiver of ``pc`` gets (0 = loudest, 127 = silence), before aiortc handles the packet.
+
+    aiortc parses the ``ssrc-audio-level`` header extension (negotiated by default) but has no
+    public hook for it, so the receiver's packet handler is wrapped on this instance only. Call
+    after each setRemoteDescription; a receiver is wrapped once.
+    """
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        if transceiver.kind != "audio" or getattr(receiver, "_mctui_levels", False):
+            continue
+        handle = receiver._handle_rtp_packet
+
+        async def with_level(packet: object, arrival_time_ms: int, handle: object = handle) -> None:
+            level = getattr(getattr(packet, "extensions", None), "audio_level", None)
+            if level is not None:
+                on_level(int(level[1]))
+            await handle(packet, arrival_time_ms)  # type: ignore[operator]
+
+        receiver._handle_rtp_packet = with_level
+        setattr(receiver, "_mctui_levels", True)  # noqa: B010

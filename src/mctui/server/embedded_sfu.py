@@ -25,8 +25,9 @@ from aiortc.mediastreams import MediaStreamError
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, MediaError, PermissionDeniedError
-from mctui.rtc.peer import new_peer_connection, tune_audio_receivers
+from mctui.rtc.peer import new_peer_connection, observe_audio_levels, tune_audio_receivers
 from mctui.rtc.tracks import RelayTrack
+from mctui.server.activity import ActivityTracker
 from mctui.server.coordinator import CallRecord, Session
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class EmbeddedSfu:
     def __init__(self) -> None:
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
+        self.activity = ActivityTracker(self._broadcast)
+
+    def _broadcast(self, cid: str, event: p.CallLevelsEvent) -> bool:
+        room = self.rooms.get(cid)
+        if room is None:
+            return False
+        for peer in room.peers.values():
+            peer.session.send(event)
+        return True
 
     def info_for(self, call: CallRecord) -> p.SfuInfo:
         return p.SfuInfo(kind="embedded", room=call.cid)
@@ -76,6 +86,7 @@ class EmbeddedSfu:
         if peer is None:
             peer = SfuPeer(session=session, user_id=participant.user.id)
             room.peers[session.key] = peer
+            self.activity.resend(call.cid)
         async with peer.lock:
             try:
                 if request.role == "publisher":
@@ -105,6 +116,8 @@ class EmbeddedSfu:
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         tune_audio_receivers(pc)
+        cid, user_id, activity = room.cid, peer.user_id, self.activity
+        observe_audio_levels(pc, lambda dbov: activity.on_packet_level(cid, user_id, dbov))
         await pc.setLocalDescription(await pc.createAnswer())
         return {"sdp": pc.localDescription.sdp, "sdp_type": "answer"}
 
@@ -195,8 +208,11 @@ class EmbeddedSfu:
             return
         was_publishing = peer.publishing
         await self._close_peer(peer)
+        if not any(o.user_id == peer.user_id for o in room.peers.values()):
+            self.activity.remove_publisher(call.cid, peer.user_id)
         if not room.peers:
             del self.rooms[call.cid]
+            self.activity.remove_room(call.cid)
         elif was_publishing:
             self._publishers_changed(room)
 
@@ -215,6 +231,7 @@ class EmbeddedSfu:
         peer.publisher = peer.subscriber = None
 
     async def close(self) -> None:
+        await self.activity.close()
         for room in list(self.rooms.values()):
             for peer in list(room.peers.values()):
                 await self._close_peer(peer)

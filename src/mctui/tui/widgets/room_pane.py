@@ -58,10 +58,19 @@ class Row:
     level: float
     peak: float
     muted: bool
+    #: Not heard (a suspended room): drawn dim, from the SFU's speaking activity.
+    dim: bool = False
 
     def visible_key(self) -> tuple[object, ...]:
         """What the row shows, at the resolution it is drawn (0.5 dB, whole-dB text)."""
-        return (self.label, self.speaking, self.muted, round(self.level * 2), round(self.peak))
+        return (
+            self.label,
+            self.speaking,
+            self.muted,
+            self.dim,
+            round(self.level * 2),
+            round(self.peak),
+        )
 
 
 def render_row(row: Row, width: int) -> Text:
@@ -77,6 +86,8 @@ def render_row(row: Row, width: int) -> Text:
     bar_width = max(4, width - NAME_WIDTH - DB_WIDTH - 1)
     text.append_text(render_meter(bar_width, row.level, row.peak, row.muted))
     text.append(" " + db.rjust(DB_WIDTH))
+    if row.dim:
+        text.stylize("dim")
     return text
 
 
@@ -178,16 +189,18 @@ class RoomPane(Vertical):
         audible = state.audio_mode is not AudioMode.SUSPENDED
         rows = []
         for participant in state.remote_participants:
-            level, peak = self._levels(self.call, participant) if audible else (MIN_DB - 1,) * 2
+            # a suspended room still shows who talks (the SFU's activity), dimmed
+            level, peak = self._levels(self.call, participant)
             rows.append(
                 (
                     participant.user.id,
                     Row(
                         participant.user.display_name,
-                        participant.is_speaking and audible,
+                        participant.is_speaking,
                         level,
                         peak,
                         participant.audio_muted,
+                        dim=not audible,
                     ),
                 )
             )
