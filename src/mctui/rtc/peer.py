@@ -117,5 +117,5 @@ def observe_audio_levels(pc: RTCPeerConnection, on_level: Callable[[int], None])
                 on_level(int(level[1]))
             await handle(packet, arrival_time_ms)  # type: ignore[operator]
 
-        receiver._handle_rtp_packet = with_level
+        receiver._handle_rtp_packet = with_level  # type: ignore[method-assign]
         setattr(receiver, "_mctui_levels", True)  # noqa: B010
