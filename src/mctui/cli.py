@@ -1,16 +1,20 @@
 """The ``mctui`` command line: serve, token, devices, demo, join, bot, bench.
 
-A bad argument prints one line (``mctui: error: ...``) and exits with code 2; no traceback.
+Every failure exits non-zero with one line on stderr (``mctui: error: ...``); a bad argument exits
+with code 2. Details go to the log file (``--log-file``, default in the user log directory), and
+the one line says where it is. Heavy modules (aiortc, scipy, textual) are imported inside the
+commands that need them, so ``mctui --help`` and ``mctui token`` start fast.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -19,28 +23,110 @@ try:  # typer >= 0.20 vendors its own click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
+from mctui import __version__
+from mctui.config import (
+    CONFIG_ENV,
+    AudioBackendName,
+    Config,
+    ConfigError,
+    LogLevel,
+    default_log_path,
+    load_config,
+)
 from mctui.secrets import SecretError, load_secret
 from mctui.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
-    from mctui.engine import MultiCallAudioPolicy
+    from mctui.engine import Client
 
 T = TypeVar("T")
+log = logging.getLogger("mctui.cli")
 
 app = typer.Typer(
     name="mctui",
     help="A terminal multicall voice client: several voice rooms at once, one key to switch.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+class Policy(StrEnum):
+    SUSPEND_EXISTING = "suspend-existing"
+    SUSPEND_INCOMING = "suspend-incoming"
+    MANUAL = "manual"
+    DUCK_EXISTING = "duck-existing"
+
+
+class SfuKind(StrEnum):
+    EMBEDDED = "embedded"
+    NONE = "none"
+
+
+class Scenario(StrEnum):
+    MULTICALL = "multicall"
+    LIVESTREAM = "livestream"
+
+
+# --- options every command takes ----------------------------------------------------------------
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", envvar=CONFIG_ENV, help="Config file (TOML).", show_envvar=True),
+]
+LogFileOpt = Annotated[
+    Path | None, typer.Option("--log-file", help="Log file (default: in the user log directory).")
+]
+LogLevelOpt = Annotated[LogLevel | None, typer.Option("--log-level", help="Log detail.")]
 SecretOpt = Annotated[
     str | None, typer.Option("--secret", help="Server secret (else --secret-file / MCTUI_SECRET).")
 ]
 SecretFileOpt = Annotated[
     Path | None, typer.Option("--secret-file", help="File holding the server secret.")
 ]
+ServerOpt = Annotated[str, typer.Option(help="Server URL (http:// or https://).")]
+BackendOpt = Annotated[AudioBackendName | None, typer.Option(help="Audio device kind.")]
+
+
+class _Run:
+    """The config and log file of this command run (set by ``_setup``)."""
+
+    log_path: Path | None = None
+
+
+def _fail(message: str) -> NoReturn:
+    """A usage error: one line, exit code 2."""
+    raise click_exc.UsageError(message)
+
+
+def _error(message: str, code: int = 1) -> NoReturn:
+    """A failure that is not the user's typing: one line naming the log, exit ``code``."""
+    where = f" (details in {_Run.log_path})" if _Run.log_path else ""
+    log.error("%s", message)
+    print(f"mctui: error: {message}{where}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _setup(
+    config: Path | None,
+    log_file: Path | None,
+    log_level: LogLevel | None,
+    *,
+    stderr: bool = False,
+) -> Config:
+    """Read the config file and open the log: what every command does first."""
+    from mctui.logs import setup_logging
+
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    path = log_file or settings.log.file or default_log_path()
+    level = (log_level or settings.log.level).value
+    _Run.log_path = setup_logging(path, level, stderr=stderr)
+    log.info("mctui %s: %s", __version__, " ".join(sys.argv[1:]))
+    return settings
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -49,16 +135,53 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _fail(message: str) -> None:
-    raise click_exc.UsageError(message)
-
-
 def _secret(secret: str | None, secret_file: Path | None) -> str:
     try:
         return load_secret(secret, secret_file)
     except SecretError as exc:
         _fail(str(exc))
-        raise AssertionError("unreachable") from exc
+
+
+def _server_url(url: str) -> str:
+    from mctui.engine.signaling import websocket_url
+
+    try:
+        websocket_url(url)
+    except ValueError as exc:
+        _fail(f"--server {url!r}: {exc}")
+    return url
+
+
+def _rooms(rooms: list[str]) -> list[str]:
+    from mctui.engine.rooms import RoomNameError, parse_room
+
+    if not rooms:
+        _fail("name at least one room")
+    for room in rooms:
+        try:
+            parse_room(room)
+        except RoomNameError as exc:
+            _fail(str(exc))
+    return rooms
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mctui {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A terminal multicall voice client: several voice rooms at once, one key to switch."""
+
+
+# --- commands -----------------------------------------------------------------------------------
 
 
 @app.command()
@@ -70,15 +193,15 @@ def serve(
     ring_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds before an unanswered ring is missed.")
     ] = 30.0,
-    sfu: Annotated[
-        str, typer.Option(help="Media server: 'embedded' (aiortc in-process) or 'none'.")
-    ] = "embedded",
+    sfu: Annotated[SfuKind, typer.Option(help="Media server.")] = SfuKind.EMBEDDED,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Run the coordinator with the embedded SFU until Ctrl-C."""
-    if sfu not in ("embedded", "none"):
-        _fail(f"--sfu must be 'embedded' or 'none', not {sfu!r}")
+    _setup(config, log_file, log_level, stderr=True)
     key = _secret(secret, secret_file)
-    _run(_serve(host, port, key, ring_timeout, sfu))
+    _run(_serve(host, port, key, ring_timeout, sfu.value))
 
 
 async def _serve(host: str, port: int, secret: str, ring_timeout: float, sfu_kind: str) -> None:
@@ -89,8 +212,7 @@ async def _serve(host: str, port: int, secret: str, ring_timeout: float, sfu_kin
     try:
         running = await start_server(secret, host, port, ring_timeout=ring_timeout, sfu=sfu)
     except OSError as exc:
-        print(f"mctui: error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-        raise typer.Exit(1) from exc
+        _error(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     print(f"mctui server listening on {running.url} (SFU: {sfu_kind})", flush=True)
     stop = stop_on_signals()
     try:
@@ -107,45 +229,38 @@ def token(
     ttl: Annotated[str, typer.Option(help="Lifetime: 30s, 15m, 1h, 7d.")] = "1h",
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Print a signed token for USER_ID (alone on the last line)."""
     from mctui.server.tokens import issue_token, parse_duration
 
+    _setup(config, log_file, log_level)
     try:
         seconds = parse_duration(ttl)
     except ValueError as exc:
         _fail(str(exc))
-        return
     key = _secret(secret, secret_file)
     print(issue_token(key, user_id, name or user_id, seconds))
 
 
-POLICIES = {
-    "suspend-existing": "suspend_existing",
-    "suspend-incoming": "suspend_incoming",
-    "manual": "manual",
-    "duck-existing": "duck_existing",
-}
+def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
+    from mctui.server.tokens import issue_token
+
+    return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
 
 
-def _policy(name: str) -> MultiCallAudioPolicy:
-    from mctui.engine import MultiCallAudioPolicy
-
-    if name not in POLICIES:
-        _fail(f"--policy must be one of {', '.join(POLICIES)}, not {name!r}")
-    return MultiCallAudioPolicy(POLICIES[name])
-
-
-def _device_arg(value: str | None) -> int | str | None:
-    if value is None:
-        return None
-    return int(value) if value.isdigit() else value
+def _finish(code: int, reason: str | None) -> NoReturn:
+    if code and reason:
+        _error(reason, code)
+    raise typer.Exit(code)
 
 
 @app.command()
 def join(
     rooms: Annotated[list[str], typer.Argument(help="Rooms to join (type:name for livestream:).")],
-    server: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8470",
+    server: ServerOpt = "http://127.0.0.1:8470",
     user: Annotated[str, typer.Option(help="Your user id.")] = "me",
     name: Annotated[str | None, typer.Option(help="Your display name.")] = None,
     token_: Annotated[
@@ -153,65 +268,45 @@ def join(
     ] = None,
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
-    policy: Annotated[
-        str, typer.Option(help="suspend-existing | suspend-incoming | manual | duck-existing")
-    ] = "suspend-existing",
+    policy: Annotated[Policy, typer.Option(help="Multicall audio policy.")] = (
+        Policy.SUSPEND_EXISTING
+    ),
     single_call: Annotated[
         bool, typer.Option("--single-call", help="Only one active call at a time.")
     ] = False,
     audio_backend: Annotated[
-        str | None, typer.Option(help="auto | sounddevice | null | wav")
+        AudioBackendName | None, typer.Option(help="Audio device kind.")
     ] = None,
     input_device: Annotated[str | None, typer.Option(help="Input device name or index.")] = None,
     output_device: Annotated[str | None, typer.Option(help="Output device name or index.")] = None,
     input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
     output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config file (TOML).")] = None,
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Join ROOMS and open the terminal UI (or run headless)."""
-    from mctui.config import AUDIO_BACKENDS, ConfigError, load_config
+    from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
+    from mctui.errors import MctuiError
+    from mctui.launcher import audio_device, run_client
 
-    if not rooms:
-        _fail("name at least one room")
-    try:
-        settings = load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
-    backend = audio_backend or settings.audio.backend
-    if backend not in AUDIO_BACKENDS:
-        _fail(f"--audio-backend must be one of {', '.join(AUDIO_BACKENDS)}, not {backend!r}")
+    settings = _setup(config, log_file, log_level)
+    _rooms(rooms)
+    _server_url(server)
     if input_wav is not None and not input_wav.exists():
         _fail(f"--input-wav {input_wav} does not exist")
-    chosen_policy = _policy(policy)
-    for room in rooms:
-        from mctui.engine.rooms import parse_room
-
-        try:
-            parse_room(room)
-        except ValueError:
-            _fail(f"unknown room type in {room!r}: use default:, livestream: or audio_room:")
     token_value = token_ or _mint(user, name, secret, secret_file)
-    from mctui.audio.devices import backend_for
-    from mctui.engine import Client, ClientOptions, User
-    from mctui.errors import MctuiError
-
     try:
-        device = backend_for(
-            backend,
-            _device_arg(input_device) or settings.audio.input_device,
-            _device_arg(output_device) or settings.audio.output_device,
-            input_wav,
-            output_wav,
+        device = audio_device(
+            settings, audio_backend, input_device, output_device, input_wav, output_wav
         )
     except MctuiError as exc:
         _fail(str(exc))
-        return
     options = ClientOptions(
         allow_multiple_active_calls=not single_call,
-        multi_call_audio_policy=chosen_policy,
+        multi_call_audio_policy=MultiCallAudioPolicy(policy.name.lower()),
         audio_device=device,
     )
     client = Client(server, User(user, name or user), token_value, options)
@@ -220,43 +315,43 @@ def join(
         await client.connect()
         return client
 
-    if headless:
-        from mctui.headless import run_headless
-
-        with _event_stream(events) as stream:
-            code = _run(run_headless(connect, rooms, stream))
-        raise typer.Exit(code)
-    from mctui.tui.app import make_app_class
-
     try:
-        app_class = make_app_class(settings.keys)
-    except ValueError as exc:
-        _fail(str(exc))
-        return
-    app_class(connect, rooms).run()
+        code, reason = run_client(
+            connect,
+            rooms,
+            headless=headless,
+            events=events,
+            keymap=settings.keys,
+            log_path=_Run.log_path,
+        )
+    except OSError as exc:
+        _fail(f"cannot write events to {events}: {exc.strerror or exc}")
+    _finish(code, reason)
 
 
 @app.command()
 def bot(
     room: Annotated[str, typer.Argument(help="Room to join (type:name for livestream:).")],
-    server: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8470",
+    server: ServerOpt = "http://127.0.0.1:8470",
     user: Annotated[str | None, typer.Option(help="The bot's user id.")] = None,
     token_: Annotated[str | None, typer.Option("--token", help="The bot's token.")] = None,
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
     tone: Annotated[float | None, typer.Option(min=20, max=20000, help="Play a tone (Hz).")] = None,
     speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
     from mctui.engine.rooms import parse_room
 
+    _setup(config, log_file, log_level, stderr=True)
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")
-    try:
-        call_type, name = parse_room(room)
-    except ValueError:
-        _fail(f"unknown room type in {room!r}")
-        return
+    _rooms([room])
+    _server_url(server)
+    call_type, name = parse_room(room)
     user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
     token_value = token_ or _mint(user_id, None, secret, secret_file)
     _run(_run_bot(server, user_id, token_value, call_type, name, tone, speech or not tone))
@@ -277,8 +372,8 @@ async def _run_bot(
     try:
         await runner.start()
     except MctuiError as exc:
-        print(f"mctui: error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from exc
+        await runner.stop()
+        _error(str(exc))
     print(f"bot {user_id} in {room} ({'speech' if speech else f'{hz:g} Hz'})", flush=True)
     stop = stop_on_signals()
     try:
@@ -287,34 +382,14 @@ async def _run_bot(
         await runner.stop()
 
 
-@contextlib.contextmanager
-def _event_stream(events: str) -> Iterator[TextIO]:
-    if events == "-":
-        yield sys.stdout
-        return
-    try:
-        handle = open(events, "a")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        _fail(f"cannot write events to {events}: {exc.strerror}")
-        return
-    with handle:
-        yield handle
-
-
-def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
-    from mctui.server.tokens import issue_token
-
-    return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
-
-
 @app.command()
 def demo(
-    scenario_name: Annotated[
-        str, typer.Argument(metavar="[multicall|livestream]", help="Which scenario.")
-    ] = "multicall",
+    scenario_name: Annotated[Scenario, typer.Argument(help="Which scenario.")] = (
+        Scenario.MULTICALL
+    ),
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     audio_backend: Annotated[
-        str | None, typer.Option(help="auto | sounddevice | null | wav")
+        AudioBackendName | None, typer.Option(help="Audio device kind.")
     ] = None,
     input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
     output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
@@ -324,39 +399,25 @@ def demo(
     call_seconds: Annotated[
         float, typer.Option(min=0.5, help="livestream: length of the 1:1 after you accept.")
     ] = 20.0,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Start the embedded server with speaking bots and join as you (no set-up needed)."""
-    from mctui.config import AUDIO_BACKENDS, ConfigError, load_config
-    from mctui.demo import SCENARIOS, DemoBackendProcess, scenario
-
-    if scenario_name not in SCENARIOS:
-        _fail(f"unknown scenario {scenario_name!r}: choose {' or '.join(SCENARIOS)}")
-    chosen = scenario(scenario_name)
-    try:
-        settings = load_config()
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
-    backend = audio_backend or settings.audio.backend
-    if backend not in AUDIO_BACKENDS:
-        _fail(f"--audio-backend must be one of {', '.join(AUDIO_BACKENDS)}, not {backend!r}")
-    from mctui.audio.devices import backend_for
+    from mctui.demo import DemoBackendProcess, scenario
     from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
     from mctui.errors import MctuiError
+    from mctui.launcher import audio_device, run_client
 
+    settings = _setup(config, log_file, log_level)
+    if input_wav is not None and not input_wav.exists():
+        _fail(f"--input-wav {input_wav} does not exist")
+    chosen = scenario(scenario_name.value)
     try:
-        device = backend_for(
-            backend,
-            settings.audio.input_device,
-            settings.audio.output_device,
-            input_wav,
-            output_wav,
-        )
+        device = audio_device(settings, audio_backend, None, None, input_wav, output_wav)
     except MctuiError as exc:
         _fail(str(exc))
-        return
-    child = DemoBackendProcess(chosen.name, ring_after, call_seconds)
-    state: dict[str, Client] = {}
+    child = DemoBackendProcess(chosen.name, ring_after, call_seconds, _Run.log_path)
 
     async def connect() -> Client:
         url, token_value = await child.start()
@@ -364,23 +425,20 @@ def demo(
             multi_call_audio_policy=MultiCallAudioPolicy(chosen.policy), audio_device=device
         )
         client = Client(url, User("you", "You"), token_value, options)
-        state["client"] = client
         await client.connect()
         return client
 
-    code = 0
     try:
-        if headless:
-            from mctui.headless import run_headless
-
-            code = _run(run_headless(connect, chosen.rooms, sys.stdout))
-        else:
-            from mctui.tui.app import make_app_class
-
-            make_app_class(settings.keys)(connect, chosen.rooms).run()
+        code, reason = run_client(
+            connect,
+            chosen.rooms,
+            headless=headless,
+            keymap=settings.keys,
+            log_path=_Run.log_path,
+        )
     finally:
         child.stop()
-    raise typer.Exit(code)
+    _finish(code, reason)
 
 
 @app.command("demo-backend", hidden=True)
@@ -388,10 +446,12 @@ def demo_backend(
     scenario_name: Annotated[str, typer.Argument()],
     ring_after: Annotated[float, typer.Option()] = 5.0,
     call_seconds: Annotated[float, typer.Option()] = 20.0,
+    log_file: LogFileOpt = None,
 ) -> None:
     """(internal) The demo's server and bots; started and stopped by ``mctui demo``."""
     from mctui.demo import run_backend
 
+    _setup(None, log_file, None)
     _run(run_backend(scenario_name, ring_after, call_seconds))
 
 
@@ -412,11 +472,16 @@ def bench(
 
 
 @app.command()
-def devices() -> None:
+def devices(
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
     """List audio input and output devices and the defaults."""
     from mctui.audio.sounddevice_backend import describe_devices
     from mctui.errors import NoAudioDeviceError
 
+    _setup(config, log_file, log_level)
     try:
         found, default_in, default_out = describe_devices()
     except NoAudioDeviceError as exc:
@@ -441,9 +506,9 @@ def devices() -> None:
 
 
 def main() -> None:
-    """Entry point: one-line errors with exit code 2 for bad arguments."""
+    """Entry point: the command's exit code; one line for every error (2 for bad arguments)."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         sys.exit(2)
@@ -458,3 +523,9 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        log.exception("mctui crashed")
+        where = f" (details in {_Run.log_path})" if _Run.log_path else ""
+        print(f"mctui: error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,85 +1,146 @@
-"""The user's config file: audio device choice and key bindings.
+"""The user's config file, as one pydantic model: a typo is an error naming its line.
 
-``$XDG_CONFIG_HOME/mctui/config.toml`` (else ``~/.config/mctui/config.toml``); every setting is
-optional and command-line flags win over it::
+Where: ``--config PATH``, else ``$MCTUI_CONFIG``, else ``config.toml`` in the user config directory
+(platformdirs: ``~/.config/mctui/config.toml`` on Linux). Every setting is optional and
+command-line flags win over it::
 
     [audio]
     backend = "auto"          # auto | sounddevice | null | wav
     input_device = "USB"      # a PortAudio device name (substring) or index
     output_device = 3
 
-    [keys]                    # action = "key" (Textual key names)
+    [keys]                    # binding id = "key" (Textual key names)
     mute = "m"
-    suspend = "s"
+    suspend = "ctrl+s"
+
+    [log]
+    level = "info"            # debug | info | warning | error
+    file = "/tmp/mctui.log"   # default: mctui.log in the user log directory
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-AUDIO_BACKENDS = ("auto", "sounddevice", "null", "wav", "memory")
+from platformdirs import user_config_path, user_log_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mctui.tui.actions import check_keymap
+
+CONFIG_ENV = "MCTUI_CONFIG"
+
+
+class AudioBackendName(StrEnum):
+    AUTO = "auto"
+    SOUNDDEVICE = "sounddevice"
+    NULL = "null"
+    WAV = "wav"
+    MEMORY = "memory"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class ConfigError(ValueError):
-    """The config file is unreadable or has a bad value (the message names the file and key)."""
+    """The config file is unreadable or has a bad value (the message names the file and line)."""
 
 
-@dataclass
-class AudioSettings:
-    backend: str = "auto"
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AudioSettings(_Section):
+    backend: AudioBackendName = AudioBackendName.AUTO
     input_device: int | str | None = None
     output_device: int | str | None = None
 
 
-@dataclass
-class Config:
-    audio: AudioSettings = field(default_factory=AudioSettings)
-    keys: dict[str, str] = field(default_factory=dict)
-    path: Path | None = None
+class LogSettings(_Section):
+    level: LogLevel = LogLevel.INFO
+    file: Path | None = None
+
+
+class Config(_Section):
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    keys: dict[str, str] = Field(default_factory=dict)
+    log: LogSettings = Field(default_factory=LogSettings)
+    path: Path | None = Field(default=None, exclude=True)
 
 
 def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "mctui" / "config.toml"
+    return user_config_path("mctui") / "config.toml"
 
 
-def _device(value: Any, where: str) -> int | str | None:
-    if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
-        return value  # type: ignore[no-any-return]
-    raise ConfigError(f"{where}: must be a device name or index")
+def default_log_path() -> Path:
+    return user_log_path("mctui") / "mctui.log"
+
+
+def config_path(path: Path | None = None) -> tuple[Path, bool]:
+    """The file to read and whether the user named it (then it must exist)."""
+    if path is not None:
+        return path, True
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env), True
+    return default_config_path(), False
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of the table or key that ``loc`` (pydantic's error location) points at."""
+    lines = text.splitlines()
+    table = str(loc[0]) if loc else ""
+    header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if len(loc) < 2:
+        return None if start is None else start + 1
+    key = re.compile(rf"^\s*\"?{re.escape(str(loc[1]))}\"?\s*=")
+    for i in range(start + 1 if start is not None else 0, len(lines)):
+        if start is not None and i > start and lines[i].lstrip().startswith("["):
+            break
+        if key.match(lines[i]):
+            return i + 1
+    return None if start is None else start + 1
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read the config file; a missing file is an empty config."""
-    file = path or default_config_path()
+    """Read the config file; a missing default file is an empty config."""
+    file, named = config_path(path)
     if not file.exists():
-        if path is not None:
+        if named:
             raise ConfigError(f"config file {file} does not exist")
         return Config()
     try:
-        data = tomllib.loads(file.read_text())
+        text = file.read_text()
+        data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: {exc}") from exc
-    audio = data.get("audio", {})
-    keys = data.get("keys", {})
-    if not isinstance(audio, dict) or not isinstance(keys, dict):
-        raise ConfigError(f"{file}: [audio] and [keys] must be tables")
-    backend = audio.get("backend", "auto")
-    if backend not in AUDIO_BACKENDS:
-        raise ConfigError(f"{file}: audio.backend must be one of {', '.join(AUDIO_BACKENDS)}")
-    bad_keys = [k for k, v in keys.items() if not isinstance(v, str) or not v]
-    if bad_keys:
-        raise ConfigError(f'{file}: keys.{bad_keys[0]} must be a key name such as "m"')
-    return Config(
-        audio=AudioSettings(
-            backend=backend,
-            input_device=_device(audio.get("input_device"), f"{file}: audio.input_device"),
-            output_device=_device(audio.get("output_device"), f"{file}: audio.output_device"),
-        ),
-        keys=dict(keys),
-        path=file,
-    )
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        line = _line_of(text, loc)
+        where = f"{file}:{line}" if line else str(file)
+        name = ".".join(str(part) for part in loc) or "config"
+        if error["type"] == "extra_forbidden":
+            what = f"unknown setting {name}" if len(loc) > 1 else f"unknown table [{name}]"
+        else:
+            what = f"{name}: {error['msg'].removeprefix('Value error, ')}"
+        raise ConfigError(f"{where}: {what}") from None
+    for binding_id, key in config.keys.items():
+        try:
+            check_keymap({binding_id: key})
+        except ValueError as exc:
+            line = _line_of(text, ("keys", binding_id))
+            raise ConfigError(f"{file}:{line}: [keys] {exc}") from None
+    config.path = file
+    return config

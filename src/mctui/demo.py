@@ -22,9 +22,12 @@ import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 from mctui.bots import Bot, speech_like, tone
 from mctui.engine import CallType, User
+from mctui.errors import MctuiError
 from mctui.server.app import start_server
 from mctui.server.embedded_sfu import EmbeddedSfu
 from mctui.server.tokens import issue_token
@@ -122,35 +125,66 @@ async def run_backend(name: str, ring_after: float, call_seconds: float) -> None
 # --- the parent: start the child, then you --------------------------------------------------------
 
 
+class DemoBackendError(MctuiError):
+    """The demo's server and bots (a child process) could not start."""
+
+
 class DemoBackendProcess:
     """The child process, stopped by its PID however the demo ends (loop-independent)."""
 
-    def __init__(self, name: str, ring_after: float, call_seconds: float) -> None:
+    def __init__(
+        self, name: str, ring_after: float, call_seconds: float, log_path: Path | None = None
+    ) -> None:
         self.args = [
             sys.executable, "-m", "mctui", "demo-backend", name,
             "--ring-after", str(ring_after), "--call-seconds", str(call_seconds),
         ]  # fmt: skip
+        if log_path is not None:
+            self.args += ["--log-file", str(log_path)]
+        self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> tuple[str, str]:
         """Start the child and wait (off the loop) for its READY line: (url, your token)."""
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the wait is off-loop
-            self.args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        # The child's stderr (a traceback, say) goes to the log file, never to the screen.
+        stderr: int | IO[bytes] = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            stderr = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
+        try:
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; waits are off-loop
+                self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+            )
+        finally:
+            if not isinstance(stderr, int):
+                stderr.close()
         stdout = self.proc.stdout
         assert stdout is not None
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(60):
-            while True:
-                line = (await loop.run_in_executor(None, stdout.readline)).decode()
-                if not line:
-                    raise RuntimeError("the demo server did not start")
-                if line.startswith("READY "):
-                    _, url, token = line.split()
-                    return url, token
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    line = (await loop.run_in_executor(None, stdout.readline)).decode()
+                    if not line:
+                        break
+                    if line.startswith("READY "):
+                        _, url, token = line.split()
+                        return url, token
+        except TimeoutError:
+            pass
+        code = self.proc.poll()
+        why = f"it exited with code {code}" if code is not None else "it did not answer in 60 s"
+        self.stop()
+        raise DemoBackendError(f"the demo server did not start: {why}{self._last_log_line()}")
+
+    def _last_log_line(self) -> str:
+        if self.log_path is None:
+            return ""
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return f" ({lines[-1].strip()})" if lines else ""
 
     def stop(self) -> None:
         proc = self.proc

@@ -108,6 +108,9 @@ class HeadlessSession:
         )
         if state.audio_notice:
             self.emit("notice", message=state.audio_notice)
+        state.observe("audio_error").listen(
+            lambda error: self.emit("error", message=error) if error else None
+        )
 
     async def levels(self) -> None:
         """Participant levels at most 10 Hz (sampled from the engine's state)."""
@@ -178,13 +181,17 @@ async def run_headless(
     stream: IO[str],
     *,
     after_ready: Callable[[Client], Awaitable[None]] | None = None,
+    on_fatal: Callable[[str], None] | None = None,
 ) -> int:
-    """Run until ``quit``/signal; returns the exit code (1 if the connection failed)."""
+    """Run until ``quit``/signal; returns the exit code (1 if the connection failed, and then
+    ``on_fatal`` hears why)."""
     emit = EventWriter(stream)
     try:
         client = await connect()
     except MctuiError as exc:
         emit("error", message=str(exc))
+        if on_fatal is not None:
+            on_fatal(str(exc))
         return 1
     session = HeadlessSession(client, emit)
     session.start()

@@ -206,6 +206,8 @@ class CallRingEvent(_Model):
     type: Literal["call.ring"] = "call.ring"
     call: CallInfo
     caller: UserInfo
+    #: Seconds until the ring times out (missed), so the callee can show a countdown.
+    timeout_s: float | None = None
 
 
 class CallAcceptedEvent(_Model):

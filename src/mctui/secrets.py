@@ -1,7 +1,8 @@
 """Where the server secret comes from: a flag, a file, ``MCTUI_SECRET``, or a per-user file.
 
 ``mctui serve`` and ``mctui token`` find the same secret with no flags at all: the first use creates
-``$XDG_CONFIG_HOME/mctui/secret`` (mode 0600) with a random value.
+``secret`` in the user config directory (platformdirs: ``~/.config/mctui/secret`` on Linux, mode
+0600) with a random value.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import os
 import secrets
 from pathlib import Path
 
+from platformdirs import user_config_path
+
 
 class SecretError(ValueError):
     """The secret could not be read (missing file, empty file)."""
 
 
 def default_secret_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "mctui" / "secret"
+    return user_config_path("mctui") / "secret"
 
 
 def load_secret(secret: str | None = None, secret_file: Path | None = None) -> str:

@@ -30,6 +30,9 @@ class AudioBackend(ABC):
     notice: str | None = None
     #: Set by the session: called (on the loop) when the device fails mid-call.
     on_failure: Callable[[str], None] | None = None
+    #: Set by the session: called (on the loop) when the device loses something the user asked
+    #: for but audio goes on (a recording that could not be written).
+    on_error: Callable[[str], None] | None = None
 
     @abstractmethod
     async def start(self, process: ProcessFn) -> None: ...

@@ -33,6 +33,7 @@ class AudioSession:
         self._hold_listeners: list[HoldListener] = []
         self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
         self._notice_listeners: list[Callable[[str], None]] = []
+        self._error_listeners: list[Callable[[str], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.frames = 0
         self._started = False
@@ -77,6 +78,14 @@ class AudioSession:
         """Be told (one line, for a person) when the device changes under the calls."""
         self._notice_listeners.append(listener)
 
+    def add_error_listener(self, listener: Callable[[str], None]) -> None:
+        """Be told when the device loses something the user asked for (a recording)."""
+        self._error_listeners.append(listener)
+
+    def _error(self, message: str) -> None:
+        for listener in list(self._error_listeners):
+            listener(message)
+
     def _notify(self, notice: str) -> None:
         for listener in list(self._notice_listeners):
             listener(notice)
@@ -87,6 +96,7 @@ class AudioSession:
             return
         self._started = True
         self.backend.on_failure = self._backend_failed
+        self.backend.on_error = self._error
         try:
             await self.backend.start(self.process)
         except Exception as exc:

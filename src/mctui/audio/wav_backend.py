@@ -7,6 +7,7 @@ the program is killed (the header is fixed up on close).
 
 from __future__ import annotations
 
+import contextlib
 import wave
 from pathlib import Path
 
@@ -76,12 +77,25 @@ class WavBackend(ClockedBackend):
         return frame
 
     def write_output(self, frame: Frame) -> None:
-        if self._out is not None:
-            stereo = to_stereo(frame)  # rows of L, R: interleaved as WAV wants
+        if self._out is None:
+            return
+        stereo = to_stereo(frame)  # rows of L, R: interleaved as WAV wants
+        try:
             self._out.writeframes((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
+        except (OSError, wave.Error) as exc:
+            # A full disk or a vanished folder: stop recording, never stop the audio clock.
+            out, self._out = self._out, None
+            with contextlib.suppress(OSError, wave.Error):
+                out.close()
+            if self.on_error is not None:
+                self.on_error(f"recording stopped: cannot write the speaker mix ({exc})")
 
     async def close(self) -> None:
         await super().close()
         if self._out is not None:
-            self._out.close()
-            self._out = None
+            out, self._out = self._out, None
+            try:
+                out.close()
+            except (OSError, wave.Error) as exc:
+                if self.on_error is not None:
+                    self.on_error(f"the recording could not be finished ({exc})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from mctui import protocol as p
@@ -261,8 +262,9 @@ class Call:
         finally:
             await self.client._remove_active_call(self)
 
-    def _set_ringing(self, caller: User) -> None:
-        self.state._set("ringing", RingInfo(caller=caller))
+    def _set_ringing(self, caller: User, timeout_s: float | None = None) -> None:
+        expires = time.monotonic() + timeout_s if timeout_s is not None else None
+        self.state._set("ringing", RingInfo(caller=caller, expires_at=expires))
 
     def _clear_ring(self) -> None:
         self.state._set("ringing", None)

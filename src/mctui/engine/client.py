@@ -30,7 +30,12 @@ from mctui.engine.types import (
     MultiCallAudioPolicy,
     User,
 )
-from mctui.errors import InvalidStateError, MctuiError, NotConnectedError
+from mctui.errors import (
+    InvalidStateError,
+    MctuiError,
+    NotConnectedError,
+    ServerUnreachableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +82,15 @@ class Client:
         signaling.set_event_handler(self._on_event)
         signaling.set_closed_handler(self._on_signaling_closed)
         try:
-            server_user = await signaling.open(self.token)
+            async with asyncio.timeout(self.options.connect_timeout_s):
+                server_user = await signaling.open(self.token)
+        except TimeoutError:
+            await signaling.close()
+            self.state._set("connection", ClientConnection.DISCONNECTED)
+            raise ServerUnreachableError(
+                f"no answer from the server at {self.url} within "
+                f"{self.options.connect_timeout_s:g} s"
+            ) from None
         except BaseException:
             self.state._set("connection", ClientConnection.DISCONNECTED)
             raise
@@ -135,9 +148,14 @@ class Client:
             self._audio = AudioSession(backend)
             self._audio.add_frame_listener(self._on_audio_tick, every=LEVEL_EVERY_FRAMES)
             self._audio.add_notice_listener(self._on_audio_notice)
+            self._audio.add_error_listener(self._on_audio_error)
             if backend.notice:
                 self._on_audio_notice(backend.notice)
         return self._audio
+
+    def _on_audio_error(self, message: str) -> None:
+        log.error("%s", message)
+        self.state._set("audio_error", message)
 
     def _on_audio_notice(self, notice: str) -> None:
         log.warning("%s", notice)
@@ -326,7 +344,7 @@ class Client:
         if self.options.reject_call_when_busy and self.state.active_calls:
             self._spawn(self._reject_busy(call))
             return
-        call._set_ringing(User(event.caller.id, event.caller.name))
+        call._set_ringing(User(event.caller.id, event.caller.name), event.timeout_s)
         if call in self._incoming:
             self._incoming.remove(call)
         self._incoming.append(call)

@@ -62,9 +62,10 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class RingInfo:
-    """An incoming ring: who rang."""
+    """An incoming ring: who rang, and when it times out (``time.monotonic()``), if known."""
 
     caller: User
+    expires_at: float | None = None
 
 
 T = TypeVar("T")
@@ -125,6 +126,7 @@ class ClientState(_StateBase):
             focused_call=None,
             connection=ClientConnection.DISCONNECTED,
             audio_notice=None,
+            audio_error=None,
         )
 
     @property
@@ -147,6 +149,12 @@ class ClientState(_StateBase):
     @property
     def connection(self) -> ClientConnection:
         value: ClientConnection = self._get("connection")
+        return value
+
+    @property
+    def audio_error(self) -> str | None:
+        """The last thing the audio path lost that the user asked for (a recording), if any."""
+        value: str | None = self._get("audio_error")
         return value
 
     @property

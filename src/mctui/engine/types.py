@@ -101,3 +101,5 @@ class ClientOptions:
     duck_gain_db: float = -18.0
     reject_call_when_busy: bool = False
     request_timeout_s: float = 10.0
+    #: How long ``connect()`` waits for the server (TCP, WebSocket and hello) before it fails.
+    connect_timeout_s: float = 10.0

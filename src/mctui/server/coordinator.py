@@ -390,7 +390,7 @@ class Coordinator:
             timer = loop.call_later(self.ring_timeout, self._ring_timed_out, call.cid, callee)
             call.rings[callee] = PendingRing(caller=caller, timer=timer)
             for session in self._sessions_of(callee):
-                session.send(p.CallRingEvent(call=info, caller=caller))
+                session.send(p.CallRingEvent(call=info, caller=caller, timeout_s=self.ring_timeout))
 
     def _ring_timed_out(self, cid: str, callee: str) -> None:
         call = self.calls.get(cid)

@@ -7,12 +7,13 @@ replaceable) that make the widgets re-render. Engine and UI share one asyncio lo
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid
@@ -26,9 +27,10 @@ from mctui.engine import (
 )
 from mctui.engine.rooms import join_rooms, parse_room
 from mctui.errors import MctuiError
+from mctui.tui.actions import DEFAULT_KEYS, check_keymap
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import CallChanged, CallsChanged, LevelsChanged, NoticeChanged, RingChanged
-from mctui.tui.screens.help import HelpScreen
+from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.join import JoinScreen
 from mctui.tui.screens.ring import RingScreen, describe_preview
 from mctui.tui.widgets.room_pane import LevelSource, RoomPane
@@ -51,6 +53,7 @@ _CALL_FIELDS = (
     "ringing",
     "outgoing_ring",
 )
+log = logging.getLogger(__name__)
 
 
 def grid_columns(rooms: int, width: int) -> int:
@@ -61,18 +64,45 @@ def grid_columns(rooms: int, width: int) -> int:
     return max(1, min(by_width, math.ceil(math.sqrt(rooms)), rooms))
 
 
+class RoomsScreen(Screen[None]):
+    """The main screen: the room grid, the status line and the footer.
+
+    The room keys live here, not on the app, so they never fire behind a modal (help, join,
+    ring); only the app's own priority keys (Ctrl+Q, Ctrl+C) do.
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = build_bindings()  # type: ignore[assignment]
+    inherit_bindings = False  # Tab is "next room" here, not "next widget"
+
+    def compose(self) -> ComposeResult:
+        yield Static(" mctui  [dim]multicall voice[/]", id="title-bar")
+        yield Grid(id="rooms")
+        yield Static("No rooms yet: press [b]j[/] to join one.", id="empty")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.app.call_later(self._relayout)
+
+    def _relayout(self) -> None:
+        app = self.app
+        if isinstance(app, MctuiApp):
+            app.layout_grid()
+
+
 class MctuiApp(App[None]):
     """mctui's terminal UI."""
 
     CSS_PATH = "mctui.tcss"
     TITLE = "mctui"
-    BINDINGS: ClassVar[list[Binding]] = build_bindings()  # type: ignore[assignment]
 
     def __init__(
         self,
         connect: ClientFactory,
         rooms: Iterable[str] = (),
         *,
+        keymap: Mapping[str, str] | None = None,
+        log_path: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
         on_ready: Callable[[MctuiApp], Awaitable[None]] | None = None,
@@ -83,22 +113,26 @@ class MctuiApp(App[None]):
         self._clock = clock
         self._levels = levels
         self._on_ready = on_ready
+        self.log_path = log_path
         self.client: Client | None = None
-        self.notice: str | None = None
+        self.hint: str | None = None
+        #: Why the app ended on its own (cannot connect), for the command line's one-line error.
+        self.failure: str | None = None
         self.ready = False
         self._panes: dict[str, RoomPane] = {}
         self._watched: set[str] = set()
         self._ring_open: Call | None = None
+        self._selected_cid: str | None = None
+        self.rooms_screen = RoomsScreen()
+        if keymap:
+            check_keymap(dict(keymap))
+            self.set_keymap(dict(keymap))
 
-    def compose(self) -> ComposeResult:
-        yield Static(" mctui  [dim]multicall voice[/]", id="title-bar")
-        yield Grid(id="rooms")
-        yield Static("No rooms yet: press [b]j[/] to join one.", id="empty")
-        yield StatusBar(id="status")
-        yield Footer()
+    def get_default_screen(self) -> Screen[None]:
+        return self.rooms_screen
 
     def on_mount(self) -> None:
-        self.query_one(StatusBar).show(None)
+        self._show_status()
         self._start()
 
     @work(exclusive=True, group="start")
@@ -106,8 +140,9 @@ class MctuiApp(App[None]):
         try:
             self.client = await self._connect()
         except MctuiError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
-            self.query_one(StatusBar).show(None, f"cannot connect: {exc}")
+            log.error("cannot connect: %s", exc)
+            self.failure = str(exc)
+            self.exit(return_code=1)
             return
         client = self.client
         client.state.observe("active_calls").listen(lambda _: self.post_message(CallsChanged()))
@@ -116,10 +151,14 @@ class MctuiApp(App[None]):
         client.state.observe("audio_notice").listen(
             lambda n: self.post_message(NoticeChanged(n)) if n else None
         )
+        client.state.observe("audio_error").listen(
+            lambda e: self.post_message(NoticeChanged(e, "error")) if e else None
+        )
         if client.state.audio_notice:
             self.post_message(NoticeChanged(client.state.audio_notice))
 
         def failed(call: Call, exc: MctuiError) -> None:
+            log.error("joining %s failed: %s", call.cid, exc)
             self.notify(f"{call.id}: {exc}", severity="error")
 
         await join_rooms(client, self._initial_rooms, self._watch, failed)
@@ -127,6 +166,9 @@ class MctuiApp(App[None]):
         self._sync_panes()
         if self._on_ready is not None:
             await self._on_ready(self)
+
+    def _log_hint(self) -> str:
+        return f" (log: {self.log_path})" if self.log_path else ""
 
     def _watch(self, call: Call) -> None:
         if call.cid in self._watched:
@@ -146,9 +188,11 @@ class MctuiApp(App[None]):
 
     # --- rendering ----------------------------------------------------------------------------
 
+    def _grid(self) -> Grid | None:
+        return next(self.rooms_screen.query("#rooms").results(Grid), None)
+
     def _sync_panes(self) -> None:
-        grids = self.query("#rooms").results(Grid)
-        grid = next(grids, None)
+        grid = self._grid()
         if self.client is None or grid is None:
             return
         active = self.client.state.active_calls
@@ -169,30 +213,35 @@ class MctuiApp(App[None]):
                 grid.mount(pane)
             pane.number = number
             pane.refresh_call()
-        self.query_one("#empty").display = not active
+        for empty in self.rooms_screen.query("#empty"):
+            empty.display = not active
         grid.display = bool(active)
-        self._layout_grid()
+        focused = self.client.state.focused_call
+        if focused is not None:
+            self._selected_cid = focused.cid
+        self.layout_grid()
         self._show_status()
 
     def _show_status(self) -> None:
         """Messages can still arrive while the app shuts down: draw only what is there."""
-        for bar in self.query(StatusBar):
-            bar.show(self.client, self.notice)
+        for bar in self.rooms_screen.query(StatusBar):
+            bar.show(self.client, self.hint)
 
     def _is_focused(self, call: Call) -> bool:
         return self.client is not None and self.client.state.focused_call is call
 
-    def _layout_grid(self) -> None:
-        grid = next(self.query("#rooms").results(Grid), None)
+    def layout_grid(self) -> None:
+        """Columns and rows for the panes at the current width (on every resize, at once)."""
+        grid = self._grid()
         if grid is None:
             return
         count = max(1, len(self._panes))
         columns = grid_columns(count, self.size.width)
-        grid.styles.grid_size_columns = columns
-        grid.styles.grid_size_rows = math.ceil(count / columns)
-
-    def on_resize(self) -> None:
-        self._layout_grid()
+        rows = math.ceil(count / columns)
+        if (grid.styles.grid_size_columns, grid.styles.grid_size_rows) != (columns, rows):
+            grid.styles.grid_size_columns = columns
+            grid.styles.grid_size_rows = rows
+            grid.refresh(layout=True)
 
     def on_calls_changed(self, message: CallsChanged) -> None:
         self._sync_panes()
@@ -203,15 +252,23 @@ class MctuiApp(App[None]):
             pane.refresh_call()
         self._show_status()
 
+    async def on_room_pane_clicked(self, message: RoomPane.Clicked) -> None:
+        call = next((c for c in self._calls() if c.cid == message.cid), None)
+        if call is not None:
+            await self._focus(call)
+
     def on_levels_changed(self, message: LevelsChanged) -> None:
         pane = self._panes.get(message.cid)
         if pane is not None and pane.is_mounted:
             pane.refresh_levels()
 
     def on_notice_changed(self, message: NoticeChanged) -> None:
-        self.notice = message.notice
-        self.notify(message.notice, severity="warning", timeout=8)
-        self._show_status()
+        """Notices (no audio device, a device lost) are a toast and a log line, not status."""
+        log.warning("%s", message.notice)
+        if message.severity == "error":
+            self.notify(message.notice + self._log_hint(), severity="error", timeout=8)
+        else:
+            self.notify(message.notice + self._log_hint(), severity="warning", timeout=8)
 
     def on_ring_changed(self, message: RingChanged) -> None:
         client = self.client
@@ -228,9 +285,14 @@ class MctuiApp(App[None]):
             return
         self._ring_open = incoming
         self._watch(incoming)
-        caller = incoming.state.ringing.caller.display_name if incoming.state.ringing else "?"
+        ring = incoming.state.ringing
+        caller = ring.caller.display_name if ring else "?"
         consequence = describe_preview(client.preview_set_active(incoming))
-        self.push_screen(RingScreen(caller, incoming.id, consequence), self._answer_ring)
+        self.bell()
+        self.push_screen(
+            RingScreen(caller, incoming.id, consequence, ring.expires_at if ring else None),
+            self._answer_ring,
+        )
 
     async def _answer_ring(self, accept: bool | None) -> None:
         call, self._ring_open = self._ring_open, None
@@ -244,27 +306,46 @@ class MctuiApp(App[None]):
         try:
             await action
         except MctuiError as exc:
+            log.error("%s", exc)
             self.notify(str(exc), severity="error")
 
+    def _calls(self) -> list[Call]:
+        return list(self.client.state.active_calls) if self.client is not None else []
+
     def _selected(self) -> Call | None:
-        client = self.client
-        if client is None or not client.state.active_calls:
+        """The room keys act on: the focused room, else the one the user last focused (so a
+        second ``s`` resumes the room the first one suspended), else the first."""
+        calls = self._calls()
+        if not calls:
             return None
-        return client.state.focused_call or client.state.active_calls[0]
+        assert self.client is not None
+        focused = self.client.state.focused_call
+        if focused is not None:
+            return focused
+        return next((c for c in calls if c.cid == self._selected_cid), calls[0])
+
+    def _say(self, hint: str | None) -> None:
+        self.hint = hint
+        self._show_status()
 
     async def _focus(self, target: Call) -> None:
         assert self.client is not None
+        self._selected_cid = target.cid
+        self._say(None)
         await self._run(self.client.switch_focus(self.client.state.focused_call, target))
 
     async def action_room_index(self, index: int) -> None:
-        if self.client is not None and 0 <= index < len(self.client.state.active_calls):
-            await self._focus(self.client.state.active_calls[index])
+        calls = self._calls()
+        if 0 <= index < len(calls):
+            await self._focus(calls[index])
+        else:
+            joined = f"{len(calls)} room{'s' if len(calls) != 1 else ''} joined"
+            self._say(f"no room {index + 1}: {joined}")
 
     async def _focus_step(self, step: int) -> None:
-        client = self.client
-        if client is None or not client.state.active_calls:
+        calls = self._calls()
+        if not calls:
             return
-        calls = list(client.state.active_calls)
         current = self._selected()
         index = calls.index(current) if current is not None and current in calls else -1
         await self._focus(calls[(index + step) % len(calls)])
@@ -284,6 +365,7 @@ class MctuiApp(App[None]):
         call = self._selected()
         if call is None:
             return
+        self._selected_cid = call.cid
         if call.state.is_audio_suspended:
             await self._run(call.resume_audio())
         else:
@@ -334,8 +416,23 @@ class MctuiApp(App[None]):
         self._sync_panes()
         self.notify(f"policy: {client.multi_call_audio_policy.value.replace('_', '-')}")
 
+    def key_table(self) -> list[tuple[str, str]]:
+        """(key, what it does) for each action, as bound now (after the user's keymap)."""
+        rows: list[tuple[str, str]] = []
+        bound = [active.binding for active in self.rooms_screen.active_bindings.values()]
+        for action in DEFAULT_KEYS:
+            keys = [self.get_key_display(b) for b in bound if b.id == action.id]
+            rows.append((" / ".join(keys) or "(unbound)", action.help))
+        digits = [self.get_key_display(b) for b in bound if (b.id or "").startswith("room_")]
+        if digits:
+            rows.insert(2, (f"{digits[0]}-{digits[-1]}", "Move mic and speaker to room 1-9"))
+        return rows
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):
+            return
+        duck = self.client.options.duck_gain_db if self.client is not None else -18.0
+        self.push_screen(HelpScreen(help_text(self.key_table(), duck)))
 
     async def action_quit(self) -> None:
         if self.client is not None:
@@ -348,24 +445,14 @@ class MctuiApp(App[None]):
             await self.client.disconnect()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
-        yield from super().get_system_commands(screen)
-        for title, help_text, action in (
-            ("Next room", "Move mic and speaker to the next room", self.action_room_next),
-            ("Mute / unmute", "Toggle your mic in the focused room", self.action_mute),
-            ("Suspend / resume", "Suspend or resume the focused room", self.action_suspend),
-            ("Join a room", "Join another room", self.action_join),
-            ("Leave room", "Leave the focused room", self.action_leave),
-            ("Accept call", "Accept the incoming call", self.action_accept),
-            ("Reject call", "Reject the incoming call", self.action_reject),
-            ("Cycle policy", "Switch the multicall audio policy", self.action_cycle_policy),
-            ("Keys and policies", "Show help", self.action_help),
-            ("Quit mctui", "Leave every room and quit", self.action_quit),
-        ):
-            yield SystemCommand(title, help_text, action)
-
-
-def make_app_class(key_overrides: dict[str, str] | None = None) -> type[MctuiApp]:
-    """The app class with the user's key bindings."""
-    if not key_overrides:
-        return MctuiApp
-    return type("MctuiApp", (MctuiApp,), {"BINDINGS": build_bindings(key_overrides)})
+        """Textual's commands (its Quit runs our ``action_quit``) without its own key panel,
+        then one entry per mctui action, generated from the same table as the keys."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+        for action in DEFAULT_KEYS:
+            if action.id == "quit":
+                continue  # Textual's "Quit" already calls action_quit
+            yield SystemCommand(
+                action.description, action.help, getattr(self, f"action_{action.id}")
+            )

@@ -43,6 +43,9 @@ class RingChanged(Message):
 
 
 class NoticeChanged(Message):
-    def __init__(self, notice: str) -> None:
+    """A notice from the audio path: ``warning`` (null device in use) or ``error`` (lost)."""
+
+    def __init__(self, notice: str, severity: str = "warning") -> None:
         super().__init__()
         self.notice = notice
+        self.severity = severity

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -132,7 +134,14 @@ class ParticipantRows(Widget):
 
 
 class RoomPane(Vertical):
-    """A pane for one active call."""
+    """A pane for one active call. A click on it asks for the focus (``RoomPane.Clicked``)."""
+
+    class Clicked(Message):
+        """The user clicked this room's pane: move the focus here."""
+
+        def __init__(self, cid: str) -> None:
+            super().__init__()
+            self.cid = cid
 
     def __init__(
         self,
@@ -163,6 +172,9 @@ class RoomPane(Vertical):
 
     def on_mount(self) -> None:
         self.refresh_call()
+
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.Clicked(self.call.cid))
 
     def refresh_call(self) -> None:
         """Title, badges and focus styling (on state changes, not on level updates).

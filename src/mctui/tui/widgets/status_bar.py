@@ -1,7 +1,9 @@
-"""The status line: policy, who holds the mic and the speaker, connection, notices."""
+"""The status line: who holds the mic and the speaker first (what a user must never miss), then
+the policy and the connection, then a short hint (a key that did nothing, where the log is)."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.widgets import Static
 
 from mctui.engine import Client
@@ -11,21 +13,24 @@ def policy_label(client: Client) -> str:
     return client.multi_call_audio_policy.value.replace("_", "-")
 
 
+def status_text(client: Client | None, hint: str | None = None) -> str:
+    tail = f"  │  [yellow]{escape(hint)}[/]" if hint else ""
+    if client is None:
+        return " connecting…" + tail
+    calls = client.state.active_calls
+    live = [c.id for c in calls if c.state.is_capturing]
+    held = [c.id for c in calls if c.state.holds_microphone]
+    mic = ", ".join(live) if live else (f"muted in {', '.join(held)}" if held else "off")
+    speaker = ", ".join(c.id for c in calls if c.state.holds_speaker) or "none"
+    connection = client.state.connection.value
+    dot = "[green]●[/]" if connection == "connected" else "[red]●[/]"
+    mode = " single-call" if not client.options.allow_multiple_active_calls else ""
+    return (
+        f" mic [b]{escape(mic)}[/] │ speaker [b]{escape(speaker)}[/] │ "
+        f"{policy_label(client)}{mode} │ {dot} {connection}{tail}"
+    )
+
+
 class StatusBar(Static):
-    def show(self, client: Client | None, notice: str | None = None) -> None:
-        if client is None:
-            self.update(" connecting…")
-            return
-        calls = client.state.active_calls
-        mic = ", ".join(c.id for c in calls if c.state.holds_microphone) or "none"
-        speaker = ", ".join(c.id for c in calls if c.state.holds_speaker) or "none"
-        connection = client.state.connection.value
-        dot = "[green]●[/]" if connection == "connected" else "[red]●[/]"
-        mode = "" if client.options.allow_multiple_active_calls else "  [b]single-call[/]"
-        text = (
-            f" policy [b]{policy_label(client)}[/]{mode}  │  mic [b]{mic}[/]  │  "
-            f"speaker [b]{speaker}[/]  │  {dot} {connection}"
-        )
-        if notice:
-            text += f"  │  [yellow]{notice}[/]"
-        self.update(text)
+    def show(self, client: Client | None, hint: str | None = None) -> None:
+        self.update(status_text(client, hint))

@@ -1,0 +1,88 @@
+"""The TUI's remappable actions: binding id, default key, and the texts a person reads.
+
+Kept free of Textual so the config file can be checked against these ids without importing it.
+The footer, the help screen and the command palette are all generated from this table.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    """One remappable action: binding id (= the app's ``action_<id>``), default key, texts."""
+
+    id: str
+    key: str
+    description: str
+    help: str
+    show: bool = True
+
+
+DEFAULT_KEYS: tuple[KeyAction, ...] = (
+    KeyAction("room_next", "tab", "Next room", "Move mic and speaker to the next room"),
+    KeyAction(
+        "room_previous",
+        "shift+tab",
+        "Previous room",
+        "Move mic and speaker to the previous room",
+        show=False,
+    ),
+    KeyAction("mute", "m", "Mute", "Mute or unmute your mic in the focused room"),
+    KeyAction("suspend", "s", "Suspend", "Suspend or resume the selected room by hand"),
+    KeyAction("quit", "q", "Quit", "Leave every room and quit"),
+    KeyAction("join", "j", "Join", "Join another room"),
+    KeyAction("leave", "l", "Leave", "Leave the focused room"),
+    KeyAction("accept", "a", "Accept", "Accept the incoming call", show=False),
+    KeyAction("reject", "r", "Reject", "Reject the incoming call", show=False),
+    KeyAction("cycle_policy", "p", "Policy", "Switch the multicall audio policy"),
+    KeyAction("help", "question_mark", "Help", "Show the keys and what each policy does"),
+)
+ACTIONS = frozenset(k.id for k in DEFAULT_KEYS)
+ROOM_KEYS = 9
+
+
+def room_binding_id(number: int) -> str:
+    return f"room_{number}"
+
+
+KEYMAP_IDS = ACTIONS | {room_binding_id(n) for n in range(1, ROOM_KEYS + 1)}
+
+
+_MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+_NAMED_KEYS = frozenset(
+    {"tab", "space", "enter", "escape", "backspace", "delete", "insert", "home", "end"}
+    | {"pageup", "pagedown", "up", "down", "left", "right"}
+    | {f"f{n}" for n in range(1, 25)}
+)
+
+
+def is_key_name(key: str) -> bool:
+    """A Textual key string: modifiers joined by ``+`` and one key ("m", "ctrl+k",
+    "question_mark", "f5"); several alternatives may be separated by commas."""
+    for alternative in key.split(","):
+        *modifiers, last = alternative.strip().lower().split("+")
+        if any(m not in _MODIFIERS for m in modifiers) or not last:
+            return False
+        if len(last) == 1 or last in _NAMED_KEYS:
+            continue
+        try:  # Textual names printable keys by their Unicode name: question_mark, full_stop
+            unicodedata.lookup(last.replace("_", " "))
+        except KeyError:
+            return False
+    return True
+
+
+def check_keymap(keymap: dict[str, str]) -> None:
+    """Raise ``ValueError`` naming the first unknown binding id or key name."""
+    for binding_id, key in keymap.items():
+        if binding_id not in KEYMAP_IDS:
+            known = ", ".join(sorted(ACTIONS))
+            raise ValueError(f"unknown action {binding_id!r} (known: {known}, room_1 ... room_9)")
+        if not isinstance(key, str) or not is_key_name(key):
+            raise ValueError(
+                f'{binding_id} = {key!r} is not a key name (examples: "m", "ctrl+k", '
+                '"space", "f5", "question_mark")'
+            )
