@@ -15,6 +15,17 @@ SECRET = "test-secret-not-for-production-0123456789"
 ClientFactory = Callable[..., Awaitable[Client]]
 
 
+@pytest.fixture(autouse=True)
+def _pilot_idle_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's Pilot waits after each key until the process looks idle (under 1 ms of CPU per
+    20 ms), else for a full second, twice. A voice client is never that idle: its audio clock
+    ticks every 20 ms. Tests wait for the engine state they assert on, so let Pilot treat
+    "under 10 ms per 20 ms" as idle (each key press: 2 s -> about 40 ms)."""
+    import textual._wait
+
+    monkeypatch.setattr(textual._wait, "SLEEP_IDLE", 0.01)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
     running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0)
