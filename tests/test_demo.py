@@ -7,7 +7,8 @@ import json
 import sys
 
 from conftest import SECRET
-from mctui.audio.wav_backend import read_wav
+from mctui.audio.wav_backend import read_wav, write_wav
+from mctui.bots.signals import tone
 from mctui.server.tokens import issue_token
 from procs import alive, children_of
 from spectrum import band_level_db
@@ -68,7 +69,10 @@ class Headless:
 
 
 def loud(room: str, floor: float = -40.0):  # type: ignore[no-untyped-def]
-    return lambda e: e["event"] == "level" and e["room"] == room and e["dbfs"] > floor
+    """A level event of ``room`` that the user hears (suspended rooms report levels too)."""
+    return lambda e: (
+        e["event"] == "level" and e["room"] == room and e["dbfs"] > floor and e["heard"]
+    )
 
 
 async def test_multicall_demo_reaches_steady_state_and_leaves_nothing(tmp_path):
@@ -130,28 +134,49 @@ async def test_livestream_demo_ring_accept_suspends_then_resumes(tmp_path):
 
 async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp_path):
     await bots("tone-a", 440, "alpha")
-    await bots("tone-b", 660, "bravo")
+    bot_b = await bots("tone-b", 660, "bravo")
     wav = tmp_path / "mix.wav"
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, tone(1000, 0.5))
     token = issue_token(SECRET, "scripter")
     session = await Headless.start(
         "join", "alpha", "bravo", "--server", sfu_server.url, "--user", "scripter",
         "--token", token, "--headless", "--events", "-", "--output-wav", str(wav),
+        "--input-wav", str(mic), "--audio-profile", "hifi",  # a tone is no voice: skip the chain
     )  # fmt: skip
     try:
         await session.until(lambda e: e["event"] == "joined")
         await session.until(lambda e: e["event"] == "ready")
         await session.until(loud("alpha", -30))
+        # the suspended room still reports who talks there, marked as not heard
+        await session.until(
+            lambda e: (
+                e["event"] == "level" and e["room"] == "bravo" and e["speaking"] and not e["heard"]
+            )
+        )
         await asyncio.sleep(1.0)
+        assert band_level_db(bot_b.heard(0.5), 1000) < -60  # bravo joined with the mic off
         await session.send("focus bravo")
         to_bravo = await session.until(lambda e: e["event"] == "focus" and e["room"] == "bravo")
         await session.until(loud("bravo", -30))
         await asyncio.sleep(1.5)
+        assert band_level_db(bot_b.heard(0.5), 1000) > -30, "the mic follows the focus"
+        await session.send("mute bravo")  # a hand mute survives focus moves
+        await session.until(lambda e: e["event"] == "muted")
         await session.send("focus alpha")
         to_alpha = await session.until(lambda e: e["event"] == "focus" and e["room"] == "alpha")
         await session.until(loud("alpha", -30))
         await asyncio.sleep(1.5)
-        await session.send("mute alpha")
-        await session.until(lambda e: e["event"] == "muted")
+        await session.send("focus bravo")
+        await session.until(
+            lambda e: e["event"] == "focus" and e["room"] == "bravo" and e["t"] > to_alpha["t"]
+        )
+        await asyncio.sleep(1.0)
+        assert band_level_db(bot_b.heard(0.5), 1000) < -60, "bravo was muted by hand"
+        await session.send("focus alpha")
+        await session.until(
+            lambda e: e["event"] == "focus" and e["room"] == "alpha" and e["t"] > to_alpha["t"]
+        )
         await session.send("nonsense")
         await session.until(lambda e: e["event"] == "error")
         assert await session.quit() == 0
@@ -161,7 +186,7 @@ async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp
     assert sequence[:2] == [("joined", "alpha"), ("focus", "alpha")]
     assert ("joined", "bravo") in sequence
     focus_moves = [room for kind, room in sequence if kind == "focus"]
-    assert focus_moves[-2:] == ["bravo", "alpha"]
+    assert focus_moves[-4:] == ["bravo", "alpha", "bravo", "alpha"]
     assert sequence[-1] == ("bye", "")
 
     audio = read_wav(wav)
@@ -173,7 +198,28 @@ async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp
 
     first = window(to_bravo["t"] - 0.9, to_bravo["t"] - 0.2)
     middle = window(to_bravo["t"] + 0.6, to_alpha["t"] - 0.2)
-    last = window(to_alpha["t"] + 0.6, to_alpha["t"] + 1.4)
+    last = window(to_alpha["t"] + 0.6, to_alpha["t"] + 1.3)
     for segment, on, off in ((first, 440, 660), (middle, 660, 440), (last, 440, 660)):
         assert band_level_db(segment, on) > -30
         assert band_level_db(segment, off) < band_level_db(segment, on) - 40
+
+
+async def test_recording_to_a_full_disk_is_an_error_event_and_the_call_goes_on(sfu_server, bots):
+    """``/dev/full`` fails every write with ENOSPC, as a full disk does."""
+    await bots("tone-a", 440, "alpha")
+    token = issue_token(SECRET, "recorder")
+    session = await Headless.start(
+        "join", "alpha", "--server", sfu_server.url, "--user", "recorder", "--token", token,
+        "--headless", "--output-wav", "/dev/full",
+    )  # fmt: skip
+    try:
+        error = await session.until(lambda e: e["event"] == "error")
+        assert "recording stopped" in error["message"]
+        # the audio clock keeps running: the room is still heard after the failure
+        await session.until(lambda e: loud("alpha", -30)(e) and e["t"] > error["t"] + 1.0)
+        assert await session.quit() == 0
+    finally:
+        await session.kill()
+    assert session.proc.stderr is not None
+    stderr = (await session.proc.stderr.read()).decode()
+    assert stderr == "", f"headless notices belong in events, not stderr: {stderr[-500:]}"

@@ -64,6 +64,14 @@ class SfuKind(StrEnum):
     NONE = "none"
 
 
+class AudioProfile(StrEnum):
+    """The audio configuration policy of every call (DESIGN section 4)."""
+
+    BROADCASTER = "broadcaster"
+    VIEWER = "viewer"
+    HIFI = "hifi"
+
+
 class Scenario(StrEnum):
     MULTICALL = "multicall"
     LIVESTREAM = "livestream"
@@ -274,9 +282,11 @@ def join(
     single_call: Annotated[
         bool, typer.Option("--single-call", help="Only one active call at a time.")
     ] = False,
-    audio_backend: Annotated[
-        AudioBackendName | None, typer.Option(help="Audio device kind.")
-    ] = None,
+    audio_profile: Annotated[
+        AudioProfile,
+        typer.Option(help="broadcaster: voice processing; viewer: listen; hifi: stereo, raw."),
+    ] = AudioProfile.BROADCASTER,
+    audio_backend: BackendOpt = None,
     input_device: Annotated[str | None, typer.Option(help="Input device name or index.")] = None,
     output_device: Annotated[str | None, typer.Option(help="Output device name or index.")] = None,
     input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
@@ -288,6 +298,7 @@ def join(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Join ROOMS and open the terminal UI (or run headless)."""
+    from mctui.audio.config import AudioConfigurationPolicy
     from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
     from mctui.errors import MctuiError
     from mctui.launcher import audio_device, run_client
@@ -307,6 +318,7 @@ def join(
     options = ClientOptions(
         allow_multiple_active_calls=not single_call,
         multi_call_audio_policy=MultiCallAudioPolicy(policy.name.lower()),
+        audio_configuration_policy=getattr(AudioConfigurationPolicy, audio_profile.value)(),
         audio_device=device,
     )
     client = Client(server, User(user, name or user), token_value, options)
@@ -388,9 +400,7 @@ def demo(
         Scenario.MULTICALL
     ),
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
-    audio_backend: Annotated[
-        AudioBackendName | None, typer.Option(help="Audio device kind.")
-    ] = None,
+    audio_backend: BackendOpt = None,
     input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
     output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
     ring_after: Annotated[
