@@ -151,7 +151,7 @@ def _secret(secret: str | None, secret_file: Path | None) -> str:
 
 
 def _server_url(url: str) -> str:
-    from mctui.engine.signaling import websocket_url
+    from mctui.names import websocket_url
 
     try:
         websocket_url(url)
@@ -161,13 +161,13 @@ def _server_url(url: str) -> str:
 
 
 def _rooms(rooms: list[str]) -> list[str]:
-    from mctui.engine.rooms import RoomNameError, parse_room
+    from mctui.names import RoomNameError, split_room
 
     if not rooms:
         _fail("name at least one room")
     for room in rooms:
         try:
-            parse_room(room)
+            split_room(room)
         except RoomNameError as exc:
             _fail(str(exc))
     return rooms
@@ -298,16 +298,16 @@ def join(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Join ROOMS and open the terminal UI (or run headless)."""
-    from mctui.audio.config import AudioConfigurationPolicy
-    from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
-    from mctui.errors import MctuiError
-    from mctui.launcher import audio_device, run_client
-
     settings = _setup(config, log_file, log_level)
     _rooms(rooms)
     _server_url(server)
     if input_wav is not None and not input_wav.exists():
         _fail(f"--input-wav {input_wav} does not exist")
+    from mctui.audio.config import AudioConfigurationPolicy
+    from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
+    from mctui.errors import MctuiError
+    from mctui.launcher import audio_device, run_client
+
     token_value = token_ or _mint(user, name, secret, secret_file)
     try:
         device = audio_device(
@@ -356,13 +356,13 @@ def bot(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
-    from mctui.engine.rooms import parse_room
-
     _setup(config, log_file, log_level, stderr=True)
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")
     _rooms([room])
     _server_url(server)
+    from mctui.engine.rooms import parse_room
+
     call_type, name = parse_room(room)
     user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
     token_value = token_ or _mint(user_id, None, secret, secret_file)

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from mctui.engine.call import Call
 from mctui.engine.client import Client
 from mctui.engine.types import CallType, ConnectOptions, TrackOption
 from mctui.errors import MctuiError
+from mctui.names import RoomNameError, split_room
 
-ROOM_NAME = re.compile(r"^[A-Za-z0-9_.\-@]{1,128}$")
-
-
-class RoomNameError(ValueError):
-    """A room named on a command line or in the join dialog that cannot exist."""
+__all__ = ["RoomNameError", "join_rooms", "parse_room"]
 
 
 def parse_room(text: str) -> tuple[CallType, str]:
-    """``"alpha"`` -> (default, alpha); ``"livestream:show"`` -> (livestream, show).
-
-    Raises ``RoomNameError`` with a sentence for a person (bad type, bad characters, too long).
-    """
-    kind, sep, name = text.partition(":")
-    if not sep:
-        kind, name = CallType.DEFAULT.value, text
-    try:
-        call_type = CallType(kind)
-    except ValueError:
-        types = ", ".join(t.value for t in CallType)
-        raise RoomNameError(f"unknown room type {kind!r} in {text!r}: use {types}") from None
-    if not ROOM_NAME.match(name):
-        shown = name if len(name) <= 40 else name[:37] + "..."
-        raise RoomNameError(
-            f"bad room name {shown!r}: use 1-128 letters, digits, '_', '-', '.' or '@'"
-        )
-    return call_type, name
+    """``"livestream:show"`` -> (CallType.LIVESTREAM, "show"); raises ``RoomNameError``."""
+    kind, name = split_room(text)
+    return CallType(kind), name
 
 
 async def join_rooms(

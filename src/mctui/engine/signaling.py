@@ -26,6 +26,7 @@ from mctui.errors import (
     ServerUnreachableError,
     error_from_code,
 )
+from mctui.names import websocket_url
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +114,6 @@ class SignalingChannel(ABC):
     async def _hello(self, token: str) -> p.UserInfo:
         result = await self.request(p.HelloRequest, version=p.PROTOCOL_VERSION, token=token)
         return p.UserInfo.model_validate(result["user"])
-
-
-def websocket_url(base_url: str) -> str:
-    """``http://host:port`` -> ``ws://host:port/ws`` (https -> wss)."""
-    base = base_url.rstrip("/")
-    if base.startswith("https://"):
-        return "wss://" + base[len("https://") :] + "/ws"
-    if base.startswith("http://"):
-        return "ws://" + base[len("http://") :] + "/ws"
-    if base.startswith(("ws://", "wss://")):
-        return base if base.endswith("/ws") else base + "/ws"
-    raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
 
 
 class WebSocketSignaling(SignalingChannel):
