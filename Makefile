@@ -1,41 +1,53 @@
 # mctui: `make demo` to try it, `make test` to check it. Both set up .venv on first use.
+# `make demo` installs only what the app needs; `make test` adds the test tools and the virtual
+# audio device (jackd2) its device tests start.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+APP_STAMP := $(VENV)/.app-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test lint bench venv system-deps format clean
+.PHONY: demo test lint bench venv venv-test system-deps system-deps-test format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $(STAMP)
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(APP_STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(APP_STAMP) $(TEST_STAMP)
+
+venv: $(APP_STAMP)
+
+venv-test: $(TEST_STAMP)
 
 system-deps:
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh app
+
+system-deps-test:
+	bash scripts/system-deps.sh test
 
 demo: system-deps venv
 	$(BIN)/mctui demo
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-format: venv
+format: venv-test
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-test: system-deps venv lint
+test: system-deps-test venv-test lint
 	$(BIN)/python -m pytest
 
-bench: system-deps venv
+bench: system-deps-test venv-test
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mctui's tests and demo need (PortAudio for sounddevice).
-# Idempotent: asks apt only for what dpkg does not already have.
+# Installs the Debian packages mctui needs. `app`: PortAudio, for real audio devices (without it
+# mctui says so and uses the null device). `test`: also jackd2, the virtual audio device the device
+# tests start. Idempotent: asks apt only for what dpkg does not already have.
 set -euo pipefail
-PACKAGES=(libportaudio2 jackd2)
+profile="${1:-app}"
+PACKAGES=(libportaudio2)
+if [ "$profile" = "test" ]; then
+  PACKAGES+=(jackd2)
+fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

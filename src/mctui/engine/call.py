@@ -219,9 +219,10 @@ class Call:
         await self.client._remove_active_call(self)
 
     def _reset_local_state(self) -> None:
+        """Forget this session of the call. The audio mode is left as it was (a call that is
+        leaving does not "resume"); the next join's policy decision sets it."""
         self._suspended_by_user = False
         self._muted_by_user = False
-        self._set_mode_state(AudioMode.FOCUSED)
         self._remote.clear()
         self._activity = {}
         self.state._set("participants", ())

@@ -27,7 +27,7 @@ from mctui.engine import (
 )
 from mctui.engine.rooms import join_rooms, parse_room
 from mctui.errors import MctuiError
-from mctui.tui.actions import DEFAULT_KEYS, check_keymap
+from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, check_keymap, room_binding_id
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import CallChanged, CallsChanged, LevelsChanged, NoticeChanged, RingChanged
 from mctui.tui.screens.help import HelpScreen, help_text
@@ -324,9 +324,12 @@ class MctuiApp(App[None]):
             return focused
         return next((c for c in calls if c.cid == self._selected_cid), calls[0])
 
-    def _say(self, hint: str | None) -> None:
+    def _say(self, hint: str | None, seconds: float = 4.0) -> None:
+        """A short hint at the end of the status line, gone after ``seconds``."""
         self.hint = hint
         self._show_status()
+        if hint is not None:
+            self.set_timer(seconds, lambda: self._say(None) if self.hint == hint else None)
 
     async def _focus(self, target: Call) -> None:
         assert self.client is not None
@@ -423,7 +426,8 @@ class MctuiApp(App[None]):
         for action in DEFAULT_KEYS:
             keys = [self.get_key_display(b) for b in bound if b.id == action.id]
             rows.append((" / ".join(keys) or "(unbound)", action.help))
-        digits = [self.get_key_display(b) for b in bound if (b.id or "").startswith("room_")]
+        digit_ids = {room_binding_id(n) for n in range(1, ROOM_KEYS + 1)}
+        digits = [self.get_key_display(b) for b in bound if b.id in digit_ids]
         if digits:
             rows.insert(2, (f"{digits[0]}-{digits[-1]}", "Move mic and speaker to room 1-9"))
         return rows

@@ -21,8 +21,7 @@ def help_text(keys: Sequence[tuple[str, str]], duck_gain_db: float) -> str:
         "  " + "Ctrl+P".ljust(width) + "command palette",
         "",
         "[b]Policies[/]",
-        "  suspend-existing   the newest room gets the audio; the previous one resumes "
-        "when it leaves",
+        "  suspend-existing   the newest room gets the audio; the previous resumes when it leaves",
         "  suspend-incoming   the first room keeps the audio; later joins wait, suspended",
         "  manual             nothing automatic: unsuspended rooms share mic and speaker",
         f"  duck-existing      background rooms stay audible {abs(duck_gain_db):g} dB quieter "
