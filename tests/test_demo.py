@@ -223,3 +223,17 @@ async def test_recording_to_a_full_disk_is_an_error_event_and_the_call_goes_on(s
     assert session.proc.stderr is not None
     stderr = (await session.proc.stderr.read()).decode()
     assert stderr == "", f"headless notices belong in events, not stderr: {stderr[-500:]}"
+
+
+async def test_a_demo_backend_that_fails_says_why_and_logs_its_stderr(tmp_path):
+    """The child's traceback goes to the log file, and the error names the cause."""
+    import pytest
+
+    from mctui.demo import DemoBackendError, DemoBackendProcess
+
+    log = tmp_path / "mctui.log"
+    child = DemoBackendProcess("no-such-scenario", 1.0, 1.0, log)
+    with pytest.raises(DemoBackendError, match="did not start: it exited with code"):
+        await child.start()
+    assert "no-such-scenario" in log.read_text()
+    child.stop()

@@ -374,3 +374,16 @@ async def test_a_ring_rings_with_the_callers_name_and_a_countdown(server, make_c
         await pilot.press("r")
         await pilot.pause()
         await pilot.press("q")
+
+
+async def test_a_failed_connect_ends_the_app_with_code_1_and_a_reason():
+    from mctui.errors import ServerUnreachableError
+
+    async def connect() -> Client:
+        raise ServerUnreachableError("cannot reach the server at ws://127.0.0.1:9/ws")
+
+    app = MctuiApp(connect, ["alpha"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+    assert app.return_code == 1
+    assert app.failure is not None and "cannot reach the server" in app.failure

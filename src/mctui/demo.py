@@ -79,6 +79,7 @@ async def _friend_rings(url: str, secret: str, ring_after: float, call_seconds: 
 
 async def run_backend(name: str, ring_after: float, call_seconds: float) -> None:
     """Child process: start the server and the scenario's bots, print the URL, wait."""
+    scenario(name)  # an unknown scenario fails here, before anything starts
     secret = secrets.token_urlsafe(32)
     server = await start_server(secret, "127.0.0.1", 0, sfu=EmbeddedSfu())
     bots: list[Bot] = []

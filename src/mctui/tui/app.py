@@ -307,7 +307,8 @@ class MctuiApp(App[None]):
             await action
         except MctuiError as exc:
             log.error("%s", exc)
-            self.notify(str(exc), severity="error")
+            self.notify(f"{exc}{self._log_hint()}", severity="error")
+            self._say(f"failed: {exc}", seconds=8)
 
     def _calls(self) -> list[Call]:
         return list(self.client.state.active_calls) if self.client is not None else []
