@@ -16,10 +16,12 @@ import time
 from common import SECRET, emit, summary
 
 from mctui import CallType, Client, ClientOptions, User
+from mctui.engine.bridge import LevelsChanged
 from mctui.server.app import start_server
 from mctui.server.tokens import issue_token
 from mctui.tui.app import MctuiApp
-from mctui.tui.messages import LevelsChanged
+from mctui.tui.messages import EngineEvent
+from mctui.tui.screens.rooms import RoomsScreen
 
 
 def cpu_seconds() -> float:
@@ -73,14 +75,15 @@ async def main(seconds: float = 10.0) -> None:
 
     app = MctuiApp(connect, rooms, levels=levels, on_ready=on_ready)
     handle_ms: list[float] = []
-    original = MctuiApp.on_levels_changed
+    original = RoomsScreen.on_engine_event
 
-    def timed(self: MctuiApp, message: LevelsChanged) -> None:
+    def timed(self: RoomsScreen, message: EngineEvent) -> None:
         start = time.perf_counter()
         original(self, message)
-        handle_ms.append((time.perf_counter() - start) * 1000)
+        if isinstance(message.event, LevelsChanged):
+            handle_ms.append((time.perf_counter() - start) * 1000)
 
-    MctuiApp.on_levels_changed = timed  # type: ignore[method-assign]
+    RoomsScreen.on_engine_event = timed  # type: ignore[method-assign]
     async with app.run_test(size=(160, 48)):
         await asyncio.wait_for(ready.wait(), 20)
         client = app.client
@@ -89,11 +92,12 @@ async def main(seconds: float = 10.0) -> None:
         end = wall0 + seconds
         while time.monotonic() < end:
             for call in client.state.active_calls:
-                app.post_message(LevelsChanged(call.cid))
+                assert app.rooms_screen is not None
+                app.rooms_screen.post_message(EngineEvent(LevelsChanged(call)))
             await asyncio.sleep(0.05)
         cpu = 100 * (cpu_seconds() - cpu0) / (time.monotonic() - wall0)
         await client.disconnect()
-    MctuiApp.on_levels_changed = original  # type: ignore[method-assign]
+    RoomsScreen.on_engine_event = original  # type: ignore[method-assign]
     helper.stdin.close()
     await helper.wait()
     await server.stop()

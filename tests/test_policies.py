@@ -439,6 +439,28 @@ async def test_switch_focus_leaves_a_viewer_listening(make_client):
     assert alice.state.focused_call is v and not v.state.is_capturing
 
 
+@pytest.mark.parametrize("policy", ALL_POLICIES)
+async def test_listeners_see_one_focus_change_per_decision(make_client, policy):
+    """A -> B, never A -> None -> B: the focus is computed once per decision."""
+    alice = await make_client("alice", policy)
+    a, b = alice.make_call(CallType.DEFAULT, "a"), alice.make_call(CallType.DEFAULT, "b")
+    await a.join()
+    await b.join()
+    await alice.switch_focus(alice.state.focused_call, a)
+    seen: list[object] = []
+    alice.state.observe(alice.state.__class__.focused_call).listen(seen.append)
+    await alice.switch_focus(a, b)
+    assert seen == [b]
+    seen.clear()
+    await b.suspend_audio()
+    await b.resume_audio()
+    assert seen == [None, b]  # two decisions, one change each
+    if policy in (SE, DUCK):
+        seen.clear()
+        await b.leave()  # the previous holder resumes: one change
+        assert seen == [a]
+
+
 # --- previews (what "accept" will do) -----------------------------------------------------------
 
 

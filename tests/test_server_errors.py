@@ -168,7 +168,7 @@ async def test_version_mismatch_is_a_typed_error(raw, server):
 
     class OldClient(WebSocketSignaling):
         async def _hello(self, token: str) -> p.UserInfo:
-            await self.request(p.HelloRequest, version=999, token=token)
+            await self.request(p.HelloRequest, p.HelloResult, version=999, token=token)
             raise AssertionError("the server accepted version 999")
 
     signaling = OldClient(server.url)
@@ -194,9 +194,8 @@ async def test_non_member_cannot_accept_someone_elses_ring(make_client):
     await call.ring(["alice"])
     await wait_until(alice.state, "incoming_call", lambda c: c is not None)
     stolen = mallory.make_call(CallType.DEFAULT, "private")
-    stolen._set_ringing(alice.user)  # pretend, to get past the client-side check
-    with pytest.raises(NotAMemberError):
-        await stolen.accept()
+    with pytest.raises(NotAMemberError):  # the raw request, past any client-side check
+        await mallory.request(p.AcceptCallRequest, p.EmptyResult, cid=stolen.cid)
     assert alice.state.incoming_call is not None  # alice's ring is untouched
     await alice.state.incoming_call.accept()
 

@@ -10,9 +10,11 @@ import pytest
 
 from conftest import SECRET
 from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui.audio.levels import FLOOR_DBFS
+from mctui.engine.bridge import LevelsChanged
 from mctui.server.tokens import issue_token
 from mctui.tui.app import MctuiApp
-from mctui.tui.messages import LevelsChanged
+from mctui.tui.messages import EngineEvent
 from mctui.tui.screens.ring import RingScreen
 from threaded_env import ThreadedEnv
 
@@ -24,7 +26,7 @@ GREEK = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel
 
 def frozen_levels(call, participant):  # type: ignore[no-untyped-def]
     if participant.is_local and not call.state.is_capturing:
-        return -100.0, -100.0
+        return FLOOR_DBFS, FLOOR_DBFS
     level = LEVELS.get(participant.user.id, -30.0)
     return level, level + 4
 
@@ -69,7 +71,7 @@ async def until_ready(pilot) -> None:  # type: ignore[no-untyped-def]
     # explicit pauses: pilot.pause() waits for an idle CPU, which the audio clock never gives
     await pilot.pause(0.1)
     for call in app.client.state.active_calls:  # draw the frozen levels now
-        app.post_message(LevelsChanged(call.cid))
+        app.rooms_screen.post_message(EngineEvent(LevelsChanged(call)))
     await pilot.pause(0.1)
 
 

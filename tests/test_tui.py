@@ -11,9 +11,10 @@ import pytest
 from conftest import SECRET
 from helpers import wait_until
 from mctui import CallType, Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui.engine.bridge import LevelsChanged
 from mctui.server.tokens import issue_token
 from mctui.tui.app import MctuiApp
-from mctui.tui.messages import LevelsChanged
+from mctui.tui.messages import EngineEvent
 from mctui.tui.screens.ring import RingScreen
 from mctui.tui.widgets.room_pane import RoomPane, badges_for
 
@@ -47,7 +48,7 @@ async def start(pilot, ready) -> None:  # type: ignore[no-untyped-def]
 
 
 def pane(app: MctuiApp, name: str) -> RoomPane:
-    return next(p for p in app.query(RoomPane) if p.call.id == name)
+    return next(p for p in app.rooms_screen.query(RoomPane) if p.call.id == name)
 
 
 async def test_first_room_in_foreground_others_background(server):
@@ -59,7 +60,7 @@ async def test_first_room_in_foreground_others_background(server):
         assert not calls["alpha"].state.is_audio_suspended
         assert calls["bravo"].state.is_audio_suspended and calls["charlie"].state.is_audio_suspended
         assert not calls["bravo"].state.microphone_enabled  # background joins: mic disabled
-        assert len(app.query(RoomPane)) == 3
+        assert len(app.rooms_screen.query(RoomPane)) == 3
         await pilot.press("q")
 
 
@@ -156,7 +157,7 @@ async def test_leaving_focused_room_resumes_previous_and_badges_follow(server):
         assert [c.id for c in client.state.active_calls] == ["alpha"]
         assert not alpha.state.is_audio_suspended and client.state.focused_call is alpha
         assert pane(app, "alpha").has_class("-focused")
-        assert len(app.query(RoomPane)) == 1
+        assert len(app.rooms_screen.query(RoomPane)) == 1
         await pilot.press("q")
 
 
@@ -210,7 +211,7 @@ async def test_focus_keys_work_while_8_rooms_of_4_speakers_animate(server, make_
         async def meters() -> None:  # what the engine does at 20 Hz for every call
             while not stop.is_set():
                 for call in client.state.active_calls:
-                    app.post_message(LevelsChanged(call.cid))
+                    app.rooms_screen.post_message(EngineEvent(LevelsChanged(call)))
                 await asyncio.sleep(0.05)
 
         driver = asyncio.get_running_loop().create_task(meters())
@@ -229,7 +230,7 @@ async def test_focus_keys_work_while_8_rooms_of_4_speakers_animate(server, make_
 
 @pytest.mark.parametrize("width", [80, 160])
 def test_grid_reflows(width):
-    from mctui.tui.app import grid_columns
+    from mctui.tui.screens.rooms import grid_columns
 
     assert grid_columns(1, width) == 1
     assert grid_columns(2, width) == 2
@@ -303,13 +304,13 @@ async def test_app_keys_do_not_fire_behind_dialogs(server):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("question_mark")  # closes help, never stacks a second one
         await pilot.pause()
-        assert not isinstance(app.screen, HelpScreen) and len(app.screen_stack) == 1
+        assert app.screen is app.rooms_screen
         await pilot.press("question_mark")
         await pilot.pause()
         await pilot.press("q")  # closes help; the app and the calls stay
         await pilot.pause()
         assert app.is_running and len(client.state.active_calls) == 2
-        assert len(app.screen_stack) == 1
+        assert app.screen is app.rooms_screen
         await pilot.press("j")
         await pilot.pause()
         assert isinstance(app.screen, JoinScreen)
@@ -335,7 +336,9 @@ async def test_grid_reflows_at_once_on_resize_and_footer_keeps_quit(server):
         await pilot.pause()
         await pilot.pause()
         assert grid.styles.grid_size_columns == 1
-        assert all(p.region.width >= 50 for p in app.query(RoomPane)), "panes are clipped"
+        assert all(p.region.width >= 50 for p in app.rooms_screen.query(RoomPane)), (
+            "panes are clipped"
+        )
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         quit_keys = [k for k in app.rooms_screen.query(FooterKey) if k.description == "Quit"]

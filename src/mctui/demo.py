@@ -65,7 +65,6 @@ async def _friend_rings(url: str, secret: str, ring_after: float, call_seconds: 
     await asyncio.sleep(ring_after)
     while True:
         call = friend.client.make_call(CallType.DEFAULT, "one-to-one")
-        call.state._set("ring_responses", {})
         await call.ring([YOU])
         async with asyncio.timeout(None):
             answer = await call.state.observe("ring_responses").wait_for(lambda r: YOU in r)

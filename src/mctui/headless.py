@@ -20,8 +20,17 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from mctui.engine import Call, Client
+from mctui.engine.bridge import (
+    AudioModeChanged,
+    BridgeEvent,
+    CallJoined,
+    CallLeft,
+    EngineBridge,
+    FocusChanged,
+    Notice,
+    RingChanged,
+)
 from mctui.engine.rooms import join_rooms, parse_room
-from mctui.engine.state import AudioMode, CallConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
 
@@ -51,49 +60,29 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | Non
 
 
 class HeadlessSession:
-    """Runs a connected client without a UI."""
+    """Runs a connected client without a UI: the engine bridge's events become JSON lines."""
 
     def __init__(self, client: Client, emit: EventWriter) -> None:
         self.client = client
         self.emit = emit
         self.done = asyncio.Event()
-        self._watched: set[str] = set()
-
-    def watch(self, call: Call) -> None:
-        if call.cid in self._watched:
-            return
-        self._watched.add(call.cid)
-
-        def on_mode(mode: AudioMode) -> None:
-            live = call.state.connection in (CallConnection.JOINING, CallConnection.JOINED)
-            if live and call in self.client.state.active_calls:
-                name = {"suspended": "suspended", "ducked": "ducked", "focused": "resumed"}[mode]
-                self.emit(name, room=call.id)
-
-        call.state.observe("audio_mode").listen(on_mode)
+        self.bridge = EngineBridge(client, self._on_event)
 
     def start(self) -> None:
-        state = self.client.state
-        known: list[Call] = []
+        self.bridge.start()
 
-        def on_calls(calls: list[Call]) -> None:
-            for call in calls:
-                if call not in known:
-                    known.append(call)
-                    self.watch(call)
-                    self.emit("joined", room=call.id, type=call.type.value)
-            for call in list(known):
-                if call not in calls:
-                    known.remove(call)
-                    self.emit("left", room=call.id)
-
-        state.observe("active_calls").listen(on_calls)
-        state.observe("focused_call").listen(
-            lambda call: self.emit("focus", room=call.id) if call is not None else None
-        )
-
-        def on_ring(call: Call | None) -> None:
-            if call is not None and call.state.ringing is not None:
+    def _on_event(self, event: BridgeEvent) -> None:
+        match event:
+            case CallJoined(call=call):
+                self.emit("joined", room=call.id, type=call.type.value)
+            case CallLeft(call=call):
+                self.emit("left", room=call.id)
+            case FocusChanged(current=call) if call is not None:
+                self.emit("focus", room=call.id)
+            case AudioModeChanged(call=call, mode=mode):
+                name = {"suspended": "suspended", "ducked": "ducked", "focused": "resumed"}[mode]
+                self.emit(name, room=call.id)
+            case RingChanged(call=call) if call is not None and call.state.ringing is not None:
                 preview = self.client.preview_set_active(call)
                 self.emit(
                     "ring",
@@ -101,16 +90,10 @@ class HeadlessSession:
                     caller=call.state.ringing.caller.id,
                     suspends=[c.id for c in preview.suspends],  # type: ignore[attr-defined]
                 )
-
-        state.observe("incoming_call").listen(on_ring)
-        state.observe("audio_notice").listen(
-            lambda notice: self.emit("notice", message=notice) if notice else None
-        )
-        if state.audio_notice:
-            self.emit("notice", message=state.audio_notice)
-        state.observe("audio_error").listen(
-            lambda error: self.emit("error", message=error) if error else None
-        )
+            case Notice(text=text, severity="error"):
+                self.emit("error", message=text)
+            case Notice(text=text):
+                self.emit("notice", message=text)
 
     async def levels(self) -> None:
         """Participant levels at most 10 Hz (sampled from the engine's state)."""
@@ -200,7 +183,7 @@ async def run_headless(
     levels = loop.create_task(session.levels())
     try:
         try:
-            await join_rooms(client, [parse_room(r) for r in rooms], session.watch)
+            await join_rooms(client, [parse_room(r) for r in rooms], session.bridge.watch)
         except MctuiError as exc:
             emit("error", message=str(exc))
         emit("ready", rooms=[c.id for c in client.state.active_calls])
@@ -227,5 +210,6 @@ async def run_headless(
         with contextlib.suppress(asyncio.CancelledError):
             await levels
         await client.disconnect()
+        session.bridge.close()
         emit("bye")
     return 0

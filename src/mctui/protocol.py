@@ -186,6 +186,27 @@ class JoinResult(_Model):
     sfu: SfuInfo
 
 
+class HelloResult(_Model):
+    user: UserInfo
+    version: int
+
+
+class CallResult(_Model):
+    call: CallInfo
+
+
+class SfuAnswer(_Model):
+    """The SFU's answer to an offer, and which participant each receive slot carries."""
+
+    sdp: str
+    sdp_type: Literal["answer"] = "answer"
+    track_owners: dict[str, str] = {}
+
+
+class EmptyResult(_Model):
+    pass
+
+
 class Reply(_Model):
     type: Literal["reply"] = "reply"
     id: int

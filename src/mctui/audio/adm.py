@@ -14,14 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
 from mctui.audio.channels import fit_channels, to_mono
-from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
+from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
 from mctui.audio.voice import VoiceChain
 
-Frame = npt.NDArray[np.float32]
 _SILENCE: Frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
 _SILENCE.setflags(write=False)
 _SILENCE_STEREO: Frame = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
@@ -69,6 +67,8 @@ class AudioDeviceModule:
         self.frames_captured = 0
         self.mic_level_dbfs = FLOOR_DBFS
         self.mic_peak_dbfs = FLOOR_DBFS
+        self._mic_detector = SpeakingDetector()
+        self.mic_speaking = False
 
     def set_capture_sink(self, sink: Callable[[Frame], None] | None) -> None:
         """Where captured frames go (the call's outgoing track); with none they are dropped."""
@@ -145,10 +145,11 @@ class AudioDeviceModule:
     def measure_mic(self, frame: Frame) -> None:
         if not self.is_capturing:
             self.mic_level_dbfs = self.mic_peak_dbfs = FLOOR_DBFS
-            return
-        mono = to_mono(frame)
-        self.mic_level_dbfs = float(rms_dbfs(mono)[0])
-        self.mic_peak_dbfs = float(peak_dbfs(mono)[0])
+        else:
+            mono = to_mono(frame)
+            self.mic_level_dbfs = float(rms_dbfs(mono)[0])
+            self.mic_peak_dbfs = float(peak_dbfs(mono)[0])
+        self.mic_speaking = self._mic_detector.update(self.mic_level_dbfs)
 
     # --- playout ------------------------------------------------------------------------------
 

@@ -15,11 +15,9 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
-from mctui.audio.config import FRAME_MS, FRAME_SAMPLES
+from mctui.audio.config import FRAME_MS, FRAME_SAMPLES, Frame
 
-Frame = npt.NDArray[np.float32]
 ProcessFn = Callable[[Frame], Frame]
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-Frame = npt.NDArray[np.float32]
+from mctui.audio.config import Frame
 
 
 def to_mono(frame: Frame) -> Frame:

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 SAMPLE_RATE = 48_000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 960
+
+#: One frame of audio inside mctui: float32, ``(960,)`` mono or ``(960, 2)`` stereo.
+Frame = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

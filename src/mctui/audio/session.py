@@ -13,14 +13,12 @@ import contextlib
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.channels import to_stereo
-from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy
+from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 
-Frame = npt.NDArray[np.float32]
 HoldListener = Callable[["AudioSession"], None]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mctui.audio.backends import AudioBackend, NullBackend, ProcessFn
-from mctui.audio.config import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
+from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
 from mctui.errors import NoAudioDeviceError
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,3 @@ def open_default_sounddevice(
         return SoundDeviceBackend(input_device, output_device)
     except Exception as exc:  # sounddevice raises PortAudioError / ValueError here
         return NullBackend(notice=f"no audio device ({exc}); using the null device")
-
-
-_ = FRAME_MS  # the block size is one frame: FRAME_SAMPLES at SAMPLE_RATE

@@ -17,12 +17,9 @@ import ctypes
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
-from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
-
-Frame = npt.NDArray[np.float32]
+from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE, Frame
 
 try:  # optional, x86_64 Linux wheels only
     from pyrnnoise import rnnoise as _rnnoise

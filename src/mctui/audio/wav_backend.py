@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mctui.audio.backends import ClockedBackend, Frame
+from mctui.audio.backends import ClockedBackend
 from mctui.audio.channels import to_stereo
-from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
+from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from mctui.errors import NoAudioDeviceError
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mctui.audio.backends import MemoryBackend
 from mctui.audio.config import AudioConfigurationPolicy
-from mctui.bots.signals import Signal, speech_like, tone
+from mctui.bots.signals import Signal, tone
 from mctui.engine import Call, CallType, Client, ClientOptions, MultiCallAudioPolicy, User
 
 
@@ -46,12 +46,6 @@ class Bot:
         cls, url: str, user: User, token: str, hz: float, room: str, **kw: CallType
     ) -> Bot:
         return cls(url, user, token, tone(hz), room=room, **kw)
-
-    @classmethod
-    def with_speech(
-        cls, url: str, user: User, token: str, room: str, seed: int = 0, **kw: CallType
-    ) -> Bot:
-        return cls(url, user, token, speech_like(seed=seed), room=room, **kw)
 
     async def start(self) -> Call:
         await self.client.connect()

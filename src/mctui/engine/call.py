@@ -1,37 +1,78 @@
 """One call (room) of a client: joining, leaving, ringing, suspension and the microphone.
 
-A call's audio mode (focused / ducked / suspended) is decided by the client's policy and by the
-user; ``_apply_audio`` turns mode + the user's microphone wish into the ADM's holds and switches,
-so the actual mic state is always *derived* and can never drift from what the user asked for.
+A call's audio mode (focused / ducked / suspended) is decided by the client's focus manager (the
+policy, or the user through it); ``_apply_audio`` turns mode + the user's microphone wish into the
+ADM's holds and switches, so the actual mic state is always *derived* and can never drift from
+what the user asked for. The call reaches its client only through the small ``CallHost``
+protocol, and server events reach it through one public method, ``handle_event``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.audio.levels import FLOOR_DBFS
+from mctui.audio.session import AudioSession
 from mctui.engine.state import (
     AudioMode,
     CallConnection,
     CallState,
     Participant,
     RingInfo,
+    StateWriter,
 )
-from mctui.engine.types import CallPreferences, CallType, ConnectOptions, User
+from mctui.engine.types import CallPreferences, CallType, ClientOptions, ConnectOptions, User
 from mctui.errors import InvalidStateError, MctuiError
-from mctui.rtc.transport import MediaTransport, create_transport
-
-if TYPE_CHECKING:
-    from mctui.engine.client import Client
+from mctui.rtc.factory import create_transport
+from mctui.rtc.transport import MediaTransport
 
 log = logging.getLogger(__name__)
 
 _LIVE = (CallConnection.JOINING, CallConnection.JOINED, CallConnection.RECONNECTING)
+R = TypeVar("R", bound=BaseModel)
+
+
+class CallHost(Protocol):
+    """What a call needs from its client, and nothing more."""
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def options(self) -> ClientOptions: ...
+
+    @property
+    def audio(self) -> AudioSession: ...
+
+    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
+        """One request to the coordinator, its reply parsed into ``reply``."""
+
+    async def set_active_call(self, call: Call) -> None: ...
+
+    async def remove_active_call(self, call: Call) -> None: ...
+
+    def take_audio(self, call: Call) -> None:
+        """``call`` takes the audio back (the policy makes room first)."""
+
+    def suspend_by_user(self, call: Call) -> None:
+        """The user suspended ``call`` by hand."""
+
+    def ring_cleared(self, call: Call) -> None:
+        """``call`` no longer rings this user."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as a task the client cancels when it disconnects."""
 
 
 class Call:
@@ -39,7 +80,7 @@ class Call:
 
     def __init__(
         self,
-        client: Client,
+        client: CallHost,
         call_type: CallType,
         call_id: str,
         preferences: CallPreferences | None = None,
@@ -50,6 +91,7 @@ class Call:
         self.cid = p.call_cid(self.type.value, call_id)
         self.preferences = preferences or CallPreferences()
         self.state = CallState()
+        self._w = StateWriter(self.state)
         self.info: p.CallInfo | None = None
         self._suspended_by_user = False
         self._muted_by_user = False
@@ -105,14 +147,15 @@ class Call:
         self, members: list[str] | None = None, *, create: bool = True
     ) -> p.CallInfo:
         """Create the call on the server (or fetch it), adding ``members``."""
-        result = await self.client._request(
+        result = await self.client.request(
             p.GetOrCreateCallRequest,
+            p.CallResult,
             call_type=self.type.value,
             call_id=self.id,
             members=list(members or []),
             create=create,
         )
-        self.info = p.CallInfo.model_validate(result["call"])
+        self.info = result.call
         return self.info
 
     async def get(self) -> p.CallInfo:
@@ -130,41 +173,44 @@ class Call:
         if self.state.connection in _LIVE:
             return
         options = connect_options or ConnectOptions()
-        self.state._set("connection", CallConnection.JOINING)
-        self.state._set("ended", False)
+        self._w.set(CallState.connection, CallConnection.JOINING)
+        self._w.set(CallState.ended, False)
         self._muted_by_user = False
-        await self.client._set_active_call(self)
+        await self.client.set_active_call(self)
         try:
             if self.state.connection is not CallConnection.JOINING:
                 raise InvalidStateError(f"{self.cid} was left while joining")
-            result = await self.client._request(
-                p.JoinCallRequest, call_type=self.type.value, call_id=self.id, create=create
+            join = await self.client.request(
+                p.JoinCallRequest,
+                p.JoinResult,
+                call_type=self.type.value,
+                call_id=self.id,
+                create=create,
             )
-            join = p.JoinResult.model_validate(result)
             self.info = join.call
             config = self.audio_configuration_policy
-            self.state._set("role", join.role)
-            self.state._set("can_publish", join.can_publish)
-            self.state._set(
-                "microphone_enabled", options.microphone.resolve(config.capture_on_join)
+            self._w.set(CallState.role, join.role)
+            self._w.set(CallState.can_publish, join.can_publish)
+            self._w.set(
+                CallState.microphone_enabled, options.microphone.resolve(config.capture_on_join)
             )
-            self.state._set("camera_enabled", False)
+            self._w.set(CallState.camera_enabled, False)
             for user in join.call.participants:
                 if user.id != self.client.user.id:
                     self._remote[user.id] = Participant(User(user.id, user.name))
             await self._start_media(join, config)
             if self.state.connection is not CallConnection.JOINING:
                 raise InvalidStateError(f"{self.cid} was left while joining")
-            self.state._set("connection", CallConnection.JOINED)
-            self._publish_participants()
+            self._w.set(CallState.connection, CallConnection.JOINED)
+            self.refresh_participants()
             self._apply_audio()
             if not self.state.microphone_enabled and join.can_publish:
                 await self._send_mute(True)
         except BaseException:
             await self._teardown_media()
             if self.state.connection is CallConnection.JOINING:
-                self.state._set("connection", CallConnection.FAILED)
-            await self.client._remove_active_call(self)
+                self._w.set(CallState.connection, CallConnection.FAILED)
+            await self.client.remove_active_call(self)
             raise
 
     async def _start_media(self, join: p.JoinResult, config: AudioConfigurationPolicy) -> None:
@@ -176,9 +222,9 @@ class Call:
         await transport.start(join, adm, self._signal_sfu)
         await self.client.audio.start()
 
-    async def _signal_sfu(self, role: str, sdp: str, sdp_type: str) -> dict[str, Any]:
-        return await self.client._request(
-            p.SfuSignalRequest, cid=self.cid, role=role, sdp=sdp, sdp_type=sdp_type
+    async def _signal_sfu(self, role: str, sdp: str) -> p.SfuAnswer:
+        return await self.client.request(
+            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role=role, sdp=sdp, sdp_type="offer"
         )
 
     async def _teardown_media(self) -> None:
@@ -199,24 +245,24 @@ class Call:
         await self._teardown_media()
         self._reset_local_state()
         if was_live:
-            self.state._set("connection", CallConnection.LEFT)
+            self._w.set(CallState.connection, CallConnection.LEFT)
             with contextlib.suppress(MctuiError):
-                await self.client._request(p.LeaveCallRequest, cid=self.cid)
-        await self.client._remove_active_call(self)
+                await self.client.request(p.LeaveCallRequest, p.EmptyResult, cid=self.cid)
+        await self.client.remove_active_call(self)
 
     async def end(self) -> None:
         """End the call for everyone (host or creator only), then leave it locally."""
-        await self.client._request(p.EndCallRequest, cid=self.cid)
+        await self.client.request(p.EndCallRequest, p.EmptyResult, cid=self.cid)
         await self._on_ended()
 
     async def _on_ended(self) -> None:
-        self.state._set("ended", True)
+        self._w.set(CallState.ended, True)
         self._clear_ring()
         await self._teardown_media()
         self._reset_local_state()
         if self.state.connection in _LIVE:
-            self.state._set("connection", CallConnection.LEFT)
-        await self.client._remove_active_call(self)
+            self._w.set(CallState.connection, CallConnection.LEFT)
+        await self.client.remove_active_call(self)
 
     def _reset_local_state(self) -> None:
         """Forget this session of the call. The audio mode is left as it was (a call that is
@@ -225,8 +271,8 @@ class Call:
         self._muted_by_user = False
         self._remote.clear()
         self._activity = {}
-        self.state._set("participants", ())
-        self.state._set("outgoing_ring", frozenset())
+        self._w.set(CallState.participants, [])
+        self._w.set(CallState.outgoing_ring, frozenset())
 
     # --- ringing ------------------------------------------------------------------------------
 
@@ -234,11 +280,13 @@ class Call:
         """Ring ``members``: the call is created if needed and this client joins it to wait."""
         await self.get_or_create(members=members)
         await self.join()
-        self.state._set("outgoing_ring", self.state.outgoing_ring | frozenset(members))
+        fresh = {k: v for k, v in self.state.ring_responses.items() if k not in members}
+        self._w.set(CallState.ring_responses, MappingProxyType(fresh))  # a new ring, new answers
+        self._w.set(CallState.outgoing_ring, self.state.outgoing_ring | frozenset(members))
         try:
-            await self.client._request(p.RingRequest, cid=self.cid, members=members)
+            await self.client.request(p.RingRequest, p.EmptyResult, cid=self.cid, members=members)
         except BaseException:
-            self.state._set("outgoing_ring", self.state.outgoing_ring - frozenset(members))
+            self._w.set(CallState.outgoing_ring, self.state.outgoing_ring - frozenset(members))
             raise
 
     async def accept(self) -> None:
@@ -246,7 +294,7 @@ class Call:
         if self.state.ringing is None:
             raise InvalidStateError(f"{self.cid} is not ringing")
         self._clear_ring()
-        await self.client._request(p.AcceptCallRequest, cid=self.cid)
+        await self.client.request(p.AcceptCallRequest, p.EmptyResult, cid=self.cid)
         await self.join()
 
     async def reject(self, reason: p.RejectReason = "decline") -> None:
@@ -254,22 +302,26 @@ class Call:
         try:
             if self.state.ringing is not None:
                 self._clear_ring()
-                await self.client._request(p.RejectCallRequest, cid=self.cid, reason=reason)
+                await self.client.request(
+                    p.RejectCallRequest, p.EmptyResult, cid=self.cid, reason=reason
+                )
             elif self.state.outgoing_ring:
-                self.state._set("outgoing_ring", frozenset())
-                await self.client._request(p.RejectCallRequest, cid=self.cid, reason="cancel")
+                self._w.set(CallState.outgoing_ring, frozenset())
+                await self.client.request(
+                    p.RejectCallRequest, p.EmptyResult, cid=self.cid, reason="cancel"
+                )
             else:
                 raise InvalidStateError(f"{self.cid} has no ring to reject")
         finally:
-            await self.client._remove_active_call(self)
-
-    def _set_ringing(self, caller: User, timeout_s: float | None = None) -> None:
-        expires = time.monotonic() + timeout_s if timeout_s is not None else None
-        self.state._set("ringing", RingInfo(caller=caller, expires_at=expires))
+            await self.client.remove_active_call(self)
 
     def _clear_ring(self) -> None:
-        self.state._set("ringing", None)
-        self.client._clear_incoming(self)
+        self._w.set(CallState.ringing, None)
+        self.client.ring_cleared(self)
+
+    def _note_ring_response(self, user_id: str, response: str) -> None:
+        responses = {**self.state.ring_responses, user_id: response}
+        self._w.set(CallState.ring_responses, MappingProxyType(responses))
 
     # --- audio: suspension, ducking, microphone -----------------------------------------------
 
@@ -281,8 +333,7 @@ class Call:
         """
         if not self.has_media:
             return
-        self._suspended_by_user = True
-        self._set_mode(AudioMode.SUSPENDED)
+        self.client.suspend_by_user(self)
 
     async def resume_audio(self) -> None:
         """Take the audio back: re-claim the holds and re-enable what suspension disabled.
@@ -290,9 +341,7 @@ class Call:
         Under an exclusive policy the other calls are suspended (or ducked) first, so two calls
         never hold the speaker at once.
         """
-        if self not in self.client.state.active_calls:
-            return
-        self.client._resume(self)
+        self.client.take_audio(self)
 
     async def set_microphone_enabled(self, enabled: bool) -> None:
         """Record the user's microphone wish; it takes effect whenever this call holds the mic.
@@ -301,16 +350,39 @@ class Call:
         mute made here is a hand mute: focus switches keep it until the user unmutes.
         """
         self._muted_by_user = not enabled
-        self.state._set("microphone_enabled", enabled)
+        self._w.set(CallState.microphone_enabled, enabled)
         self._apply_audio()
         if self.state.connection is CallConnection.JOINED and self.state.can_publish:
             await self._send_mute(not enabled)
 
     async def set_camera_enabled(self, enabled: bool) -> None:
         """Recorded for API compatibility; mctui is voice-only and never opens a camera."""
-        self.state._set("camera_enabled", enabled)
+        self._w.set(CallState.camera_enabled, enabled)
 
-    async def _open_microphone_for_focus(self) -> None:
+    async def _send_mute(self, muted: bool) -> None:
+        with contextlib.suppress(MctuiError):
+            await self.client.request(
+                p.UpdateMuteRequest, p.EmptyResult, cid=self.cid, audio_muted=muted
+            )
+
+    # --- levers for the focus manager (not for applications: use the methods above) ------------
+
+    def apply_audio_mode(self, mode: AudioMode, *, by_user: bool = False) -> None:
+        """Set the audio mode the focus manager decided and make the ADM follow."""
+        self._suspended_by_user = mode is AudioMode.SUSPENDED and (
+            by_user or self._suspended_by_user
+        )
+        self._w.set(CallState.audio_mode, mode)
+        self._apply_audio()
+
+    def close_microphone(self) -> None:
+        """Stop capture now (the first step of a focus switch); the user's wish is kept."""
+        if self._adm is not None:
+            self._adm.set_capture_enabled(False)
+            self._adm.release_microphone()
+        self._sync_holds()
+
+    async def open_microphone_for_focus(self) -> None:
         """The last step of a focus switch: the mic goes live in the room that took focus, as
         the cookbook's ``switchFocus`` does, unless the user muted it by hand or the call's audio
         configuration only listens (``viewer()`` captures only once the user unmutes)."""
@@ -322,35 +394,10 @@ class Call:
             or self.state.audio_mode is not AudioMode.FOCUSED
         ):
             return
-        self.state._set("microphone_enabled", True)
+        self._w.set(CallState.microphone_enabled, True)
         self._apply_audio()
         if self.state.connection is CallConnection.JOINED:
             await self._send_mute(False)
-
-    async def _send_mute(self, muted: bool) -> None:
-        with contextlib.suppress(MctuiError):
-            await self.client._request(p.UpdateMuteRequest, cid=self.cid, audio_muted=muted)
-
-    def _set_mode(self, mode: AudioMode) -> None:
-        if mode is not AudioMode.SUSPENDED:
-            self._suspended_by_user = False
-        self._set_mode_state(mode)
-        self._apply_audio()
-        if mode is AudioMode.FOCUSED:
-            self.client._note_focus(self)
-        self.client._refresh_focus()
-
-    def _set_mode_state(self, mode: AudioMode) -> None:
-        self.state._set("audio_mode", mode)
-        self.state._set("is_audio_suspended", mode is AudioMode.SUSPENDED)
-        self.state._set("is_audio_ducked", mode is AudioMode.DUCKED)
-
-    def _close_microphone(self) -> None:
-        """Stop capture now (the first step of a focus switch); the user's wish is kept."""
-        if self._adm is not None:
-            self._adm.set_capture_enabled(False)
-            self._adm.release_microphone()
-        self._sync_holds()
 
     def _apply_audio(self) -> None:
         """Make the ADM match mode + wish. Releases always happen before claims."""
@@ -387,24 +434,25 @@ class Call:
 
     def _sync_holds(self) -> None:
         adm = self._adm
-        self.state._set("holds_microphone", adm is not None and adm.holds_microphone)
-        self.state._set("holds_speaker", adm is not None and adm.holds_speaker)
-        self.state._set("is_capturing", adm is not None and adm.is_capturing)
-        self._publish_participants()
+        self._w.set(CallState.holds_microphone, adm is not None and adm.holds_microphone)
+        self._w.set(CallState.holds_speaker, adm is not None and adm.holds_speaker)
+        self._w.set(CallState.is_capturing, adm is not None and adm.is_capturing)
+        self.refresh_participants()
 
     # --- participants -------------------------------------------------------------------------
 
-    def _publish_participants(self) -> None:
+    def refresh_participants(self) -> None:
+        """Publish who is in the call with their current levels (the client's audio tick)."""
         if self.state.connection not in _LIVE:
             return
         adm = self._adm
-        me = self.client.user
         local = Participant(
-            user=me,
+            user=self.client.user,
             role=self.state.role or "member",
             is_local=True,
-            audio_level=adm.mic_level_dbfs if adm is not None else -100.0,
-            audio_peak=adm.mic_peak_dbfs if adm is not None else -100.0,
+            is_speaking=adm is not None and adm.is_capturing and adm.mic_speaking,
+            audio_level=adm.mic_level_dbfs if adm is not None else FLOOR_DBFS,
+            audio_peak=adm.mic_peak_dbfs if adm is not None else FLOOR_DBFS,
             audio_muted=not self.state.microphone_enabled,
             published_tracks=frozenset({"audio"}) if self.state.is_capturing else frozenset(),
         )
@@ -415,57 +463,87 @@ class Call:
             activity = self._activity.get(participant_id)
             if remote is not None and playing and remote.enabled:
                 # we hear them: the exact meter of what is played
-                participant = Participant(
-                    user=participant.user,
-                    role=participant.role,
-                    is_speaking=remote.speaking,
-                    audio_level=remote.level_dbfs,
-                    audio_peak=remote.peak_dbfs,
-                    audio_muted=participant.audio_muted,
-                    published_tracks=frozenset({"audio"}),
-                    heard=True,
+                level, peak, speaking, heard = (
+                    remote.level_dbfs,
+                    remote.peak_dbfs,
+                    remote.speaking,
+                    True,
                 )
             elif activity is not None:
                 # suspended (or not yet playing): who talks, as the SFU sees it
-                participant = Participant(
-                    user=participant.user,
-                    role=participant.role,
-                    is_speaking=activity.speaking,
-                    audio_level=activity.level_dbfs,
-                    audio_peak=activity.level_dbfs,
-                    audio_muted=participant.audio_muted,
+                level, peak = activity.level_dbfs, activity.level_dbfs
+                speaking, heard = activity.speaking, False
+            else:
+                remotes.append(participant)
+                continue
+            remotes.append(
+                dataclasses.replace(
+                    participant,
+                    is_speaking=speaking,
+                    audio_level=level,
+                    audio_peak=peak,
                     published_tracks=frozenset({"audio"}),
+                    heard=heard,
                 )
-            remotes.append(participant)
-        self.state._set("participants", (local, *remotes))
-
-    def _on_participant_joined(self, event: p.ParticipantJoinedEvent) -> None:
-        if event.user.id == self.client.user.id:
-            return
-        self._remote[event.user.id] = Participant(
-            User(event.user.id, event.user.name), role=event.role
-        )
-        self._publish_participants()
-
-    def _on_participant_left(self, event: p.ParticipantLeftEvent) -> None:
-        self._remote.pop(event.user.id, None)
-        if self._adm is not None:
-            self._adm.remove_remote(event.user.id)
-        self._publish_participants()
-
-    def _on_participant_muted(self, event: p.ParticipantMutedEvent) -> None:
-        old = self._remote.get(event.user.id)
-        if old is not None:
-            self._remote[event.user.id] = Participant(
-                user=old.user, role=old.role, audio_muted=event.audio_muted
             )
-            self._publish_participants()
+        self._w.set(CallState.participants, [local, *remotes])
 
-    def _on_sfu_levels(self, event: p.CallLevelsEvent) -> None:
-        """Speaking activity from the SFU: right for suspended calls too."""
-        self._activity = dict(event.levels)
-        self._publish_participants()
+    # --- events from the server ---------------------------------------------------------------
 
-    def _on_sfu_tracks(self, event: p.SfuTracksEvent) -> None:
-        if self._transport is not None:
-            self._transport.handle_event(event)
+    def handle_event(self, event: BaseModel) -> None:
+        """Every server event about this call arrives here (the client routes them by cid)."""
+        match event:
+            case p.CallRingEvent():
+                self.info = event.call
+                caller = User(event.caller.id, event.caller.name)
+                expires = time.monotonic() + event.timeout_s if event.timeout_s else None
+                self._w.set(CallState.ringing, RingInfo(caller=caller, expires_at=expires))
+            case p.ParticipantJoinedEvent():
+                if event.user.id != self.client.user.id:
+                    user = User(event.user.id, event.user.name)
+                    self._remote[event.user.id] = Participant(user, role=event.role)
+                    self.refresh_participants()
+            case p.ParticipantLeftEvent():
+                self._remote.pop(event.user.id, None)
+                if self._adm is not None:
+                    self._adm.remove_remote(event.user.id)
+                self.refresh_participants()
+            case p.ParticipantMutedEvent():
+                old = self._remote.get(event.user.id)
+                if old is not None:
+                    self._remote[event.user.id] = Participant(
+                        user=old.user, role=old.role, audio_muted=event.audio_muted
+                    )
+                    self.refresh_participants()
+            case p.SfuTracksEvent():
+                if self._transport is not None:
+                    self._transport.handle_event(event)
+            case p.CallLevelsEvent():
+                self._activity = dict(event.levels)  # right for suspended calls too
+                self.refresh_participants()
+            case p.CallAcceptedEvent():
+                if event.user.id == self.client.user.id:
+                    self._clear_ring()  # accepted on another device
+                else:
+                    self._w.set(CallState.outgoing_ring, self.state.outgoing_ring - {event.user.id})
+                    self._note_ring_response(event.user.id, "accepted")
+            case p.CallRejectedEvent() | p.CallMissedEvent():
+                self._on_ring_ended(event)
+            case p.CallEndedEvent():
+                self.client.spawn(self._on_ended())
+
+    def _on_ring_ended(self, event: p.CallRejectedEvent | p.CallMissedEvent) -> None:
+        ringing = self.state.ringing
+        if event.user.id == self.client.user.id or (
+            ringing is not None and event.user.id == ringing.caller.id
+        ):
+            self._clear_ring()  # our ring was cancelled, timed out, or declined elsewhere
+            return
+        if event.user.id not in self.state.outgoing_ring:
+            return
+        remaining = self.state.outgoing_ring - {event.user.id}
+        self._w.set(CallState.outgoing_ring, remaining)
+        response = event.reason if isinstance(event, p.CallRejectedEvent) else "missed"
+        self._note_ring_response(event.user.id, response)
+        if not remaining and not self.state.remote_participants:
+            self.client.spawn(self.leave())  # nobody answered a call we placed: hang up

@@ -1,9 +1,8 @@
 """The client: one connection to the coordinator, the shared audio session, and the calls.
 
-``set_active_call`` / ``remove_active_call`` keep ``state.active_calls`` and consult the multicall
-policy; the policy's decisions come back through the ``suspend`` / ``duck`` / ``focus`` levers
-below. Everything runs on one asyncio loop, and every policy step is synchronous, so no other task
-can observe a half-applied decision (two calls holding the speaker, say).
+The client owns the connection state and the ringing list; the focus manager (``engine/focus``)
+owns the active calls, the policy and the focus. Calls reach the client through the ``CallHost``
+methods below; server events reach a call through ``Call.handle_event``.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -20,9 +19,10 @@ from mctui import protocol as p
 from mctui.audio.devices import resolve_backend
 from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
-from mctui.engine.policies import AudioPolicy, AudioPreview, PolicyCall, policy_for
+from mctui.engine.focus import FocusManager
+from mctui.engine.policies import AudioPreview
 from mctui.engine.signaling import SignalingChannel, WebSocketSignaling
-from mctui.engine.state import AudioMode, ClientConnection, ClientState
+from mctui.engine.state import ClientConnection, ClientState, StateWriter
 from mctui.engine.types import (
     CallPreferences,
     CallType,
@@ -57,19 +57,26 @@ class Client:
         signaling_factory: SignalingFactory | None = None,
     ) -> None:
         self.url = url
-        self.user = user
+        self._user = user
         self.token = token
-        self.options = options or ClientOptions()
+        self._options = options or ClientOptions()
         self.state = ClientState()
+        self._w = StateWriter(self.state)
+        self.focus = FocusManager(self._w, self._options)
         self._signaling_factory: SignalingFactory = signaling_factory or WebSocketSignaling
         self._signaling: SignalingChannel | None = None
         self._calls: dict[str, Call] = {}
-        self._policy: AudioPolicy = policy_for(self.options.multi_call_audio_policy)
-        self._focus_history: list[Call] = []
         self._incoming: list[Call] = []
         self._audio: AudioSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._disconnecting = False
+
+    @property
+    def user(self) -> User:
+        return self._user
+
+    @property
+    def options(self) -> ClientOptions:
+        return self._options
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -77,7 +84,7 @@ class Client:
         """Connect and authenticate; raises ``ServerUnreachableError`` or ``AuthError``."""
         if self._signaling is not None and not self._signaling.closed:
             return
-        self.state._set("connection", ClientConnection.CONNECTING)
+        self._w.set(ClientState.connection, ClientConnection.CONNECTING)
         signaling = self._signaling_factory(self.url, self.options.request_timeout_s)
         signaling.set_event_handler(self._on_event)
         signaling.set_closed_handler(self._on_signaling_closed)
@@ -86,35 +93,35 @@ class Client:
                 server_user = await signaling.open(self.token)
         except TimeoutError:
             await signaling.close()
-            self.state._set("connection", ClientConnection.DISCONNECTED)
+            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
             raise ServerUnreachableError(
                 f"no answer from the server at {self.url} within "
                 f"{self.options.connect_timeout_s:g} s"
             ) from None
         except BaseException:
-            self.state._set("connection", ClientConnection.DISCONNECTED)
+            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
             raise
         if server_user.id != self.user.id:
             await signaling.close()
-            self.state._set("connection", ClientConnection.DISCONNECTED)
+            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
             raise InvalidStateError(
                 f"the token is for user {server_user.id!r}, not {self.user.id!r}"
             )
         self._signaling = signaling
-        self.state._set("connection", ClientConnection.CONNECTED)
+        self._w.set(ClientState.connection, ClientConnection.CONNECTED)
 
     async def disconnect(self) -> None:
         """Leave every call, close the audio device and the connection.
 
         The calls leave without the policy resuming one another on the way out.
         """
-        self._disconnecting = True
+        self.focus.quiet = True
         try:
             for call in list(reversed(self.state.active_calls)):
                 with contextlib.suppress(MctuiError):
                     await call.leave()
         finally:
-            self._disconnecting = False
+            self.focus.quiet = False
         for task in list(self._tasks):
             task.cancel()
         signaling, self._signaling = self._signaling, None
@@ -123,7 +130,7 @@ class Client:
         if self._audio is not None:
             await self._audio.close()
             self._audio = None
-        self.state._set("connection", ClientConnection.DISCONNECTED)
+        self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -133,12 +140,13 @@ class Client:
         await self.disconnect()
 
     def _on_signaling_closed(self) -> None:
-        self.state._set("connection", ClientConnection.DISCONNECTED)
+        self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
 
-    async def _request(self, kind: type[R], **fields: Any) -> dict[str, Any]:
+    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
+        """Send one request to the coordinator; its reply parsed into ``reply`` (typed errors)."""
         if self._signaling is None:
             raise NotConnectedError("not connected: call `await client.connect()` first")
-        return await self._signaling.request(kind, **fields)
+        return await self._signaling.request(kind, reply, **fields)
 
     @property
     def audio(self) -> AudioSession:
@@ -155,15 +163,15 @@ class Client:
 
     def _on_audio_error(self, message: str) -> None:
         log.error("%s", message)
-        self.state._set("audio_error", message)
+        self._w.set(ClientState.audio_error, message)
 
     def _on_audio_notice(self, notice: str) -> None:
         log.warning("%s", notice)
-        self.state._set("audio_notice", notice)
+        self._w.set(ClientState.audio_notice, notice)
 
     def _on_audio_tick(self) -> None:
         for call in self.state.active_calls:
-            call._publish_participants()
+            call.refresh_participants()
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -185,60 +193,24 @@ class Client:
 
     @property
     def multi_call_audio_policy(self) -> MultiCallAudioPolicy:
-        return self._policy.kind
+        return self.focus.policy
 
     def set_multi_call_audio_policy(self, kind: MultiCallAudioPolicy) -> None:
         """Switch policy at run time; the focused call keeps the audio, the others follow the
         new policy's background mode (a call suspended by hand stays suspended)."""
-        self.options.multi_call_audio_policy = kind
-        self._policy = policy_for(kind)
-        if kind is MultiCallAudioPolicy.MANUAL:
-            return
-        focused = self.state.focused_call
-        if focused is None:
-            return
-        for call in self.state.active_calls:
-            if call is not focused and not call.suspended_by_user:
-                call._set_mode(self._policy.background_mode)
+        self.focus.set_policy(kind)
 
     def preview_set_active(self, call: Call) -> AudioPreview:
         """What joining or accepting ``call`` would do to the other calls' audio, now."""
-        if not self.options.allow_multiple_active_calls:
-            return AudioPreview(leaves=tuple(c for c in self.state.active_calls if c is not call))
-        if call in self.state.active_calls:
-            return AudioPreview()
-        return self._policy.preview(self, call)
+        return self.focus.preview(call)
 
     async def set_active_call(self, call: Call) -> None:
         """Add ``call`` to the active calls and let the policy arrange the audio."""
-        await self._set_active_call(call)
+        await self.focus.set_active(call, leave=lambda other: other.leave())
 
     async def remove_active_call(self, call: Call) -> None:
         """Remove ``call`` from the active calls and let the policy arrange the audio."""
-        await self._remove_active_call(call)
-
-    async def _set_active_call(self, call: Call) -> None:
-        if call in self.state.active_calls:
-            return  # already active: never a duplicate
-        if not self.options.allow_multiple_active_calls:
-            for other in self.state.active_calls:
-                if other is not call:
-                    await other.leave()
-            if call in self.state.active_calls:
-                return
-        self.state._set("active_calls", [*self.state.active_calls, call])
-        self._policy.on_set_active(self, call)
-        self._refresh_focus()
-
-    async def _remove_active_call(self, call: Call) -> None:
-        if call not in self.state.active_calls:
-            return
-        self.state._set("active_calls", [c for c in self.state.active_calls if c is not call])
-        if call in self._focus_history:
-            self._focus_history.remove(call)
-        if not self._disconnecting:
-            self._policy.on_remove_active(self, call)
-        self._refresh_focus()
+        self.focus.remove_active(call)
 
     async def switch_focus(self, from_call: Call | None, to_call: Call) -> None:
         """Move the microphone and speaker from ``from_call`` to ``to_call`` in one step.
@@ -247,134 +219,52 @@ class Client:
         on ``to`` (as the cookbook's ``switchFocus`` does) unless the user muted ``to`` by hand.
         A mic disabled at join by ``ConnectOptions`` is not a hand mute, so a room joined in the
         background is live once it takes focus. The speaker is released before it is claimed, so
-        there is never a moment with both calls holding it at full volume.
+        there is never a moment with both calls holding it at full volume, and listeners see one
+        focus change (A -> B).
         """
-        if to_call not in self.state.active_calls:
-            raise InvalidStateError(f"{to_call.cid} is not an active call: join it first")
-        if (
-            from_call is not None
-            and from_call is not to_call
-            and from_call in self.state.active_calls
-        ):
-            from_call._close_microphone()
-            from_call._set_mode(self._policy.background_mode)
-        self._resume(to_call)
-        await to_call._open_microphone_for_focus()
+        await self.focus.switch_focus(from_call, to_call)
 
-    def _resume(self, call: Call) -> None:
-        self._policy.before_resume(self, call)
-        call._set_mode(AudioMode.FOCUSED)
+    # --- CallHost: what calls ask of their client ----------------------------------------------
 
-    # --- PolicyHost levers --------------------------------------------------------------------
+    def take_audio(self, call: Call) -> None:
+        self.focus.resume(call)
 
-    @property
-    def active_calls(self) -> Sequence[PolicyCall]:
-        return self.state.active_calls
+    def suspend_by_user(self, call: Call) -> None:
+        self.focus.suspend_by_user(call)
 
-    def suspend(self, call: PolicyCall) -> None:
-        assert isinstance(call, Call)
-        if call.audio_mode is not AudioMode.SUSPENDED:
-            call._set_mode(AudioMode.SUSPENDED)
-
-    def duck(self, call: PolicyCall) -> None:
-        assert isinstance(call, Call)
-        if call.audio_mode is not AudioMode.DUCKED and not call.suspended_by_user:
-            call._set_mode(AudioMode.DUCKED)
-
-    def focus(self, call: PolicyCall) -> None:
-        assert isinstance(call, Call)
-        call._set_mode(AudioMode.FOCUSED)
-
-    def most_recent_holder(self, candidates: Sequence[PolicyCall]) -> PolicyCall | None:
-        for call in reversed(self._focus_history):
-            if call in candidates:
-                return call
-        return None
-
-    def _note_focus(self, call: Call) -> None:
-        if call in self._focus_history:
-            self._focus_history.remove(call)
-        if call in self.state.active_calls:
-            self._focus_history.append(call)
-
-    def _refresh_focus(self) -> None:
-        active = self.state.active_calls
-        focused: Call | None = None
-        for call in reversed(self._focus_history):
-            if call in active and call.audio_mode is AudioMode.FOCUSED:
-                focused = call
-                break
-        self.state._set("focused_call", focused)
-
-    # --- events from the server ---------------------------------------------------------------
-
-    def _on_event(self, event: Any) -> None:
-        cid = getattr(event, "cid", None)
-        if isinstance(event, p.CallRingEvent):
-            self._on_ring(event)
-            return
-        call = self._calls.get(cid) if cid else None
-        if call is None:
-            return
-        match event:
-            case p.ParticipantJoinedEvent():
-                call._on_participant_joined(event)
-            case p.ParticipantLeftEvent():
-                call._on_participant_left(event)
-            case p.ParticipantMutedEvent():
-                call._on_participant_muted(event)
-            case p.SfuTracksEvent():
-                call._on_sfu_tracks(event)
-            case p.CallLevelsEvent():
-                call._on_sfu_levels(event)
-            case p.CallAcceptedEvent():
-                if event.user.id == self.user.id:
-                    call._clear_ring()  # accepted on another device
-                else:
-                    call.state._set("outgoing_ring", call.state.outgoing_ring - {event.user.id})
-                    call.state._note_ring_response(event.user.id, "accepted")
-            case p.CallRejectedEvent() | p.CallMissedEvent():
-                self._on_ring_ended(call, event)
-            case p.CallEndedEvent():
-                self._spawn(call._on_ended())
-
-    def _on_ring(self, event: p.CallRingEvent) -> None:
-        call = self.make_call(CallType(event.call.type), event.call.id)
-        call.info = event.call
-        if self.options.reject_call_when_busy and self.state.active_calls:
-            self._spawn(self._reject_busy(call))
-            return
-        call._set_ringing(User(event.caller.id, event.caller.name), event.timeout_s)
+    def ring_cleared(self, call: Call) -> None:
         if call in self._incoming:
             self._incoming.remove(call)
-        self._incoming.append(call)
-        self.state._set("incoming_call", call)
+        self._w.set(ClientState.incoming_call, self._incoming[-1] if self._incoming else None)
 
-    async def _reject_busy(self, call: Call) -> None:
-        with contextlib.suppress(MctuiError):
-            await self._request(p.RejectCallRequest, cid=call.cid, reason="busy")
-
-    def _on_ring_ended(self, call: Call, event: p.CallRejectedEvent | p.CallMissedEvent) -> None:
-        if event.user.id == self.user.id or (
-            call.state.ringing is not None and event.user.id == call.state.ringing.caller.id
-        ):
-            call._clear_ring()  # our ring was cancelled, timed out, or declined elsewhere
-            return
-        if event.user.id not in call.state.outgoing_ring:
-            return
-        remaining = call.state.outgoing_ring - {event.user.id}
-        call.state._set("outgoing_ring", remaining)
-        response = event.reason if isinstance(event, p.CallRejectedEvent) else "missed"
-        call.state._note_ring_response(event.user.id, response)
-        if not remaining and not call.state.remote_participants:
-            self._spawn(call.leave())  # nobody answered a call we placed: hang up
-
-    def _clear_incoming(self, call: Call) -> None:
-        if call in self._incoming:
-            self._incoming.remove(call)
-        self.state._set("incoming_call", self._incoming[-1] if self._incoming else None)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # --- events from the server ---------------------------------------------------------------
+
+    def _on_event(self, event: BaseModel) -> None:
+        if isinstance(event, p.CallRingEvent):
+            self._on_ring(event)
+            return
+        cid = getattr(event, "cid", None)
+        call = self._calls.get(cid) if isinstance(cid, str) else None
+        if call is not None:
+            call.handle_event(event)
+
+    def _on_ring(self, event: p.CallRingEvent) -> None:
+        call = self.make_call(CallType(event.call.type), event.call.id)
+        if self.options.reject_call_when_busy and self.state.active_calls:
+            call.info = event.call
+            self.spawn(self._reject_busy(call))
+            return
+        call.handle_event(event)
+        if call in self._incoming:
+            self._incoming.remove(call)
+        self._incoming.append(call)
+        self._w.set(ClientState.incoming_call, call)
+
+    async def _reject_busy(self, call: Call) -> None:
+        with contextlib.suppress(MctuiError):
+            await self.request(p.RejectCallRequest, p.EmptyResult, cid=call.cid, reason="busy")

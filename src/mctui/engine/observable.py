@@ -47,6 +47,11 @@ class Observable(Generic[T]):
         for listener in list(self._listeners):
             listener(value)
 
+    @property
+    def listener_count(self) -> int:
+        """How many synchronous listeners are attached (tests check nothing is left behind)."""
+        return len(self._listeners)
+
     def listen(self, listener: Callable[[T], object]) -> Callable[[], None]:
         """Call ``listener`` synchronously on every change; returns a function that stops it."""
         self._listeners.append(listener)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from mctui import protocol as p
 from mctui.errors import (
+    BadRequestError,
     MctuiError,
     NotConnectedError,
     RequestTimeoutError,
@@ -39,7 +40,7 @@ class SignalingChannel(ABC):
 
     def __init__(self, request_timeout: float = 10.0) -> None:
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}  # the raw result
         self._event_handler: EventHandler | None = None
         self._closed_handler: Callable[[], None] | None = None
         self.request_timeout = request_timeout
@@ -52,8 +53,9 @@ class SignalingChannel(ABC):
     def set_closed_handler(self, handler: Callable[[], None]) -> None:
         self._closed_handler = handler
 
-    async def request(self, kind: type[R], **fields: Any) -> dict[str, Any]:
-        """Send one request of ``kind`` and return the reply's result (or raise a typed error)."""
+    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
+        """Send one request of ``kind``; its reply's result parsed into ``reply`` once, here
+        (or a typed error: the server's, or ``BadRequestError`` for a reply we cannot read)."""
         if self.closed:
             raise NotConnectedError("not connected to the server")
         request_id = next(self._ids)
@@ -62,13 +64,20 @@ class SignalingChannel(ABC):
         self._pending[request_id] = future
         try:
             await self._send_text(message.model_dump_json())
-            return await asyncio.wait_for(future, self.request_timeout)
+            result = await asyncio.wait_for(future, self.request_timeout)
         except TimeoutError as exc:
             raise RequestTimeoutError(
                 f"the server did not answer {message.model_fields['type'].default!r} in time"
             ) from exc
         finally:
             self._pending.pop(request_id, None)
+        try:
+            return reply.model_validate(result)
+        except ValidationError as exc:
+            raise BadRequestError(
+                f"the server's reply to {message.model_fields['type'].default!r} is not "
+                f"understood ({exc.error_count()} problems)"
+            ) from exc
 
     def _on_text(self, text: str) -> None:
         try:
@@ -112,8 +121,10 @@ class SignalingChannel(ABC):
     async def close(self) -> None: ...
 
     async def _hello(self, token: str) -> p.UserInfo:
-        result = await self.request(p.HelloRequest, version=p.PROTOCOL_VERSION, token=token)
-        return p.UserInfo.model_validate(result["user"])
+        result = await self.request(
+            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION, token=token
+        )
+        return result.user
 
 
 class WebSocketSignaling(SignalingChannel):

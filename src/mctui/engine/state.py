@@ -1,16 +1,21 @@
 """Observable state of the client and of each call.
 
-Attributes read as plain current values (``call.state.is_audio_suspended`` is a ``bool``); the same
-names can be observed: ``state.observe("is_audio_suspended")`` returns the ``Observable``, and
-``state.changes("active_calls")`` is an async iterator of its changes.
+Each field is declared once, as a typed descriptor on the state class. Reading it gives the plain
+current value (``call.state.is_audio_suspended`` is a ``bool``); ``state.observe(CallState.
+audio_mode)`` (or the name, ``state.observe("audio_mode")``) gives its ``Observable``, and
+``state.changes(...)`` an async iterator of its changes. Nobody assigns to a field: the object that
+owns the state (the ``Call``, the ``Client``, the focus manager) got a ``StateWriter`` when it
+created it and is the only one that can write. Derived fields (``is_audio_suspended``) are
+computed from their source on every change, never written.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from mctui.audio.levels import FLOOR_DBFS
 from mctui.engine.observable import Observable
@@ -69,6 +74,7 @@ class RingInfo:
 
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class ObservedList(list[T]):
@@ -90,147 +96,183 @@ class ObservedList(list[T]):
         return self._observable.changes()
 
 
-class _StateBase:
-    """Shared plumbing: named observables, read as values, observed by name."""
+class Field(Generic[T]):
+    """One observable field of a state class: read as its value, observed by attribute."""
 
-    def __init__(self, **initial: Any) -> None:
-        self._observables: dict[str, Observable[Any]] = {
-            name: Observable(value) for name, value in initial.items()
-        }
+    def __init__(self, default: T, doc: str = "") -> None:
+        self.default = default
+        self.name = ""
+        self.__doc__ = doc
 
-    def observe(self, name: str) -> Observable[Any]:
-        """The ``Observable`` behind attribute ``name``."""
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, state: None, owner: type) -> Field[T]: ...
+    @overload
+    def __get__(self, state: ObservableState, owner: type) -> T: ...
+    def __get__(self, state: ObservableState | None, owner: type) -> Field[T] | T:
+        if state is None:
+            return self
+        value: T = state.observe(self).value
+        return value
+
+    def __set__(self, state: ObservableState, value: T) -> None:
+        raise AttributeError(f"{self.name} is read-only: its owner changes it")
+
+
+class ListField(Field[list[T]]):
+    """A list field: reads as an ``ObservedList`` (a list that is also async-iterable)."""
+
+    @overload  # type: ignore[override]
+    def __get__(self, state: None, owner: type) -> ListField[T]: ...
+    @overload
+    def __get__(self, state: ObservableState, owner: type) -> ObservedList[T]: ...
+    def __get__(self, state: ObservableState | None, owner: type) -> ListField[T] | ObservedList[T]:
+        if state is None:
+            return self
+        observable = state.observe(self)
+        return ObservedList(observable.value, observable)
+
+
+class Derived(Generic[S, T]):
+    """A field computed from another on every change (stored once, in its source)."""
+
+    def __init__(self, source: Field[S], compute: Callable[[S], T], doc: str = "") -> None:
+        self.source = source
+        self.compute = compute
+        self.name = ""
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, state: None, owner: type) -> Derived[S, T]: ...
+    @overload
+    def __get__(self, state: ObservableState, owner: type) -> T: ...
+    def __get__(self, state: ObservableState | None, owner: type) -> Derived[S, T] | T:
+        if state is None:
+            return self
+        return self.compute(state.observe(self.source).value)
+
+
+FieldRef = Field[Any] | Derived[Any, Any] | str
+
+
+class ObservableState:
+    """Shared plumbing: one ``Observable`` per declared field, derived ones kept in step."""
+
+    def __init__(self) -> None:
+        self._observables: dict[str, Observable[Any]] = {}
+        for name, declared in _declared(type(self)):
+            if isinstance(declared, Field):
+                self._observables[name] = Observable(declared.default)
+        for name, declared in _declared(type(self)):
+            if isinstance(declared, Derived):
+                self._observables[name] = _follow(self._observables[declared.source.name], declared)
+
+    def observe(self, ref: FieldRef) -> Observable[Any]:
+        """The ``Observable`` behind a field (``CallState.audio_mode``, or its name)."""
+        name = ref if isinstance(ref, str) else ref.name
         try:
             return self._observables[name]
         except KeyError:
             raise AttributeError(f"{type(self).__name__} has no observable {name!r}") from None
 
-    def changes(self, name: str, *, include_current: bool = False) -> AsyncIterator[Any]:
-        """Async iterator of the changes of attribute ``name``."""
-        return self.observe(name).changes(include_current=include_current)
-
-    def _get(self, name: str) -> Any:
-        return self._observables[name].value
-
-    def _set(self, name: str, value: Any) -> None:
-        self._observables[name].set(value)
+    def changes(self, ref: FieldRef, *, include_current: bool = False) -> AsyncIterator[Any]:
+        """Async iterator of the changes of a field."""
+        return self.observe(ref).changes(include_current=include_current)
 
 
-class ClientState(_StateBase):
+def _follow(source: Observable[Any], derived: Derived[Any, Any]) -> Observable[Any]:
+    """An observable that recomputes ``derived`` from ``source`` on each of its changes."""
+    follower: Observable[Any] = Observable(derived.compute(source.value))
+
+    def update(value: Any) -> None:
+        follower.set(derived.compute(value))
+
+    source.listen(update)
+    return follower
+
+
+def _declared(cls: type) -> list[tuple[str, Field[Any] | Derived[Any, Any]]]:
+    found: dict[str, Field[Any] | Derived[Any, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Field | Derived):
+                found[name] = value
+    return list(found.items())
+
+
+class StateWriter(Generic[S]):
+    """The one handle that changes a state object: kept by its owner, given to nobody else."""
+
+    def __init__(self, state: S) -> None:
+        self.state = state
+
+    def set(self, field_: Field[T], value: T) -> None:
+        assert isinstance(self.state, ObservableState)
+        self.state.observe(field_).set(value)
+
+
+class ClientState(ObservableState):
     """``client.state``: the calls, the ring, the focus and the connection."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            active_calls=[],
-            incoming_call=None,
-            focused_call=None,
-            connection=ClientConnection.DISCONNECTED,
-            audio_notice=None,
-            audio_error=None,
-        )
-
-    @property
-    def active_calls(self) -> ObservedList[Call]:
-        """Joined (or joining) calls, in the order they were added (async-iterable too)."""
-        return ObservedList(self._get("active_calls"), self.observe("active_calls"))
-
-    @property
-    def incoming_call(self) -> Call | None:
-        """The call ringing this user now, if any."""
-        value: Call | None = self._get("incoming_call")
-        return value
-
-    @property
-    def focused_call(self) -> Call | None:
-        """The call that most recently took the audio and still holds it fully."""
-        value: Call | None = self._get("focused_call")
-        return value
-
-    @property
-    def connection(self) -> ClientConnection:
-        value: ClientConnection = self._get("connection")
-        return value
-
-    @property
-    def audio_error(self) -> str | None:
-        """The last thing the audio path lost that the user asked for (a recording), if any."""
-        value: str | None = self._get("audio_error")
-        return value
-
-    @property
-    def audio_notice(self) -> str | None:
-        """A one-line note about the audio device (e.g. why the null device is in use)."""
-        value: str | None = self._get("audio_notice")
-        return value
+    active_calls: ListField[Call] = ListField(
+        [], "Joined (or joining) calls, in the order they were added (async-iterable too)."
+    )
+    incoming_call: Field[Call | None] = Field(None, "The call ringing this user now, if any.")
+    focused_call: Field[Call | None] = Field(
+        None, "The call that most recently took the audio and still holds it fully."
+    )
+    connection: Field[ClientConnection] = Field(ClientConnection.DISCONNECTED)
+    audio_notice: Field[str | None] = Field(
+        None, "A one-line note about the audio device (e.g. why the null device is in use)."
+    )
+    audio_error: Field[str | None] = Field(
+        None, "The last thing the audio path lost that the user asked for (a recording)."
+    )
 
 
-class CallState(_StateBase):
+def _is_suspended(mode: AudioMode) -> bool:
+    return mode is AudioMode.SUSPENDED
+
+
+def _is_ducked(mode: AudioMode) -> bool:
+    return mode is AudioMode.DUCKED
+
+
+class CallState(ObservableState):
     """``call.state``: connection, audio mode, microphone and participants of one call."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            connection=CallConnection.IDLE,
-            audio_mode=AudioMode.FOCUSED,
-            is_audio_suspended=False,
-            is_audio_ducked=False,
-            microphone_enabled=True,
-            camera_enabled=False,
-            holds_microphone=False,
-            holds_speaker=False,
-            is_capturing=False,
-            participants=(),
-            ringing=None,
-            outgoing_ring=frozenset(),
-            ring_responses={},
-            role=None,
-            can_publish=True,
-            ended=False,
-        )
-
-    @property
-    def connection(self) -> CallConnection:
-        value: CallConnection = self._get("connection")
-        return value
-
-    @property
-    def audio_mode(self) -> AudioMode:
-        value: AudioMode = self._get("audio_mode")
-        return value
-
-    @property
-    def is_audio_suspended(self) -> bool:
-        return bool(self._get("is_audio_suspended"))
-
-    @property
-    def is_audio_ducked(self) -> bool:
-        return bool(self._get("is_audio_ducked"))
-
-    @property
-    def microphone_enabled(self) -> bool:
-        """The user's wish for this call's microphone (what the mute button shows)."""
-        return bool(self._get("microphone_enabled"))
-
-    @property
-    def camera_enabled(self) -> bool:
-        return bool(self._get("camera_enabled"))
-
-    @property
-    def holds_microphone(self) -> bool:
-        return bool(self._get("holds_microphone"))
-
-    @property
-    def holds_speaker(self) -> bool:
-        return bool(self._get("holds_speaker"))
-
-    @property
-    def is_capturing(self) -> bool:
-        """True while microphone audio actually flows into this call."""
-        return bool(self._get("is_capturing"))
-
-    @property
-    def participants(self) -> ObservedList[Participant]:
-        """Everyone in the call, you first (async-iterable too)."""
-        return ObservedList(self._get("participants"), self.observe("participants"))
+    connection: Field[CallConnection] = Field(CallConnection.IDLE)
+    audio_mode: Field[AudioMode] = Field(AudioMode.FOCUSED)
+    is_audio_suspended: Derived[AudioMode, bool] = Derived(audio_mode, _is_suspended)
+    is_audio_ducked: Derived[AudioMode, bool] = Derived(audio_mode, _is_ducked)
+    microphone_enabled: Field[bool] = Field(
+        True, "The user's wish for this call's microphone (what the mute button shows)."
+    )
+    camera_enabled: Field[bool] = Field(False)
+    holds_microphone: Field[bool] = Field(False)
+    holds_speaker: Field[bool] = Field(False)
+    is_capturing: Field[bool] = Field(
+        False, "True while microphone audio actually flows into this call."
+    )
+    participants: ListField[Participant] = ListField(
+        [], "Everyone in the call, you first (async-iterable too)."
+    )
+    ringing: Field[RingInfo | None] = Field(None, "Set while this call rings the local user.")
+    outgoing_ring: Field[frozenset[str]] = Field(
+        frozenset(), "Users this client rang who have not answered yet."
+    )
+    ring_responses: Field[Mapping[str, str]] = Field(
+        MappingProxyType({}),
+        "How each user this client rang answered: accepted, decline, busy, cancel, missed.",
+    )
+    role: Field[str | None] = Field(None)
+    can_publish: Field[bool] = Field(True)
+    ended: Field[bool] = Field(False)
 
     @property
     def local_participant(self) -> Participant | None:
@@ -239,36 +281,3 @@ class CallState(_StateBase):
     @property
     def remote_participants(self) -> list[Participant]:
         return [p for p in self.participants if not p.is_local]
-
-    @property
-    def ringing(self) -> RingInfo | None:
-        """Set while this call rings the local user."""
-        value: RingInfo | None = self._get("ringing")
-        return value
-
-    @property
-    def outgoing_ring(self) -> frozenset[str]:
-        """Users this client rang who have not answered yet."""
-        value: frozenset[str] = self._get("outgoing_ring")
-        return value
-
-    @property
-    def ring_responses(self) -> dict[str, str]:
-        """How each user this client rang answered: accepted, decline, busy, cancel or missed."""
-        return dict(self._get("ring_responses"))
-
-    def _note_ring_response(self, user_id: str, response: str) -> None:
-        self._set("ring_responses", {**self._get("ring_responses"), user_id: response})
-
-    @property
-    def role(self) -> str | None:
-        value: str | None = self._get("role")
-        return value
-
-    @property
-    def can_publish(self) -> bool:
-        return bool(self._get("can_publish"))
-
-    @property
-    def ended(self) -> bool:
-        return bool(self._get("ended"))

@@ -77,8 +77,8 @@ class EmbeddedSfuTransport(MediaTransport):
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await signal("publisher", pc.localDescription.sdp, "offer")
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        answer = await signal("publisher", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
         adm.set_capture_sink(self.capture.push)
 
     async def _negotiate_subscriber(self, slots: int) -> None:
@@ -98,11 +98,11 @@ class EmbeddedSfuTransport(MediaTransport):
                 pc.addTransceiver("audio", direction="recvonly")
             tune_audio_receivers(pc)
             await pc.setLocalDescription(await pc.createOffer())
-            answer = await self._signal("subscriber", pc.localDescription.sdp, "offer")
+            answer = await self._signal("subscriber", pc.localDescription.sdp)
             if self._closed:
                 return
-            self.owners = dict(answer.get("track_owners", {}))
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            self.owners = dict(answer.track_owners)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio" or self.subscriber is None:

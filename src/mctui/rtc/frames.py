@@ -7,11 +7,9 @@ from typing import cast
 
 import av
 import numpy as np
-import numpy.typing as npt
 
-from mctui.audio.config import SAMPLE_RATE
+from mctui.audio.config import SAMPLE_RATE, Frame
 
-Frame = npt.NDArray[np.float32]
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 _INT16_SCALE = np.float32(1.0 / 32768.0)
 

@@ -61,10 +61,6 @@ def set_loopback_only(enabled: bool) -> None:
     _loopback_only = enabled
 
 
-def loopback_only() -> bool:
-    return _loopback_only
-
-
 def new_peer_connection() -> RTCPeerConnection:
     """A peer connection with no ICE servers, registered until it is closed."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))

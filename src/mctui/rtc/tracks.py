@@ -14,8 +14,8 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from mctui.audio.config import FRAME_SAMPLES
-from mctui.rtc.frames import TIME_BASE, Frame, to_av_frame
+from mctui.audio.config import FRAME_SAMPLES, Frame
+from mctui.rtc.frames import TIME_BASE, to_av_frame
 
 QUEUE_FRAMES = 10
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 
-#: Sends SDP to the coordinator for this call: (role, sdp, sdp_type) -> the reply's result.
-SignalFn = Callable[[str, str, str], Awaitable[dict[str, Any]]]
+#: Sends an SDP offer to the coordinator for this call: (role, sdp) -> the SFU's answer.
+SignalFn = Callable[[str, str], Awaitable[p.SfuAnswer]]
 
 
 class MediaTransport(ABC):
@@ -49,14 +48,3 @@ class NoMediaTransport(MediaTransport):
 
     async def close(self) -> None:
         self.closed = True
-
-
-def create_transport(sfu: p.SfuInfo) -> MediaTransport:
-    """The transport for the SFU the coordinator assigned."""
-    if sfu.kind == "none":
-        return NoMediaTransport()
-    if sfu.kind == "embedded":
-        from mctui.rtc.embedded_client import EmbeddedSfuTransport
-
-        return EmbeddedSfuTransport()
-    raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

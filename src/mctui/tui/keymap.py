@@ -12,15 +12,15 @@ from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 
 
 def build_bindings() -> list[Binding]:
-    """The rooms screen's bindings (actions run on the app), plus 1-9, each with its id."""
+    """The rooms screen's bindings, plus 1-9, each with its id."""
     bindings = [
-        Binding(k.key, f"app.{k.id}", k.description, show=k.show, id=k.id, tooltip=k.help)
+        Binding(k.key, k.id, k.description, show=k.show, id=k.id, tooltip=k.help)
         for k in DEFAULT_KEYS
     ]
     bindings += [
         Binding(
             str(n),
-            f"app.room_index({n - 1})",
+            f"room_index({n - 1})",
             f"Room {n}",
             show=False,
             id=room_binding_id(n),

@@ -1,51 +1,31 @@
-"""Messages from the engine's observables to the widgets.
+"""Messages the app's screens receive from outside Textual: the engine bridge's events.
 
-Level updates are *replaceable*: while one is waiting in a widget's queue, a newer one for the
-same call replaces it, so a slow terminal never builds a backlog of meter frames.
+Level and call updates are *replaceable*: while one is waiting in a screen's queue, a newer one
+for the same call replaces it, so a slow terminal never builds a backlog of meter frames.
+(Messages a widget sends, such as ``RoomPane.Clicked``, live on that widget.)
 """
 
 from __future__ import annotations
 
 from textual.message import Message
 
-
-class CallsChanged(Message):
-    """The set or order of active calls changed."""
+from mctui.engine.bridge import BridgeEvent, CallChanged, LevelsChanged
 
 
-class CallChanged(Message):
-    """Something other than levels changed in one call (mode, mic, participants, connection)."""
+class EngineEvent(Message):
+    """One change from the engine (a ``mctui.engine.bridge`` event)."""
 
-    def __init__(self, cid: str) -> None:
+    def __init__(self, event: BridgeEvent) -> None:
         super().__init__()
-        self.cid = cid
+        self.event = event
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, CallChanged) and message.cid == self.cid
-
-
-class LevelsChanged(Message):
-    """New meter levels for one call."""
-
-    def __init__(self, cid: str) -> None:
-        super().__init__()
-        self.cid = cid
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, LevelsChanged) and message.cid == self.cid
-
-
-class RingChanged(Message):
-    """The incoming call appeared or went away."""
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RingChanged)
-
-
-class NoticeChanged(Message):
-    """A notice from the audio path: ``warning`` (null device in use) or ``error`` (lost)."""
-
-    def __init__(self, notice: str, severity: str = "warning") -> None:
-        super().__init__()
-        self.notice = notice
-        self.severity = severity
+        if not isinstance(message, EngineEvent):
+            return False
+        mine, theirs = self.event, message.event
+        replaceable = (LevelsChanged, CallChanged)
+        return (
+            isinstance(mine, replaceable)
+            and type(mine) is type(theirs)
+            and mine.call is theirs.call  # type: ignore[union-attr]
+        )

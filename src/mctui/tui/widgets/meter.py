@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 MIN_DB = -60.0
 MAX_DB = 0.0
@@ -83,35 +81,3 @@ class PeakHold:
         if loudest >= self.peak or now - self._at > PEAK_HOLD_S:
             self.peak, self._at = loudest, now
         return self.peak
-
-
-class LevelMeter(Widget):
-    """One participant's (or your microphone's) level."""
-
-    DEFAULT_CSS = """
-    LevelMeter { height: 1; width: 1fr; min-width: 6; }
-    """
-
-    level: reactive[float] = reactive(MIN_DB - 1)
-    muted: reactive[bool] = reactive(False)
-
-    def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, id: str | None = None
-    ) -> None:
-        super().__init__(id=id)
-        self._clock = clock
-        self._peak = MIN_DB - 1
-        self._peak_at = 0.0
-
-    def show(self, level_db: float, peak_db: float | None = None, muted: bool = False) -> None:
-        """Set the level (dBFS); the peak-hold follows the loudest recent value."""
-        now = self._clock()
-        loudest = max(level_db, peak_db if peak_db is not None else level_db)
-        if loudest >= self._peak or now - self._peak_at > PEAK_HOLD_S:
-            self._peak, self._peak_at = loudest, now
-        self.muted = muted
-        self.level = level_db
-        self.refresh()
-
-    def render(self) -> Text:
-        return render_meter(self.size.width, self.level, self._peak, self.muted)

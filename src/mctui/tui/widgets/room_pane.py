@@ -222,5 +222,5 @@ class RoomPane(Vertical):
             level, peak = self._levels(self.call, local)
             muted = not state.microphone_enabled or not state.can_publish
             label = "You" + ("" if state.can_publish else " (viewer)")
-            speaking = state.is_capturing and level > -45
+            speaking = local.is_speaking  # the engine's detector, with its hysteresis
             self._local.set_rows([("local", Row(label, speaking, level, peak, muted))])

@@ -1,0 +1,21 @@
+"""Which media transport serves a call: chosen from the ``SfuInfo`` the coordinator returned.
+
+Its own module so the interface (``rtc.transport``) and the implementations never import each
+other: the implementations import the interface, and only this module knows them all.
+"""
+
+from __future__ import annotations
+
+from mctui import protocol as p
+from mctui.rtc.transport import MediaTransport, NoMediaTransport
+
+
+def create_transport(sfu: p.SfuInfo) -> MediaTransport:
+    """The transport for the SFU the coordinator assigned."""
+    if sfu.kind == "none":
+        return NoMediaTransport()
+    if sfu.kind == "embedded":
+        from mctui.rtc.embedded_client import EmbeddedSfuTransport
+
+        return EmbeddedSfuTransport()
+    raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")
