@@ -74,6 +74,9 @@ def test_token_secret_file_and_default_file(tmp_path):
         ("join", "alpha", "--policy", "loudest"),
         ("join", "alpha", "--audio-backend", "speakers"),
         ("bot", "a b", "--tone", "440"),
+        ("token", "a b", "--secret", SECRET),
+        ("token", "x" * 200, "--secret", SECRET),
+        ("token", "alice", "--ttl", "100000d", "--secret", SECRET),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args):

@@ -12,10 +12,11 @@ import pytest
 
 from conftest import SECRET
 from helpers import wait_until
-from mctui import CallType
+from mctui import CallType, Client, User
 from mctui import protocol as p
 from mctui.errors import (
     AuthError,
+    BadRequestError,
     InvalidStateError,
     NotAMemberError,
     PermissionDeniedError,
@@ -230,3 +231,81 @@ async def test_engine_join_twice_is_idempotent_not_an_error(make_client):
     assert alice.state.active_calls == [call]
     with pytest.raises(InvalidStateError):
         await alice.make_call(CallType.DEFAULT, "never").reject()
+
+
+# --- hardening: typed errors for hostile input, one identity per connection, token limits -------
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("[" * 30_000 + "]" * 30_000, "bad_request"),  # deep nesting: RecursionError inside
+        ('{"type": "join_call", "id": 1, "call_type": {"a": 1}, "call_id": ["x"]}', "bad_request"),
+        (
+            '{"type": "ring", "id": 2, "cid": "default:x", "members": [[1], {"b": 2}]}',
+            "bad_request",
+        ),
+    ],
+)
+async def test_hostile_frames_get_typed_errors_never_internal(server, make_client, frame, code):
+    import json
+
+    import aiohttp
+
+    bystander = await make_client("bystander")
+    token = issue_token(SECRET, "mallory")
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{server.url}/ws") as ws:
+        await ws.send_str(json.dumps({"type": "hello", "id": 0, "version": 1, "token": token}))
+        await ws.receive_json(timeout=5)
+        await ws.send_str(frame)
+        reply = await ws.receive_json(timeout=5)
+    assert reply["type"] == "error" and reply["code"] == code, reply
+    await bystander.make_call(CallType.DEFAULT, "still-fine").get_or_create()
+
+
+async def test_a_second_hello_on_a_connection_is_refused(make_client):
+    alice = await make_client("alice")
+    with pytest.raises(InvalidStateError, match="one identity per connection"):
+        await alice.request(
+            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION,
+            token=issue_token(SECRET, "mallory"),
+        )  # fmt: skip
+    assert (await alice.make_call(CallType.DEFAULT, "mine").get_or_create()).created_by == "alice"
+
+
+def test_tokens_have_a_maximum_lifetime_and_a_user_id_charset():
+    import jwt
+
+    from mctui.server.tokens import MAX_TOKEN_LIFETIME_S, verify_token
+
+    forever = jwt.encode({"sub": "eve", "exp": 32503680000}, SECRET, algorithm="HS256")  # 3000
+    with pytest.raises(AuthError, match="lives too long"):
+        verify_token(SECRET, forever)
+    spaced = jwt.encode({"sub": "a b", "exp": 2_000_000_000}, SECRET, algorithm="HS256")
+    with pytest.raises(AuthError, match="not allowed"):
+        verify_token(SECRET, spaced, max_lifetime_s=10**9)
+    with pytest.raises(ValueError, match="at most 24 h"):
+        issue_token(SECRET, "bob", ttl_seconds=MAX_TOKEN_LIFETIME_S + 1)
+    with pytest.raises(ValueError, match="bad user id"):
+        issue_token(SECRET, "x" * 200)
+
+
+async def test_malformed_sdp_is_bad_request_and_leaves_no_peer_connection(sfu_server):
+    from mctui.rtc.peer import open_peer_connections
+
+    client = Client(sfu_server.url, User("sdp"), issue_token(SECRET, "sdp"))
+    await client.connect()
+    try:
+        await client.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="sdp-room"
+        )
+        before = len(open_peer_connections())
+        for sdp in ("v=0\r\nnonsense", "", "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"):
+            for role in ("publisher", "subscriber"):
+                with pytest.raises(BadRequestError):
+                    await client.request(
+                        p.SfuSignalRequest, p.SfuAnswer, cid="default:sdp-room", role=role, sdp=sdp
+                    )
+        assert len(open_peer_connections()) == before
+    finally:
+        await client.disconnect()

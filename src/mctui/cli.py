@@ -250,13 +250,19 @@ def token(
     except ValueError as exc:
         _fail(str(exc))
     key = _secret(secret, secret_file)
-    print(issue_token(key, user_id, name or user_id, seconds))
+    try:
+        print(issue_token(key, user_id, name or user_id, seconds))
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
     from mctui.server.tokens import issue_token
 
-    return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
+    try:
+        return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
+    except ValueError as exc:
+        _fail(f"--user: {exc}")
 
 
 def _finish(code: int, reason: str | None) -> NoReturn:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import get_args
 
-from mctui.protocol import CallTypeName
+from mctui.protocol import ID_PATTERN, CallTypeName
 
 CALL_TYPES: tuple[str, ...] = get_args(CallTypeName)
 
-ROOM_NAME = re.compile(r"^[A-Za-z0-9_.\-@]{1,128}$")
+ROOM_NAME = re.compile(ID_PATTERN)
 
 
 class RoomNameError(ValueError):

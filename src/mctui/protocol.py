@@ -27,10 +27,13 @@ ErrorCode = Literal[
     "not_a_member",
     "call_not_found",
     "invalid_state",
+    "media_error",
     "internal",
 ]
 
-_IdStr = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-@]+$")]
+#: User ids and call ids: 1-128 of letters, digits, ``_ . - @`` (tokens and the CLI check the same).
+ID_PATTERN = r"^[A-Za-z0-9_.\-@]{1,128}$"
+_IdStr = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class _Model(BaseModel):

@@ -151,6 +151,9 @@ class Coordinator:
         self.calls: dict[str, CallRecord] = {}
         self.sessions: dict[int, Session] = {}
         self._user_sessions: dict[str, set[int]] = {}
+        # Indexes so a disconnect costs what that connection did, not the number of calls.
+        self._session_calls: dict[int, set[str]] = {}
+        self._rang_in: dict[str, set[str]] = {}  # caller user id -> calls they rang in
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -174,11 +177,15 @@ class Coordinator:
             keys.discard(session.key)
             if not keys:
                 self._user_sessions.pop(session.user.id, None)
-        for call in list(self.calls.values()):
-            if session.key in call.participants:
+        for cid in self._session_calls.pop(session.key, set()):
+            call = self.calls.get(cid)
+            if call is not None and session.key in call.participants:
                 await self._remove_participant(call, session)
-            if session.user is not None and session.user.id not in self._user_sessions:
-                self._cancel_rings_by(call, session.user)
+        if session.user is not None and session.user.id not in self._user_sessions:
+            for cid in self._rang_in.pop(session.user.id, set()):
+                call = self.calls.get(cid)
+                if call is not None:
+                    self._cancel_rings_by(call, session.user)
 
     def close(self) -> None:
         """Stop every ring timer (server shutdown)."""
@@ -202,6 +209,8 @@ class Coordinator:
                 data = json.loads(raw)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise BadRequestError(f"message is not valid JSON ({exc})") from exc
+            except RecursionError as exc:
+                raise BadRequestError("message is nested too deeply") from exc
             if not isinstance(data, dict):
                 raise BadRequestError("message must be a JSON object with a 'type'")
             raw_id = data.get("id")
@@ -214,6 +223,8 @@ class Coordinator:
                 request = p.REQUEST_ADAPTER.validate_python(data)
             except ValidationError as exc:
                 raise BadRequestError(_describe_validation(kind, exc)) from exc
+            except (RecursionError, TypeError, ValueError) as exc:  # shapes pydantic chokes on
+                raise BadRequestError(f"invalid {kind!r} message ({type(exc).__name__})") from exc
             result = await self._dispatch(session, request)
             session.send(p.Reply(id=request.id, result=result))
         except MctuiError as exc:
@@ -228,6 +239,11 @@ class Coordinator:
 
     async def _dispatch(self, session: Session, request: p.Request) -> dict[str, Any]:
         if isinstance(request, p.HelloRequest):
+            if session.user is not None:
+                raise InvalidStateError(
+                    f"this connection is already {session.user.id!r}: one identity per "
+                    "connection (open another connection for another user)"
+                )
             if request.version != p.PROTOCOL_VERSION:
                 raise VersionMismatchError(
                     f"protocol version {request.version} is not supported; this server speaks"
@@ -333,6 +349,7 @@ class Coordinator:
             call.members[user.id] = "viewer" if call.type == "livestream" else "member"
         role = call.members[user.id]
         call.participants[session.key] = Participant(session, user, role)
+        self._session_calls.setdefault(session.key, set()).add(call.cid)
         ring = call.rings.pop(user.id, None)
         if ring is not None and ring.timer is not None:
             ring.timer.cancel()
@@ -349,6 +366,7 @@ class Coordinator:
         participant = call.participants.pop(session.key, None)
         if participant is None:
             return
+        self._session_calls.get(session.key, set()).discard(call.cid)
         await self.sfu.participant_left(session, call)
         event = p.ParticipantLeftEvent(cid=call.cid, user=participant.user)
         self._send_to_participants(call, event)
@@ -379,6 +397,7 @@ class Coordinator:
         if caller.id not in call.members:
             raise NotAMemberError(f"only members of {call.cid} can ring")
         self._add_members(call, caller, members)
+        self._rang_in.setdefault(caller.id, set()).add(call.cid)
         loop = asyncio.get_running_loop()
         info = call.info()
         for callee in dict.fromkeys(members):

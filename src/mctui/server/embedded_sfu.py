@@ -24,13 +24,16 @@ from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError
 
 from mctui import protocol as p
-from mctui.errors import BadRequestError, MediaError, PermissionDeniedError
+from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.rtc.peer import new_peer_connection, observe_audio_levels, tune_audio_receivers
 from mctui.rtc.tracks import RelayTrack
 from mctui.server.activity import ActivityTracker
 from mctui.server.coordinator import CallRecord, Session
 
 log = logging.getLogger(__name__)
+
+#: How aiortc says an SDP is malformed (it has no error type of its own for it).
+_BAD_SDP = (ValueError, AttributeError, AssertionError, KeyError, TypeError, IndexError)
 
 
 @dataclass(eq=False)
@@ -80,6 +83,10 @@ class EmbeddedSfu:
     ) -> dict[str, Any]:
         if request.sdp_type != "offer":
             raise BadRequestError("the embedded SFU only takes offers from clients")
+        if not request.sdp.startswith("v=0") or "\nm=audio " not in request.sdp:
+            raise BadRequestError(
+                f"the {request.role} offer is not an SDP with an audio section (m=audio)"
+            )
         participant = call.participants[session.key]
         room = self.rooms.setdefault(call.cid, SfuRoom(call.cid))
         peer = room.peers.get(session.key)
@@ -96,8 +103,33 @@ class EmbeddedSfu:
                         )
                     return await self._publisher_offer(room, peer, request.sdp)
                 return await self._subscriber_offer(room, peer, request.sdp)
-            except (ValueError, AttributeError) as exc:  # aiortc's complaints about bad SDP
-                raise MediaError(f"the SFU could not use that SDP ({exc})") from exc
+            except (
+                ValueError,
+                AttributeError,
+                AssertionError,
+                KeyError,
+                TypeError,
+                IndexError,
+            ) as exc:
+                # aiortc's ways of saying the SDP is malformed: the sender's fault, and no
+                # connection that never negotiated is left half-open
+                await self._drop_unnegotiated(peer, request.role)
+                raise BadRequestError(
+                    f"the SFU could not use that {request.role} SDP ({type(exc).__name__}: {exc})"
+                ) from exc
+
+    async def _drop_unnegotiated(self, peer: SfuPeer, role: str) -> None:
+        pc = peer.publisher if role == "publisher" else peer.subscriber
+        if pc is None or (pc.remoteDescription is not None and pc.localDescription is not None):
+            return
+        if role == "publisher":
+            peer.publisher = None
+        else:
+            peer.subscriber = None
+            for relay in peer.slots.values():
+                relay.stop()
+            peer.slots.clear()
+        await pc.close()
 
     async def _publisher_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
         pc = peer.publisher

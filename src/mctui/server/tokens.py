@@ -12,8 +12,12 @@ import time
 import jwt
 
 from mctui.errors import AuthError
+from mctui.protocol import ID_PATTERN
 
 ALGORITHM = "HS256"
+#: The longest lifetime the server accepts (and ``mctui token`` issues): a leaked token expires.
+MAX_TOKEN_LIFETIME_S = 24 * 3600
+_USER_ID = re.compile(ID_PATTERN)
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -26,15 +30,42 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def issue_token(secret: str, user_id: str, name: str = "", ttl_seconds: int = 3600) -> str:
-    """A signed token for ``user_id`` that expires after ``ttl_seconds``."""
+def check_user_id(user_id: str) -> str:
+    """``user_id`` if it is 1-128 letters, digits, ``_ . - @``; else ``ValueError`` saying so."""
+    if not _USER_ID.match(user_id):
+        shown = user_id if len(user_id) <= 40 else user_id[:37] + "..."
+        raise ValueError(f"bad user id {shown!r}: use 1-128 letters, digits, '_', '.', '-' or '@'")
+    return user_id
+
+
+def issue_token(
+    secret: str,
+    user_id: str,
+    name: str = "",
+    ttl_seconds: int = 3600,
+    *,
+    max_lifetime_s: int = MAX_TOKEN_LIFETIME_S,
+) -> str:
+    """A signed token for ``user_id`` that expires after ``ttl_seconds`` (``ValueError`` for a
+    bad user id or a lifetime over ``max_lifetime_s``)."""
+    check_user_id(user_id)
+    if ttl_seconds > max_lifetime_s:
+        raise ValueError(
+            f"a token may live at most {max_lifetime_s // 3600} h; ask for less (--ttl)"
+        )
     now = int(time.time())
     claims = {"sub": user_id, "name": name or user_id, "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str | None) -> tuple[str, str, float]:
-    """Check a token; returns (user_id, name, expires_at) or raises ``AuthError`` saying why."""
+def verify_token(
+    secret: str, token: str | None, *, max_lifetime_s: int = MAX_TOKEN_LIFETIME_S
+) -> tuple[str, str, float]:
+    """Check a token; returns (user_id, name, expires_at) or raises ``AuthError`` saying why.
+
+    A token that would still be valid more than ``max_lifetime_s`` from now is refused, whoever
+    signed it, and so is a user id outside the documented character set.
+    """
     if not token:
         raise AuthError("missing token: pass a token made with `mctui token USER`")
     try:
@@ -46,7 +77,15 @@ def verify_token(secret: str, token: str | None) -> tuple[str, str, float]:
     except jwt.InvalidTokenError as exc:
         raise AuthError(f"invalid token ({exc})") from exc
     user_id = claims.get("sub")
-    if not isinstance(user_id, str) or not user_id:
-        raise AuthError("invalid token (no user id)")
+    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        raise AuthError("invalid token (its user id is missing or has characters not allowed)")
+    expires_at = float(claims["exp"])
+    if expires_at - time.time() > max_lifetime_s + 60:
+        raise AuthError(
+            f"token lives too long: this server accepts at most {max_lifetime_s // 3600} h; "
+            "make a new one with `mctui token USER`"
+        )
     name = claims.get("name")
-    return user_id, name if isinstance(name, str) else user_id, float(claims["exp"])
+    if not isinstance(name, str) or len(name) > 256:
+        name = user_id
+    return user_id, name, expires_at
