@@ -38,6 +38,7 @@ from mctui.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
     from mctui.engine import Client
+    from mctui.server.limits import ServerLimits
 
 T = TypeVar("T")
 log = logging.getLogger("mctui.cli")
@@ -207,18 +208,25 @@ def serve(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run the coordinator with the embedded SFU until Ctrl-C."""
-    _setup(config, log_file, log_level, stderr=True)
+    from mctui.server.limits import ServerLimits
+
+    settings = _setup(config, log_file, log_level, stderr=True)
     key = _secret(secret, secret_file)
-    _run(_serve(host, port, key, ring_timeout, sfu.value))
+    limits = ServerLimits(**settings.server.model_dump())
+    _run(_serve(host, port, key, ring_timeout, sfu.value, limits))
 
 
-async def _serve(host: str, port: int, secret: str, ring_timeout: float, sfu_kind: str) -> None:
+async def _serve(
+    host: str, port: int, secret: str, ring_timeout: float, sfu_kind: str, limits: ServerLimits
+) -> None:
     from mctui.server.app import start_server
     from mctui.server.sfu_factory import make_sfu
 
     sfu = make_sfu(sfu_kind)
     try:
-        running = await start_server(secret, host, port, ring_timeout=ring_timeout, sfu=sfu)
+        running = await start_server(
+            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits
+        )
     except OSError as exc:
         _error(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     print(f"mctui server listening on {running.url} (SFU: {sfu_kind})", flush=True)
@@ -234,7 +242,11 @@ async def _serve(host: str, port: int, secret: str, ring_timeout: float, sfu_kin
 def token(
     user_id: Annotated[str, typer.Argument(help="The user id the token is for.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    ttl: Annotated[str, typer.Option(help="Lifetime: 30s, 15m, 1h, 7d.")] = "1h",
+    ttl: Annotated[str, typer.Option(help="Lifetime: 30s, 15m, 1h (at most 24h).")] = "1h",
+    call: Annotated[
+        str | None,
+        typer.Option(help="Scope the token to one call (TYPE:ID): it may join only that call."),
+    ] = None,
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
     config: ConfigOpt = None,
@@ -249,9 +261,18 @@ def token(
         seconds = parse_duration(ttl)
     except ValueError as exc:
         _fail(str(exc))
+    scope = None
+    if call is not None:
+        from mctui.names import RoomNameError, split_room
+
+        try:
+            kind, room = split_room(call)
+        except RoomNameError as exc:
+            _fail(f"--call: {exc}")
+        scope = f"{kind}:{room}"
     key = _secret(secret, secret_file)
     try:
-        print(issue_token(key, user_id, name or user_id, seconds))
+        print(issue_token(key, user_id, name or user_id, seconds, call=scope))
     except ValueError as exc:
         _fail(str(exc))
 

@@ -13,6 +13,10 @@ command-line flags win over it::
     mute = "m"
     suspend = "ctrl+s"
 
+    [server]                  # limits of `mctui serve`
+    max_connections_per_user = 16
+    messages_per_second = 50
+
     [log]
     level = "info"            # debug | info | warning | error
     file = "/tmp/mctui.log"   # default: mctui.log in the user log directory
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_path, user_log_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
 from mctui.tui.actions import check_keymap
 
@@ -69,8 +73,21 @@ class LogSettings(_Section):
     file: Path | None = None
 
 
+class ServerSettings(_Section):
+    """``[server]``: the limits of ``mctui serve`` (see ``mctui.server.limits``)."""
+
+    auth_timeout_s: PositiveFloat = 5.0
+    max_connections: PositiveInt = 2000
+    max_connections_per_user: PositiveInt = 16
+    messages_per_second: PositiveFloat = 50.0
+    message_burst: PositiveInt = 200
+    max_calls_per_user: PositiveInt = 200
+    max_participants_per_call: PositiveInt = 100
+
+
 class Config(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     keys: dict[str, str] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)
     path: Path | None = Field(default=None, exclude=True)

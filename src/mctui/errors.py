@@ -96,6 +96,18 @@ class MediaError(MctuiError):
     code = "media_error"
 
 
+class RateLimitedError(MctuiError):
+    """The connection sent more messages per second than the server accepts."""
+
+    code = "rate_limited"
+
+
+class LimitReachedError(MctuiError):
+    """A server limit was reached: connections, calls per user, participants per call."""
+
+    code = "limit_reached"
+
+
 class ServerError(MctuiError):
     """The server failed while handling a valid request."""
 
@@ -118,6 +130,8 @@ _BY_CODE: dict[str, type[MctuiError]] = {
         RequestTimeoutError,
         NoAudioDeviceError,
         MediaError,
+        RateLimitedError,
+        LimitReachedError,
         ServerError,
     )
 }

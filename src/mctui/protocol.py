@@ -28,6 +28,8 @@ ErrorCode = Literal[
     "call_not_found",
     "invalid_state",
     "media_error",
+    "rate_limited",
+    "limit_reached",
     "internal",
 ]
 
@@ -139,6 +141,13 @@ class UpdateMuteRequest(_Request):
     audio_muted: bool
 
 
+class UpdateTokenRequest(_Request):
+    """A fresh token for the same user, mid-session, before (or after) the old one expires."""
+
+    type: Literal["update_token"] = "update_token"
+    token: str = Field(max_length=4096)
+
+
 class SfuSignalRequest(_Request):
     """SDP for the embedded SFU: an offer for the publisher or subscriber connection."""
 
@@ -159,6 +168,7 @@ Request = Annotated[
     | AcceptCallRequest
     | RejectCallRequest
     | UpdateMuteRequest
+    | UpdateTokenRequest
     | SfuSignalRequest,
     Field(discriminator="type"),
 ]
@@ -174,6 +184,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "accept_call",
         "reject_call",
         "update_mute",
+        "update_token",
         "sfu_signal",
     }
 )
@@ -208,6 +219,10 @@ class SfuAnswer(_Model):
 
 class EmptyResult(_Model):
     pass
+
+
+class TokenResult(_Model):
+    expires_at: float
 
 
 class Reply(_Model):

@@ -142,6 +142,12 @@ class Client:
     def _on_signaling_closed(self) -> None:
         self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
 
+    async def update_token(self, token: str) -> None:
+        """Hand the server a fresh token for this user, mid-call (before or after the old one
+        expires; requests made with an expired token fail with ``AuthError`` saying so)."""
+        await self.request(p.UpdateTokenRequest, p.TokenResult, token=token)
+        self.token = token
+
     async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
         """Send one request to the coordinator; its reply parsed into ``reply`` (typed errors)."""
         if self._signaling is None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from mctui import protocol as p
 from mctui.errors import (
     BadRequestError,
+    LimitReachedError,
     MctuiError,
     NotConnectedError,
     RequestTimeoutError,
@@ -147,6 +148,10 @@ class WebSocketSignaling(SignalingChannel):
             await self._http.close()
             self._http = None
             self.closed = True
+            if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status == 503:
+                raise LimitReachedError(
+                    f"the server at {self.url} is full (too many connections): try later"
+                ) from exc
             raise ServerUnreachableError(f"cannot reach the server at {self.url} ({exc})") from exc
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="signaling-read")
         try:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from mctui import protocol as p
 from mctui.server.coordinator import Coordinator, Session, SfuBackend
+from mctui.server.limits import ServerLimits
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,23 @@ class WebSocketSession(Session):
             await self.ws.send_str(text)
 
 
-async def _ws_handler(request: web.Request) -> web.WebSocketResponse:
+async def _ws_handler(request: web.Request) -> web.StreamResponse:
     coordinator = request.app[COORDINATOR_KEY]
+    limits = coordinator.limits
+    if len(coordinator.sessions) >= limits.max_connections:
+        # a clear refusal before the socket is upgraded, instead of running out of descriptors
+        return web.Response(
+            status=503, text=f"server full: {limits.max_connections} connections; try later"
+        )
     # Frames up to 1 MiB reach the coordinator, which answers those over 64 KiB with a typed
     # `too_large` error; only absurd frames make aiohttp drop the connection.
     ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=16 * p.MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     session = WebSocketSession(ws)
     coordinator.attach(session)
-    writer = asyncio.get_running_loop().create_task(session.write_loop())
+    loop = asyncio.get_running_loop()
+    writer = loop.create_task(session.write_loop())
+    deadline = loop.call_later(limits.auth_timeout_s, _close_unauthenticated, session)
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
@@ -69,12 +78,24 @@ async def _ws_handler(request: web.Request) -> web.WebSocketResponse:
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:
+        deadline.cancel()
         await coordinator.detach(session)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await writer
         await ws.close()
     return ws
+
+
+def _close_unauthenticated(session: WebSocketSession) -> None:
+    """No valid hello in time: say so, then close (the writer sends the error first)."""
+    if session.user is not None:
+        return
+    session.send(
+        p.ErrorReply(code="unauthorized", message="no valid 'hello' within the time allowed")
+    )
+    with contextlib.suppress(asyncio.QueueFull):
+        session.queue.put_nowait(None)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -112,9 +133,10 @@ async def start_server(
     *,
     ring_timeout: float = 30.0,
     sfu: SfuBackend | None = None,
+    limits: ServerLimits | None = None,
 ) -> RunningServer:
     """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
-    coordinator = Coordinator(secret, ring_timeout=ring_timeout, sfu=sfu)
+    coordinator = Coordinator(secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits)
     runner = web.AppRunner(
         create_app(coordinator), handle_signals=False, access_log=None, shutdown_timeout=5.0
     )

@@ -25,13 +25,16 @@ from mctui.errors import (
     BadRequestError,
     CallNotFoundError,
     InvalidStateError,
+    LimitReachedError,
     MctuiError,
     MessageTooLargeError,
     NotAMemberError,
     PermissionDeniedError,
+    RateLimitedError,
     VersionMismatchError,
 )
-from mctui.server.tokens import verify_token
+from mctui.server.limits import ServerLimits, TokenBucket
+from mctui.server.tokens import verify_claims
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ class Session(ABC):
         self.key = next(Session._keys)
         self.user: p.UserInfo | None = None
         self.expires_at = 0.0
+        #: Set for a call-scoped (guest) token: the only call this connection may join.
+        self.scope: str | None = None
+        self.bucket: TokenBucket | None = None
 
     @abstractmethod
     def send(self, message: BaseModel) -> None: ...
@@ -118,7 +124,13 @@ class CallRecord:
             return role == "host"
         return role in ("host", "member")
 
-    def info(self) -> p.CallInfo:
+    def info(self, for_member: bool = True) -> p.CallInfo:
+        """The call as the coordinator tells it; only members see who is in it."""
+        if not for_member:
+            return p.CallInfo(
+                cid=self.cid, type=self.type, id=self.id, created_by=self.created_by,
+                members=[], participants=[], ended=self.ended,
+            )  # fmt: skip
         seen: dict[str, p.UserInfo] = {}
         for participant in self.participants.values():
             seen.setdefault(participant.user.id, participant.user)
@@ -142,10 +154,12 @@ class Coordinator:
         *,
         ring_timeout: float = DEFAULT_RING_TIMEOUT_S,
         sfu: SfuBackend | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the coordinator needs a non-empty secret")
         self._secret = secret
+        self.limits = limits or ServerLimits()
         self.ring_timeout = ring_timeout
         self.sfu: SfuBackend = sfu if sfu is not None else NoSfu()
         self.calls: dict[str, CallRecord] = {}
@@ -154,18 +168,28 @@ class Coordinator:
         # Indexes so a disconnect costs what that connection did, not the number of calls.
         self._session_calls: dict[int, set[str]] = {}
         self._rang_in: dict[str, set[str]] = {}  # caller user id -> calls they rang in
+        self._open_calls_of: dict[str, int] = {}  # owner -> calls created and not ended
 
     # --- sessions -----------------------------------------------------------------------------
 
     def attach(self, session: Session) -> None:
         self.sessions[session.key] = session
+        session.bucket = TokenBucket(self.limits.messages_per_second, self.limits.message_burst)
 
     def authenticate(self, session: Session, token: str | None) -> p.UserInfo:
         """Verify ``token`` and bind the session to its user (raises ``AuthError``)."""
-        user_id, name, expires_at = verify_token(self._secret, token)
-        user = p.UserInfo(id=user_id, name=name)
+        claims = verify_claims(self._secret, token)
+        connections = self._user_sessions.get(claims.user_id, set())
+        if len(connections) >= self.limits.max_connections_per_user:
+            raise LimitReachedError(
+                f"{claims.user_id!r} already has {len(connections)} connections, the most this "
+                "server allows: close one first"
+            )
+        user = p.UserInfo(id=claims.user_id, name=claims.name)
         session.user = user
-        session.expires_at = expires_at
+        session.expires_at = claims.expires_at
+        session.scope = claims.call
+        user_id = claims.user_id
         self._user_sessions.setdefault(user_id, set()).add(session.key)
         return user
 
@@ -201,6 +225,11 @@ class Coordinator:
         """Handle one frame from a client: exactly one reply or typed error reply goes back."""
         request_id: int | None = None
         try:
+            if session.bucket is not None and not session.bucket.take():
+                raise RateLimitedError(
+                    f"more than {self.limits.messages_per_second:g} messages per second: "
+                    "slow down (this message was dropped)"
+                )
             if len(raw) > p.MAX_MESSAGE_BYTES:
                 raise MessageTooLargeError(
                     f"message of {len(raw)} bytes is over the {p.MAX_MESSAGE_BYTES}-byte limit"
@@ -251,12 +280,15 @@ class Coordinator:
                 )
             user = self.authenticate(session, request.token)
             return {"user": user.model_dump(), "version": p.PROTOCOL_VERSION}
+        if isinstance(request, p.UpdateTokenRequest):
+            return self._update_token(session, request.token)
         user = self._require_user(session)
+        self._check_scope(session, request)
         match request:
             case p.GetOrCreateCallRequest():
                 call = self._get_or_create(user, request.call_type, request.call_id, request.create)
                 self._add_members(call, user, request.members)
-                return {"call": call.info().model_dump()}
+                return {"call": call.info(for_member=user.id in call.members).model_dump()}
             case p.JoinCallRequest():
                 return (await self._join(session, user, request)).model_dump()
             case p.LeaveCallRequest():
@@ -306,6 +338,30 @@ class Coordinator:
             raise AuthError("token expired: reconnect with a new token")
         return session.user
 
+    def _update_token(self, session: Session, token: str) -> dict[str, Any]:
+        """Accepted even after the old token expired, for the same user and scope only."""
+        if session.user is None:
+            raise AuthError("not authenticated: send 'hello' with a valid token first")
+        claims = verify_claims(self._secret, token)
+        if claims.user_id != session.user.id or claims.call != session.scope:
+            raise PermissionDeniedError("a new token must be for the same user and scope")
+        session.expires_at = claims.expires_at
+        return {"expires_at": claims.expires_at}
+
+    def _check_scope(self, session: Session, request: p.Request) -> None:
+        """A call-scoped (guest) token may act only on its call, and never end it or ring."""
+        scope = session.scope
+        if scope is None:
+            return
+        if isinstance(request, p.EndCallRequest | p.RingRequest):
+            raise PermissionDeniedError("a guest token cannot end calls or ring people")
+        if isinstance(request, p.GetOrCreateCallRequest | p.JoinCallRequest):
+            cid = p.call_cid(request.call_type, request.call_id)
+        else:
+            cid = getattr(request, "cid", scope)
+        if cid != scope:
+            raise PermissionDeniedError(f"this token may only join {scope}")
+
     def _call(self, cid: str) -> CallRecord:
         call = self.calls.get(cid)
         if call is None:
@@ -323,10 +379,22 @@ class Coordinator:
         if call is None or (call.ended and create):
             if not create:
                 raise CallNotFoundError(f"call {cid} not found")
-            call = CallRecord(type=call_type, id=call_id, created_by=user.id)
-            call.members[user.id] = "host"
+            # The creator owns a call for good: recreating an ended call does not hand it over.
+            owner = call.created_by if call is not None else user.id
+            if owner == user.id:
+                self._check_calls_per_user(user)
+            call = CallRecord(type=call_type, id=call_id, created_by=owner)
+            call.members[owner] = "host"
             self.calls[cid] = call
+            self._open_calls_of[owner] = self._open_calls_of.get(owner, 0) + 1
         return call
+
+    def _check_calls_per_user(self, user: p.UserInfo) -> None:
+        owned = self._open_calls_of.get(user.id, 0)
+        if owned >= self.limits.max_calls_per_user:
+            raise LimitReachedError(
+                f"you have {owned} calls open, the most this server allows: end some first"
+            )
 
     def _add_members(self, call: CallRecord, user: p.UserInfo, members: list[str]) -> None:
         if not members:
@@ -345,6 +413,11 @@ class Coordinator:
             raise InvalidStateError(f"call {call.cid} has ended")
         if session.key in call.participants:
             raise InvalidStateError(f"this connection has already joined {call.cid}")
+        if len(call.participants) >= self.limits.max_participants_per_call:
+            raise LimitReachedError(
+                f"{call.cid} has {len(call.participants)} participants, the most this server "
+                "allows in one call"
+            )
         if user.id not in call.members:
             call.members[user.id] = "viewer" if call.type == "livestream" else "member"
         role = call.members[user.id]
@@ -377,6 +450,11 @@ class Coordinator:
         if call.ended:
             return
         call.ended = True
+        left = self._open_calls_of.get(call.created_by, 1) - 1
+        if left > 0:
+            self._open_calls_of[call.created_by] = left
+        else:
+            self._open_calls_of.pop(call.created_by, None)
         event = p.CallEndedEvent(cid=call.cid, by=user)
         notified: set[int] = set()
         for participant in list(call.participants.values()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -38,30 +39,55 @@ def check_user_id(user_id: str) -> str:
     return user_id
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    name: str
+    expires_at: float
+    #: A call-scoped token (a guest's) may only join this call (``type:id``), not end or ring.
+    call: str | None = None
+
+
 def issue_token(
     secret: str,
     user_id: str,
     name: str = "",
     ttl_seconds: int = 3600,
     *,
+    call: str | None = None,
     max_lifetime_s: int = MAX_TOKEN_LIFETIME_S,
 ) -> str:
-    """A signed token for ``user_id`` that expires after ``ttl_seconds`` (``ValueError`` for a
-    bad user id or a lifetime over ``max_lifetime_s``)."""
+    """A signed token for ``user_id`` that expires after ``ttl_seconds``, optionally scoped to
+    one ``call`` (``ValueError`` for a bad user id or a lifetime over ``max_lifetime_s``)."""
     check_user_id(user_id)
     if ttl_seconds > max_lifetime_s:
         raise ValueError(
             f"a token may live at most {max_lifetime_s // 3600} h; ask for less (--ttl)"
         )
     now = int(time.time())
-    claims = {"sub": user_id, "name": name or user_id, "iat": now, "exp": now + ttl_seconds}
+    claims: dict[str, object] = {
+        "sub": user_id,
+        "name": name or user_id,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if call is not None:
+        claims["call"] = call
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_token(
     secret: str, token: str | None, *, max_lifetime_s: int = MAX_TOKEN_LIFETIME_S
 ) -> tuple[str, str, float]:
-    """Check a token; returns (user_id, name, expires_at) or raises ``AuthError`` saying why.
+    """Check a token; returns (user_id, name, expires_at) or raises ``AuthError`` saying why."""
+    claims = verify_claims(secret, token, max_lifetime_s=max_lifetime_s)
+    return claims.user_id, claims.name, claims.expires_at
+
+
+def verify_claims(
+    secret: str, token: str | None, *, max_lifetime_s: int = MAX_TOKEN_LIFETIME_S
+) -> TokenClaims:
+    """Check a token; its claims, or ``AuthError`` saying why.
 
     A token that would still be valid more than ``max_lifetime_s`` from now is refused, whoever
     signed it, and so is a user id outside the documented character set.
@@ -88,4 +114,7 @@ def verify_token(
     name = claims.get("name")
     if not isinstance(name, str) or len(name) > 256:
         name = user_id
-    return user_id, name, expires_at
+    call = claims.get("call")
+    if call is not None and not isinstance(call, str):
+        raise AuthError("invalid token (its call scope is not a call id)")
+    return TokenClaims(user_id, name, expires_at, call)

@@ -1,0 +1,52 @@
+"""What one server accepts, so that abuse gets a typed refusal instead of eating the machine.
+
+Each limit is configurable (``[server]`` in the config file, or ``ServerLimits`` in code) and is
+reported with a typed error a person can read: ``limit_reached``, ``rate_limited``, ``too_large``,
+``unauthorized`` (no hello in time).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    #: Seconds a new connection has to send a valid ``hello`` before it is closed.
+    auth_timeout_s: float = 5.0
+    #: Connections at once, all users together (kept well below the process's file limit).
+    max_connections: int = 2000
+    #: Connections at once for one user (several devices, a TUI and a bot ...).
+    max_connections_per_user: int = 16
+    #: Messages per second a connection may send (sustained), and the burst above it.
+    messages_per_second: float = 50.0
+    message_burst: int = 200
+    #: Calls one user may have created that have not ended.
+    max_calls_per_user: int = 200
+    #: People in one call at once.
+    max_participants_per_call: int = 100
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up; ``take()`` says if one was left."""
+
+    def __init__(self, rate: float, burst: int, clock: object = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self._clock = clock
+        self._last: float = self._now()
+
+    def _now(self) -> float:
+        value: float = self._clock()  # type: ignore[operator]
+        return value
+
+    def take(self) -> bool:
+        now = self._now()
+        self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
