@@ -146,8 +146,11 @@ async def test_flooding_is_rate_limited_and_the_connection_recovers(strict_serve
         assert (await ws.receive_json(timeout=5))["type"] == "reply"
         for n in range(60):
             await ws.send_str(json.dumps({"type": "leave_call", "id": n + 1, "cid": "x:y"}))
-        codes = [(await ws.receive_json(timeout=5))["code"] for _ in range(60)]
+        errors = [await ws.receive_json(timeout=5) for _ in range(60)]
+        codes = [e["code"] for e in errors]
         assert "rate_limited" in codes and "internal" not in codes
+        # a refusal names the request it refuses, so the client's request fails at once
+        assert all(e["id"] is not None for e in errors if e["code"] == "rate_limited")
         await asyncio.sleep(0.5)  # the bucket refills
         await ws.send_str(json.dumps({"type": "leave_call", "id": 99, "cid": "x:y"}))
         assert (await ws.receive_json(timeout=5))["code"] == "call_not_found"
@@ -203,3 +206,45 @@ async def test_an_expired_token_is_said_and_can_be_refreshed_mid_call(make_clien
         assert call in alice.state.active_calls
     finally:
         await alice.disconnect()
+
+
+async def test_calls_are_freed_when_empty_and_not_ringing_owner_kept(make_client, server):
+    coordinator = server.coordinator
+    owner = await make_client("owner")
+    other = await make_client("other")
+    call = owner.make_call(CallType.DEFAULT, "brief")
+    await call.join()
+    await other.make_call(CallType.DEFAULT, "brief").join()
+    assert "default:brief" in coordinator.calls
+    await other.make_call(CallType.DEFAULT, "brief").leave()
+    assert "default:brief" in coordinator.calls  # someone is still in it
+    await call.leave()
+    assert "default:brief" not in coordinator.calls  # empty and not ringing: freed
+    # a pending ring keeps a call alive until the ring ends
+    ringing = owner.make_call(CallType.DEFAULT, "ringing")
+    await ringing.ring(["nobody-online"])
+    await ringing.leave()  # the caller leaves: the ring is cancelled, the call is freed
+    assert "default:ringing" not in coordinator.calls
+    info = await other.make_call(CallType.DEFAULT, "brief").get_or_create()
+    assert info.created_by == "owner"  # recreated, still the owner's
+
+
+async def test_disconnects_do_not_scan_every_call(make_client, server):
+    """Thousands of calls on the server: a disconnect touches only the leaving user's calls."""
+    coordinator = server.coordinator
+    many = await make_client("many")
+    for n in range(150):
+        await many.make_call(CallType.DEFAULT, f"idle-{n}").get_or_create()
+    guest = await make_client("guest")
+    await guest.make_call(CallType.DEFAULT, "idle-0").join()
+    looked_at: list[str] = []
+    original = coordinator._maybe_free
+
+    def spy(call):  # type: ignore[no-untyped-def]
+        looked_at.append(call.cid)
+        original(call)
+
+    coordinator._maybe_free = spy  # type: ignore[method-assign]
+    await guest.disconnect()
+    await asyncio.sleep(0.1)
+    assert set(looked_at) == {"default:idle-0"}  # not the 150 others

@@ -15,7 +15,7 @@ command-line flags win over it::
 
     [server]                  # limits of `mctui serve`
     max_connections_per_user = 16
-    messages_per_second = 50
+    messages_per_second = 100
 
     [log]
     level = "info"            # debug | info | warning | error
@@ -79,8 +79,8 @@ class ServerSettings(_Section):
     auth_timeout_s: PositiveFloat = 5.0
     max_connections: PositiveInt = 2000
     max_connections_per_user: PositiveInt = 16
-    messages_per_second: PositiveFloat = 50.0
-    message_burst: PositiveInt = 200
+    messages_per_second: PositiveFloat = 100.0
+    message_burst: PositiveInt = 500
     max_calls_per_user: PositiveInt = 200
     max_participants_per_call: PositiveInt = 100
 

@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.rtc.frames import from_av_frame
-from mctui.rtc.peer import new_peer_connection, tune_audio_receivers
+from mctui.rtc.peer import close_peer_connection, new_peer_connection, tune_audio_receivers
 from mctui.rtc.tracks import CaptureTrack
 from mctui.rtc.transport import MediaTransport, SignalFn
 
@@ -164,6 +164,6 @@ class EmbeddedSfuTransport(MediaTransport):
             self.capture.stop()
         for pc in (self.publisher, self.subscriber):
             if pc is not None:
-                await pc.close()
+                await close_peer_connection(pc)
         if not self.first_frame.done():
             self.first_frame.cancel()

@@ -75,6 +75,9 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
                 await coordinator.handle_text(session, msg.data)
+                # A backlog of frames is read without suspending; yield after each one so a
+                # flood on one connection never starves the others or the SFU's media tasks.
+                await asyncio.sleep(0)
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:

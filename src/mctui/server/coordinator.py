@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ from mctui.server.tokens import verify_claims
 log = logging.getLogger(__name__)
 
 DEFAULT_RING_TIMEOUT_S = 30.0
+MAX_REMEMBERED_OWNERS = 100_000
 _ERROR_CODES: frozenset[str] = frozenset(p.ErrorCode.__args__)  # type: ignore[attr-defined]
 
 
@@ -169,6 +171,9 @@ class Coordinator:
         self._session_calls: dict[int, set[str]] = {}
         self._rang_in: dict[str, set[str]] = {}  # caller user id -> calls they rang in
         self._open_calls_of: dict[str, int] = {}  # owner -> calls created and not ended
+        # Who created each call, kept after the call is freed so recreating it hands nothing
+        # over; bounded (oldest forgotten first).
+        self._owners: OrderedDict[str, str] = OrderedDict()
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -225,11 +230,6 @@ class Coordinator:
         """Handle one frame from a client: exactly one reply or typed error reply goes back."""
         request_id: int | None = None
         try:
-            if session.bucket is not None and not session.bucket.take():
-                raise RateLimitedError(
-                    f"more than {self.limits.messages_per_second:g} messages per second: "
-                    "slow down (this message was dropped)"
-                )
             if len(raw) > p.MAX_MESSAGE_BYTES:
                 raise MessageTooLargeError(
                     f"message of {len(raw)} bytes is over the {p.MAX_MESSAGE_BYTES}-byte limit"
@@ -245,6 +245,11 @@ class Coordinator:
             raw_id = data.get("id")
             if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id >= 0:
                 request_id = raw_id
+            if session.bucket is not None and not session.bucket.take():
+                raise RateLimitedError(
+                    f"more than {self.limits.messages_per_second:g} messages per second: "
+                    "slow down (this message was dropped)"
+                )
             kind = data.get("type")
             if kind not in p.REQUEST_TYPES:
                 raise BadRequestError(f"unknown message type {kind!r}")
@@ -379,15 +384,37 @@ class Coordinator:
         if call is None or (call.ended and create):
             if not create:
                 raise CallNotFoundError(f"call {cid} not found")
-            # The creator owns a call for good: recreating an ended call does not hand it over.
-            owner = call.created_by if call is not None else user.id
+            # The creator owns a call for good: recreating it (after it ended, or after it was
+            # freed when empty) does not hand it over.
+            owner = call.created_by if call is not None else self._owners.get(cid, user.id)
             if owner == user.id:
                 self._check_calls_per_user(user)
+            if call is not None and not call.ended:
+                self._close_count(call)
             call = CallRecord(type=call_type, id=call_id, created_by=owner)
             call.members[owner] = "host"
             self.calls[cid] = call
+            self._owners[cid] = owner
+            self._owners.move_to_end(cid)
+            while len(self._owners) > MAX_REMEMBERED_OWNERS:
+                self._owners.popitem(last=False)
             self._open_calls_of[owner] = self._open_calls_of.get(owner, 0) + 1
         return call
+
+    def _close_count(self, call: CallRecord) -> None:
+        left = self._open_calls_of.get(call.created_by, 1) - 1
+        if left > 0:
+            self._open_calls_of[call.created_by] = left
+        else:
+            self._open_calls_of.pop(call.created_by, None)
+
+    def _maybe_free(self, call: CallRecord) -> None:
+        """A call nobody is in and nobody is being rung for is forgotten (its owner is not)."""
+        if call.participants or call.rings or self.calls.get(call.cid) is not call:
+            return
+        if not call.ended:
+            self._close_count(call)
+        del self.calls[call.cid]
 
     def _check_calls_per_user(self, user: p.UserInfo) -> None:
         owned = self._open_calls_of.get(user.id, 0)
@@ -443,6 +470,7 @@ class Coordinator:
         await self.sfu.participant_left(session, call)
         event = p.ParticipantLeftEvent(cid=call.cid, user=participant.user)
         self._send_to_participants(call, event)
+        self._maybe_free(call)
 
     async def _end(self, user: p.UserInfo, call: CallRecord) -> None:
         if call.created_by != user.id and call.members.get(user.id) != "host":
@@ -450,11 +478,7 @@ class Coordinator:
         if call.ended:
             return
         call.ended = True
-        left = self._open_calls_of.get(call.created_by, 1) - 1
-        if left > 0:
-            self._open_calls_of[call.created_by] = left
-        else:
-            self._open_calls_of.pop(call.created_by, None)
+        self._close_count(call)
         event = p.CallEndedEvent(cid=call.cid, by=user)
         notified: set[int] = set()
         for participant in list(call.participants.values()):
@@ -468,6 +492,7 @@ class Coordinator:
         self._clear_rings(call)
         for participant in list(call.participants.values()):
             await self._remove_participant(call, participant.session)
+        self._maybe_free(call)
 
     def _ring(self, caller: p.UserInfo, call: CallRecord, members: list[str]) -> None:
         if call.ended:
@@ -500,6 +525,7 @@ class Coordinator:
         for user_id in (callee, ring.caller.id):
             for session in self._sessions_of(user_id):
                 session.send(event)
+        self._maybe_free(call)
 
     def _accept(self, user: p.UserInfo, call: CallRecord) -> None:
         if user.id not in call.members:
@@ -524,6 +550,7 @@ class Coordinator:
             for user_id in (ring.caller.id, user.id):
                 for session in self._sessions_of(user_id):
                     session.send(event)
+            self._maybe_free(call)
             return
         if any(r.caller.id == user.id for r in call.rings.values()):
             self._cancel_rings_by(call, user)
@@ -544,6 +571,7 @@ class Coordinator:
             for user_id in (callee, caller.id):
                 for session in self._sessions_of(user_id):
                     session.send(event)
+        self._maybe_free(call)
 
     def _clear_rings(self, call: CallRecord) -> None:
         for ring in call.rings.values():

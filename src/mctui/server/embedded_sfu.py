@@ -25,7 +25,12 @@ from aiortc.mediastreams import MediaStreamError
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, PermissionDeniedError
-from mctui.rtc.peer import new_peer_connection, observe_audio_levels, tune_audio_receivers
+from mctui.rtc.peer import (
+    close_peer_connection,
+    new_peer_connection,
+    observe_audio_levels,
+    tune_audio_receivers,
+)
 from mctui.rtc.tracks import RelayTrack
 from mctui.server.activity import ActivityTracker
 from mctui.server.coordinator import CallRecord, Session
@@ -129,7 +134,7 @@ class EmbeddedSfu:
             for relay in peer.slots.values():
                 relay.stop()
             peer.slots.clear()
-        await pc.close()
+        await close_peer_connection(pc)
 
     async def _publisher_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
         pc = peer.publisher
@@ -259,7 +264,7 @@ class EmbeddedSfu:
             relay.stop()
         for pc in (peer.publisher, peer.subscriber):
             if pc is not None:
-                await pc.close()
+                await close_peer_connection(pc)
         peer.publisher = peer.subscriber = None
 
     async def close(self) -> None:

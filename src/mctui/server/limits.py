@@ -20,8 +20,8 @@ class ServerLimits:
     #: Connections at once for one user (several devices, a TUI and a bot ...).
     max_connections_per_user: int = 16
     #: Messages per second a connection may send (sustained), and the burst above it.
-    messages_per_second: float = 50.0
-    message_burst: int = 200
+    messages_per_second: float = 100.0
+    message_burst: int = 500
     #: Calls one user may have created that have not ended.
     max_calls_per_user: int = 200
     #: People in one call at once.
