@@ -14,6 +14,7 @@ from mctui import protocol as p
 from mctui.errors import (
     AuthError,
     LimitReachedError,
+    MessageTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
 )
@@ -109,6 +110,8 @@ async def strict_server():
         message_burst=20,
         max_calls_per_user=3,
         max_participants_per_call=2,
+        max_sdp_bytes=1000,
+        max_token_lifetime_s=3600,
     )
     running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0, limits=limits)
     try:
@@ -134,6 +137,13 @@ async def test_limits_are_typed_refusals(strict_server):
         await carol.make_call(CallType.DEFAULT, "room0").join()
         with pytest.raises(LimitReachedError, match="participants"):
             await first.make_call(CallType.DEFAULT, "room0").join()
+        with pytest.raises(MessageTooLargeError, match="SDP of"):
+            await bob.request(
+                p.SfuSignalRequest, p.SfuAnswer, cid="default:room0", role="publisher",
+                sdp="v=0\r\n" + "a=x\r\n" * 400,
+            )  # fmt: skip
+        with pytest.raises(AuthError, match="lives too long"):
+            await connected(url, "dave", issue_token(SECRET, "dave", ttl_seconds=7200))
     finally:
         for client in clients:
             await client.disconnect()

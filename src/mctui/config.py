@@ -83,6 +83,9 @@ class ServerSettings(_Section):
     message_burst: PositiveInt = 500
     max_calls_per_user: PositiveInt = 200
     max_participants_per_call: PositiveInt = 100
+    max_message_bytes: PositiveInt = 64 * 1024
+    max_sdp_bytes: PositiveInt = 20_000
+    max_token_lifetime_s: PositiveInt = 24 * 3600
 
 
 class Config(_Section):

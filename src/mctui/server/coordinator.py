@@ -9,14 +9,11 @@ reply; a bad message never affects anyone else's session.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import time
-from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,6 +32,16 @@ from mctui.errors import (
     VersionMismatchError,
 )
 from mctui.server.limits import ServerLimits, TokenBucket
+from mctui.server.records import (
+    CallRecord,
+    NoSfu,
+    Participant,
+    PendingRing,
+    Session,
+    SfuBackend,
+)
+
+__all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
 from mctui.server.tokens import verify_claims
 
 log = logging.getLogger(__name__)
@@ -42,109 +49,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RING_TIMEOUT_S = 30.0
 MAX_REMEMBERED_OWNERS = 100_000
 _ERROR_CODES: frozenset[str] = frozenset(p.ErrorCode.__args__)  # type: ignore[attr-defined]
-
-
-class Session(ABC):
-    """One client connection. ``send`` must not block: transports queue the message."""
-
-    _keys = itertools.count(1)
-
-    def __init__(self) -> None:
-        self.key = next(Session._keys)
-        self.user: p.UserInfo | None = None
-        self.expires_at = 0.0
-        #: Set for a call-scoped (guest) token: the only call this connection may join.
-        self.scope: str | None = None
-        self.bucket: TokenBucket | None = None
-
-    @abstractmethod
-    def send(self, message: BaseModel) -> None: ...
-
-
-class SfuBackend(Protocol):
-    """What the coordinator needs from an SFU (embedded aiortc or Janus)."""
-
-    def info_for(self, call: CallRecord) -> p.SfuInfo: ...
-
-    async def signal(
-        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]: ...
-
-    async def participant_left(self, session: Session, call: CallRecord) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class NoSfu:
-    """A coordinator without media (signalling tests): joins succeed, no media is forwarded."""
-
-    def info_for(self, call: CallRecord) -> p.SfuInfo:
-        return p.SfuInfo(kind="none")
-
-    async def signal(
-        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]:
-        raise InvalidStateError("this server has no SFU")
-
-    async def participant_left(self, session: Session, call: CallRecord) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-@dataclass
-class Participant:
-    session: Session
-    user: p.UserInfo
-    role: p.MemberRole
-    audio_muted: bool = False
-
-
-@dataclass
-class PendingRing:
-    caller: p.UserInfo
-    timer: asyncio.TimerHandle | None
-
-
-@dataclass
-class CallRecord:
-    type: p.CallTypeName
-    id: str
-    created_by: str
-    members: dict[str, p.MemberRole] = field(default_factory=dict)
-    participants: dict[int, Participant] = field(default_factory=dict)
-    rings: dict[str, PendingRing] = field(default_factory=dict)
-    ended: bool = False
-
-    @property
-    def cid(self) -> str:
-        return p.call_cid(self.type, self.id)
-
-    def can_publish(self, role: p.MemberRole) -> bool:
-        if self.type == "livestream":
-            return role == "host"
-        return role in ("host", "member")
-
-    def info(self, for_member: bool = True) -> p.CallInfo:
-        """The call as the coordinator tells it; only members see who is in it."""
-        if not for_member:
-            return p.CallInfo(
-                cid=self.cid, type=self.type, id=self.id, created_by=self.created_by,
-                members=[], participants=[], ended=self.ended,
-            )  # fmt: skip
-        seen: dict[str, p.UserInfo] = {}
-        for participant in self.participants.values():
-            seen.setdefault(participant.user.id, participant.user)
-        return p.CallInfo(
-            cid=self.cid,
-            type=self.type,
-            id=self.id,
-            created_by=self.created_by,
-            members=[p.MemberInfo(user_id=u, role=r) for u, r in self.members.items()],
-            participants=list(seen.values()),
-            ended=self.ended,
-        )
 
 
 class Coordinator:
@@ -183,7 +87,7 @@ class Coordinator:
 
     def authenticate(self, session: Session, token: str | None) -> p.UserInfo:
         """Verify ``token`` and bind the session to its user (raises ``AuthError``)."""
-        claims = verify_claims(self._secret, token)
+        claims = verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
         connections = self._user_sessions.get(claims.user_id, set())
         if len(connections) >= self.limits.max_connections_per_user:
             raise LimitReachedError(
@@ -230,9 +134,10 @@ class Coordinator:
         """Handle one frame from a client: exactly one reply or typed error reply goes back."""
         request_id: int | None = None
         try:
-            if len(raw) > p.MAX_MESSAGE_BYTES:
+            limit = min(self.limits.max_message_bytes, p.MAX_MESSAGE_BYTES)
+            if len(raw) > limit:
                 raise MessageTooLargeError(
-                    f"message of {len(raw)} bytes is over the {p.MAX_MESSAGE_BYTES}-byte limit"
+                    f"message of {len(raw)} bytes is over the {limit}-byte limit"
                 )
             try:
                 data = json.loads(raw)
@@ -331,6 +236,11 @@ class Coordinator:
                 call = self._call(request.cid)
                 if session.key not in call.participants:
                     raise InvalidStateError(f"join {call.cid} before sending media")
+                if len(request.sdp) > self.limits.max_sdp_bytes:
+                    raise MessageTooLargeError(
+                        f"an SDP of {len(request.sdp)} bytes is over the "
+                        f"{self.limits.max_sdp_bytes}-byte limit"
+                    )
                 return await self.sfu.signal(session, call, request)
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
@@ -347,7 +257,7 @@ class Coordinator:
         """Accepted even after the old token expired, for the same user and scope only."""
         if session.user is None:
             raise AuthError("not authenticated: send 'hello' with a valid token first")
-        claims = verify_claims(self._secret, token)
+        claims = verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
         if claims.user_id != session.user.id or claims.call != session.scope:
             raise PermissionDeniedError("a new token must be for the same user and scope")
         session.expires_at = claims.expires_at

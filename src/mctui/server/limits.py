@@ -26,6 +26,11 @@ class ServerLimits:
     max_calls_per_user: int = 200
     #: People in one call at once.
     max_participants_per_call: int = 100
+    #: The largest frame the server reads (at most the protocol's 64 KiB) and SDP it accepts.
+    max_message_bytes: int = 64 * 1024
+    max_sdp_bytes: int = 20_000
+    #: The longest a token may still be valid: longer ones are refused, whoever signed them.
+    max_token_lifetime_s: int = 24 * 3600
 
 
 class TokenBucket:

@@ -1,0 +1,122 @@
+"""What the coordinator keeps: connections, calls, participants, rings; and the SFU interface.
+
+Plain records with no behaviour beyond describing themselves; the coordinator owns and changes
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from mctui import protocol as p
+from mctui.errors import InvalidStateError
+from mctui.server.limits import TokenBucket
+
+
+class Session(ABC):
+    """One client connection. ``send`` must not block: transports queue the message."""
+
+    _keys = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.key = next(Session._keys)
+        self.user: p.UserInfo | None = None
+        self.expires_at = 0.0
+        #: Set for a call-scoped (guest) token: the only call this connection may join.
+        self.scope: str | None = None
+        self.bucket: TokenBucket | None = None
+
+    @abstractmethod
+    def send(self, message: BaseModel) -> None: ...
+
+
+class SfuBackend(Protocol):
+    """What the coordinator needs from an SFU (embedded aiortc or Janus)."""
+
+    def info_for(self, call: CallRecord) -> p.SfuInfo: ...
+
+    async def signal(
+        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
+    ) -> dict[str, Any]: ...
+
+    async def participant_left(self, session: Session, call: CallRecord) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class NoSfu:
+    """A coordinator without media (signalling tests): joins succeed, no media is forwarded."""
+
+    def info_for(self, call: CallRecord) -> p.SfuInfo:
+        return p.SfuInfo(kind="none")
+
+    async def signal(
+        self, session: Session, call: CallRecord, request: p.SfuSignalRequest
+    ) -> dict[str, Any]:
+        raise InvalidStateError("this server has no SFU")
+
+    async def participant_left(self, session: Session, call: CallRecord) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class Participant:
+    session: Session
+    user: p.UserInfo
+    role: p.MemberRole
+    audio_muted: bool = False
+
+
+@dataclass
+class PendingRing:
+    caller: p.UserInfo
+    timer: asyncio.TimerHandle | None
+
+
+@dataclass
+class CallRecord:
+    type: p.CallTypeName
+    id: str
+    created_by: str
+    members: dict[str, p.MemberRole] = field(default_factory=dict)
+    participants: dict[int, Participant] = field(default_factory=dict)
+    rings: dict[str, PendingRing] = field(default_factory=dict)
+    ended: bool = False
+
+    @property
+    def cid(self) -> str:
+        return p.call_cid(self.type, self.id)
+
+    def can_publish(self, role: p.MemberRole) -> bool:
+        if self.type == "livestream":
+            return role == "host"
+        return role in ("host", "member")
+
+    def info(self, for_member: bool = True) -> p.CallInfo:
+        """The call as the coordinator tells it; only members see who is in it."""
+        if not for_member:
+            return p.CallInfo(
+                cid=self.cid, type=self.type, id=self.id, created_by=self.created_by,
+                members=[], participants=[], ended=self.ended,
+            )  # fmt: skip
+        seen: dict[str, p.UserInfo] = {}
+        for participant in self.participants.values():
+            seen.setdefault(participant.user.id, participant.user)
+        return p.CallInfo(
+            cid=self.cid,
+            type=self.type,
+            id=self.id,
+            created_by=self.created_by,
+            members=[p.MemberInfo(user_id=u, role=r) for u, r in self.members.items()],
+            participants=list(seen.values()),
+            ended=self.ended,
+        )
