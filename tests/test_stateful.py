@@ -103,7 +103,21 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(name=st.sampled_from(ROOMS))
     def leave(self, name: str) -> None:
-        self.step(self.call(name).leave())
+        call = self.call(name)
+        held = call is self.alice.state.focused_call
+        self.step(call.leave())
+        remaining = [c for c in self.alice.state.active_calls if not c.suspended_by_user]
+        if (
+            held
+            and remaining
+            and self.policy
+            in (
+                MultiCallAudioPolicy.SUSPEND_EXISTING,
+                MultiCallAudioPolicy.DUCK_EXISTING,
+            )
+        ):
+            # liveness: when the focused call leaves, the most recent holder gets the audio back
+            assert self.alice.state.focused_call in remaining, "nobody resumed after a leave"
 
     @rule(name=st.sampled_from(ROOMS))
     def end(self, name: str) -> None:

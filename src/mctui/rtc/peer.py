@@ -36,21 +36,23 @@ aioice.ice.get_host_addresses = _host_addresses
 
 
 def audio_level_dbov(frame: av.AudioFrame) -> int:
-    """RFC 6465 audio level of an s16 frame, as aiortc computes it, in one numpy pass.
+    """RFC 6465 audio level of an s16 frame (the RMS in -dBov, whole dB), in one numpy pass.
 
     aiortc's own version unpacks every sample in a Python loop (~0.15 ms per 20 ms frame on the
-    event loop, for every frame every call sends); this gives the same integer.
+    event loop, for every frame every call sends). It also divides a stereo frame's energy by
+    the samples of one channel, reading 3 dB high; mctui sends L = R stereo, so this divides by
+    every sample. For mono frames the two give the same integer.
     """
     count = frame.samples * len(frame.layout.channels)
     pcm = np.frombuffer(cast(bytes, frame.planes[0]), dtype=np.int16, count=count)
     energy = float(np.dot(pcm.astype(np.float64), pcm.astype(np.float64)))
-    rms = math.sqrt(energy / (frame.samples * 32767.0 * 32767.0))
+    rms = math.sqrt(energy / (count * 32767.0 * 32767.0))
     if rms <= 0:
         return -127
     return round(min(max(20 * math.log10(rms), -127), 0))
 
 
-#: aiortc's pure-Python version, kept for the test that proves ours returns the same values.
+#: aiortc's pure-Python version, kept for the test that proves ours matches it on mono frames.
 ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_audio_level_dbov
 aiortc.rtp.compute_audio_level_dbov = audio_level_dbov
 
