@@ -117,3 +117,37 @@ async def test_duck_existing_background_is_18_db_down(setup):
     assert focused - ducked == pytest.approx(18, abs=2)
     assert band_level_db(bot_b.heard(), 1000) > -30
     assert band_level_db(bot_a.heard(), 1000) < band_level_db(bot_b.heard(), 1000) - 40
+
+
+async def test_suspend_incoming_keeps_the_first_room_end_to_end(setup):
+    """Suspend-incoming with real media: room A joined first keeps mic and speaker; B joined
+    later waits suspended; B's tone is not in the mix and the mic reaches only A's bot."""
+    user, backend, a, b, bot_a, bot_b = await setup(MultiCallAudioPolicy.SUSPEND_INCOMING)
+    assert b.state.is_audio_suspended and not a.state.is_audio_suspended
+    mix = await record(backend)
+    assert band_level_db(mix, 440) > -30
+    assert band_level_db(mix, 660) < band_level_db(mix, 440) - 40
+    assert band_level_db(bot_a.heard(), 1000) > -30
+    assert band_level_db(bot_b.heard(), 1000) < band_level_db(bot_a.heard(), 1000) - 40
+
+
+async def test_each_participants_audio_carries_its_own_label(sfu_server, bots, media_client):
+    """Two bots in one room, 440 and 660 Hz: each participant's meter follows that bot's own
+    microphone, so the SFU cannot have swapped whose audio is whose."""
+    low = await bots("low", 440, "duo")
+    await bots("high", 660, "duo")
+    user = await media_client("user")
+    call = user.make_call(CallType.DEFAULT, "duo")
+    await call.join()
+
+    def level(user_id: str) -> float:
+        return next(p.audio_level for p in call.state.participants if p.user.id == user_id)
+
+    await wait_until(
+        call.state, "participants",
+        lambda ps: sum(1 for p in ps if not p.is_local and p.audio_level > -30) == 2, timeout=10,
+    )  # fmt: skip
+    assert user.audio is not None
+    await low.call.set_microphone_enabled(False)  # only "low" goes quiet
+    await wait_until(call.state, "participants", lambda ps: level("low") < -60, timeout=5)
+    assert level("high") > -30

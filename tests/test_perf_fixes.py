@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers import wait_until
+from mctui import CallType
 from mctui.audio.adm import STANDBY_FRAMES, AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.bots.signals import tone
-from mctui.rtc.peer import new_peer_connection, set_loopback_only, tune_audio_receivers
+from mctui.rtc.peer import new_peer_connection, open_peer_connections
 from mctui.rtc.tracks import RelayTrack
 from mctui.tui.widgets.meter import render_meter
 
@@ -37,20 +39,41 @@ def test_disabled_remote_is_not_played():
     assert not np.any(adm.pull_playout())
 
 
-async def test_audio_receivers_look_ahead_one_frame_on_loopback():
+async def test_loopback_connections_offer_only_127_0_0_1_candidates():
+    """The effect of the candidate policy: what a connection offers, not what was set."""
     pc = new_peer_connection()
     try:
-        pc.addTransceiver("audio", direction="recvonly")
-        tune_audio_receivers(pc)
-        buffer = pc.getTransceivers()[0].receiver._RTCRtpReceiver__jitter_buffer
-        assert buffer._prefetch == 1
-        set_loopback_only(False)
-        pc.addTransceiver("audio", direction="recvonly")
-        tune_audio_receivers(pc)
-        assert pc.getTransceivers()[1].receiver._RTCRtpReceiver__jitter_buffer._prefetch == 2
+        pc.addTransceiver("audio", direction="sendrecv")
+        await pc.setLocalDescription(await pc.createOffer())
+        candidates = [
+            line.split()[4]
+            for line in pc.localDescription.sdp.splitlines()
+            if line.startswith("a=candidate:")
+        ]
+        assert candidates and set(candidates) == {"127.0.0.1"}
     finally:
-        set_loopback_only(True)
         await pc.close()
+
+
+async def test_one_frame_of_jitter_look_ahead_on_loopback_is_in_effect(media_client, bots):
+    """The effect of the jitter-buffer tuning: a receiver hands out a frame as soon as the next
+    one arrives, so a bot's audio reaches the ADM within a few frames of joining, and the
+    receivers' buffers hold one frame of look-ahead."""
+    await bots("tick", 440, "jitter")
+    user = await media_client("user")
+    call = user.make_call(CallType.DEFAULT, "jitter")
+    await call.join()
+    await wait_until(
+        call.state, "participants",
+        lambda ps: any(p.user.id == "tick" and p.audio_level > -30 for p in ps), timeout=10,
+    )  # fmt: skip
+    assert call.adm is not None
+    queued = len(call.adm.remotes["tick"].queue)
+    assert queued <= 3, f"{queued} frames waiting: the look-ahead is not one frame"
+    for pc in open_peer_connections():
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio" and getattr(transceiver.receiver, "_mctui_tuned", False):
+                assert transceiver.receiver._RTCRtpReceiver__jitter_buffer._prefetch == 1
 
 
 async def test_sfu_relay_slots_carry_encoded_packets_with_their_own_timeline():
