@@ -1,7 +1,7 @@
 """mctui: a terminal multicall voice client and the multicall engine under it.
 
 The package root is lazy (PEP 562): ``from mctui import Client`` imports the engine (aiortc,
-numpy, scipy) on first use, so ``mctui --help`` and ``mctui token`` start without it.
+numpy) on first use, so ``mctui --help`` and ``mctui token`` start without it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every failure exits non-zero with one line on stderr (``mctui: error: ...``); a bad argument exits
 with code 2. Details go to the log file (``--log-file``, default in the user log directory), and
-the one line says where it is. Heavy modules (aiortc, scipy, textual) are imported inside the
+the one line says where it is. Heavy modules (aiortc, numpy, textual) are imported inside the
 commands that need them, so ``mctui --help`` and ``mctui token`` start fast.
 """
 
