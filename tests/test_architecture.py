@@ -41,11 +41,3 @@ def test_no_module_over_600_lines():
         if (n := len(path.read_text().splitlines())) > 600
     }
     assert long == {}
-
-
-def test_server_settings_in_the_config_file_match_the_server_limits():
-    from mctui.config import ServerSettings
-    from mctui.server.limits import ServerLimits
-
-    assert set(ServerSettings.model_fields) == set(ServerLimits.__dataclass_fields__)
-    assert ServerLimits(**ServerSettings().model_dump()) == ServerLimits()

@@ -54,6 +54,8 @@ def test_mctui_config_names_the_file(tmp_path, monkeypatch):
         ('[keys]\nfly = "f"\n', ":2: \\[keys\\] unknown action 'fly'"),
         ("[keys]\nmute = 3\n", "keys.mute"),
         ('[log]\nlevel = "loud"\n', ":2: log.level"),
+        ("[server]\nmax_connections = 0\n", ":2: server.max_connections"),
+        ("[server]\n\nmax_conections = 5\n", ":3: unknown setting server.max_conections"),
     ],
 )
 def test_bad_config_is_a_clear_error_naming_the_line(tmp_path, content, words):
@@ -135,3 +137,13 @@ async def test_command_palette_lists_each_action_once(server):
     for title in ("Next room", "Mute", "Suspend", "Join", "Leave", "Accept", "Reject", "Policy"):
         assert title in titles
     assert titles.count("Quit") == 1 and "Keys" not in titles
+
+
+def test_the_server_table_is_the_servers_own_limits(tmp_path):
+    from mctui.server.limits import ServerLimits
+
+    path = tmp_path / "config.toml"
+    path.write_text("[server]\nmax_connections_per_user = 3\nmessages_per_second = 7.5\n")
+    limits = load_config(path).server
+    assert isinstance(limits, ServerLimits)
+    assert limits == ServerLimits(max_connections_per_user=3, messages_per_second=7.5)

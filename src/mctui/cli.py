@@ -208,12 +208,9 @@ def serve(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run the coordinator with the embedded SFU until Ctrl-C."""
-    from mctui.server.limits import ServerLimits
-
     settings = _setup(config, log_file, log_level, stderr=True)
     key = _secret(secret, secret_file)
-    limits = ServerLimits(**settings.server.model_dump())
-    _run(_serve(host, port, key, ring_timeout, sfu.value, limits))
+    _run(_serve(host, port, key, ring_timeout, sfu.value, settings.server))
 
 
 async def _serve(

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_path, user_log_path
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mctui.server.limits import ServerLimits
 from mctui.tui.actions import check_keymap
 
 CONFIG_ENV = "MCTUI_CONFIG"
@@ -73,24 +74,9 @@ class LogSettings(_Section):
     file: Path | None = None
 
 
-class ServerSettings(_Section):
-    """``[server]``: the limits of ``mctui serve`` (see ``mctui.server.limits``)."""
-
-    auth_timeout_s: PositiveFloat = 5.0
-    max_connections: PositiveInt = 2000
-    max_connections_per_user: PositiveInt = 16
-    messages_per_second: PositiveFloat = 100.0
-    message_burst: PositiveInt = 500
-    max_calls_per_user: PositiveInt = 200
-    max_participants_per_call: PositiveInt = 100
-    max_message_bytes: PositiveInt = 64 * 1024
-    max_sdp_bytes: PositiveInt = 20_000
-    max_token_lifetime_s: PositiveInt = 24 * 3600
-
-
 class Config(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    server: ServerLimits = Field(default_factory=ServerLimits)
     keys: dict[str, str] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)
     path: Path | None = Field(default=None, exclude=True)

@@ -156,7 +156,10 @@ class EngineBridge:
         self._call_stops[call.cid] = stops
 
     def unwatch(self, call: Call) -> None:
-        for stop in self._call_stops.pop(call.cid, []):
+        self._unwatch(call.cid)
+
+    def _unwatch(self, cid: str) -> None:
+        for stop in self._call_stops.pop(cid, []):
             stop()
 
     @property
@@ -169,8 +172,7 @@ class EngineBridge:
             stop()
         self._stops = []
         for cid in list(self._call_stops):
-            for stop in self._call_stops.pop(cid):
-                stop()
+            self._unwatch(cid)
 
     # --- client changes -----------------------------------------------------------------------
 
@@ -197,12 +199,8 @@ class EngineBridge:
         for cid in list(self._call_stops):
             ringing_only = all(c.cid != cid for c in self._known)
             if ringing_only and (call is None or call.cid != cid):
-                self._call_stops_stop(cid)
+                self._unwatch(cid)
         self._sink(RingChanged(call))
-
-    def _call_stops_stop(self, cid: str) -> None:
-        for stop in self._call_stops.pop(cid, []):
-            stop()
 
     def _on_notice(self, text: str | None) -> None:
         if text:

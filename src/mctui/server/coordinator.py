@@ -40,9 +40,9 @@ from mctui.server.records import (
     Session,
     SfuBackend,
 )
+from mctui.server.tokens import TokenClaims, verify_claims
 
 __all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
-from mctui.server.tokens import verify_claims
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Coordinator:
 
     def authenticate(self, session: Session, token: str | None) -> p.UserInfo:
         """Verify ``token`` and bind the session to its user (raises ``AuthError``)."""
-        claims = verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
+        claims = self._verify(token)
         connections = self._user_sessions.get(claims.user_id, set())
         if len(connections) >= self.limits.max_connections_per_user:
             raise LimitReachedError(
@@ -253,11 +253,14 @@ class Coordinator:
             raise AuthError("token expired: reconnect with a new token")
         return session.user
 
+    def _verify(self, token: str | None) -> TokenClaims:
+        return verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
+
     def _update_token(self, session: Session, token: str) -> dict[str, Any]:
         """Accepted even after the old token expired, for the same user and scope only."""
         if session.user is None:
             raise AuthError("not authenticated: send 'hello' with a valid token first")
-        claims = verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
+        claims = self._verify(token)
         if claims.user_id != session.user.id or claims.call != session.scope:
             raise PermissionDeniedError("a new token must be for the same user and scope")
         session.expires_at = claims.expires_at

@@ -1,36 +1,39 @@
 """What one server accepts, so that abuse gets a typed refusal instead of eating the machine.
 
-Each limit is configurable (``[server]`` in the config file, or ``ServerLimits`` in code) and is
-reported with a typed error a person can read: ``limit_reached``, ``rate_limited``, ``too_large``,
-``unauthorized`` (no hello in time).
+Each limit is configurable (``[server]`` in the config file, which is this very model, or
+``ServerLimits`` in code) and is reported with a typed error a person can read:
+``limit_reached``, ``rate_limited``, ``too_large``, ``unauthorized`` (no hello in time).
+Light on purpose (pydantic only): the config file imports it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
 
-@dataclass(frozen=True)
-class ServerLimits:
+class ServerLimits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     #: Seconds a new connection has to send a valid ``hello`` before it is closed.
-    auth_timeout_s: float = 5.0
+    auth_timeout_s: PositiveFloat = 5.0
     #: Connections at once, all users together (kept well below the process's file limit).
-    max_connections: int = 2000
+    max_connections: PositiveInt = 2000
     #: Connections at once for one user (several devices, a TUI and a bot ...).
-    max_connections_per_user: int = 16
+    max_connections_per_user: PositiveInt = 16
     #: Messages per second a connection may send (sustained), and the burst above it.
-    messages_per_second: float = 100.0
-    message_burst: int = 500
+    messages_per_second: PositiveFloat = 100.0
+    message_burst: PositiveInt = 500
     #: Calls one user may have created that have not ended.
-    max_calls_per_user: int = 200
+    max_calls_per_user: PositiveInt = 200
     #: People in one call at once.
-    max_participants_per_call: int = 100
+    max_participants_per_call: PositiveInt = 100
     #: The largest frame the server reads (at most the protocol's 64 KiB) and SDP it accepts.
-    max_message_bytes: int = 64 * 1024
-    max_sdp_bytes: int = 20_000
+    max_message_bytes: PositiveInt = 64 * 1024
+    max_sdp_bytes: PositiveInt = 20_000
     #: The longest a token may still be valid: longer ones are refused, whoever signed them.
-    max_token_lifetime_s: int = 24 * 3600
+    max_token_lifetime_s: PositiveInt = 24 * 3600
 
 
 class TokenBucket:

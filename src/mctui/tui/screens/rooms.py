@@ -361,5 +361,4 @@ class RoomsScreen(Screen[None]):
         self.app.push_screen(HelpScreen(text))
 
     async def action_quit(self) -> None:
-        await self.client.disconnect()
-        self.app.exit()
+        await self.app.action_quit()  # the app leaves every call, then exits
