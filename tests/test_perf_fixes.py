@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from helpers import wait_until
@@ -10,6 +12,7 @@ from mctui.audio.adm import STANDBY_FRAMES, AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.bots.signals import tone
 from mctui.rtc.peer import new_peer_connection, open_peer_connections
+from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import RelayTrack
 from mctui.tui.widgets.meter import render_meter
 
@@ -56,9 +59,9 @@ async def test_loopback_connections_offer_only_127_0_0_1_candidates():
 
 
 async def test_one_frame_of_jitter_look_ahead_on_loopback_is_in_effect(media_client, bots):
-    """The effect of the jitter-buffer tuning: a receiver hands out a frame as soon as the next
-    one arrives, so a bot's audio reaches the ADM within a few frames of joining, and the
-    receivers' buffers hold one frame of look-ahead."""
+    """The effect of taking packets from aiortc's receivers: on a clean loopback path the
+    adaptive buffer settles at one frame of look-ahead and conceals nothing, and aiortc's own
+    buffer and decoder see no packet."""
     await bots("tick", 440, "jitter")
     user = await media_client("user")
     call = user.make_call(CallType.DEFAULT, "jitter")
@@ -68,23 +71,37 @@ async def test_one_frame_of_jitter_look_ahead_on_loopback_is_in_effect(media_cli
         lambda ps: any(p.user.id == "tick" and p.audio_level > -30 for p in ps), timeout=10,
     )  # fmt: skip
     assert call.adm is not None
-    queued = len(call.adm.remotes["tick"].queue)
-    assert queued <= 3, f"{queued} frames waiting: the look-ahead is not one frame"
-    for pc in open_peer_connections():
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "audio" and getattr(transceiver.receiver, "_mctui_tuned", False):
-                assert transceiver.receiver._RTCRtpReceiver__jitter_buffer._prefetch == 1
+    stream = call.adm.remotes["tick"].source
+    assert isinstance(stream, PlayoutStream)
+    await asyncio.sleep(1.0)
+    assert stream.buffer.target_frames == 1, "a clean loopback path needs one frame"
+    assert stream.buffer.level_frames <= 2, "more than one frame of look-ahead on loopback"
+    assert stream.stats.concealed <= 2 and stream.stats.played >= 40
+    # the packets went to mctui's playout, not to aiortc's buffer and decoder (whose track
+    # would otherwise fill up, since nobody reads it)
+    taken = [
+        t.receiver
+        for pc in open_peer_connections()
+        for t in pc.getTransceivers()
+        if t.kind == "audio" and getattr(t.receiver, "_mctui_taken", False)
+    ]
+    assert taken
+    for receiver in taken:
+        assert receiver.track is None or receiver.track._queue.qsize() == 0
 
 
 async def test_sfu_relay_slots_carry_encoded_packets_with_their_own_timeline():
     import av
 
     relay = RelayTrack()
-    relay.push(b"\x01\x02")
-    relay.push(b"\x03")
-    first, second = await relay.recv(), await relay.recv()
-    assert isinstance(first, av.Packet) and bytes(first) == b"\x01\x02"
-    assert (first.pts, second.pts) == (0, 960)  # the sender only packs: no re-encode
+    relay.forward("ann", 4_294_966_000, b"\x01\x02")  # near the 32-bit wrap
+    relay.forward("ann", (4_294_966_000 + 1920) % 2**32, b"\x03")  # one lost upstream
+    relay.forward("ann", (4_294_966_000 + 960) % 2**32, b"\x04")  # then it arrives late
+    relay.forward("bob", 77, b"\x05")  # the slot switches publisher
+    got = [await relay.recv() for _ in range(4)]
+    assert all(isinstance(p, av.Packet) for p in got)
+    assert bytes(got[0]) == b"\x01\x02"  # forwarded untouched: no decode, no re-encode
+    assert [p.pts for p in got] == [0, 1920, 960, 2880]
     relay.stop()
 
 

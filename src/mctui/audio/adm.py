@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -29,12 +30,21 @@ PLAYOUT_QUEUE_FRAMES = 15
 STANDBY_FRAMES = 2
 
 
+class PlayoutSource(Protocol):
+    """A remote stream the device clock pulls (the network's adaptive jitter buffer): one 20 ms
+    frame per call, or None while the sender is quiet."""
+
+    def pull(self) -> Frame | None: ...
+
+
 @dataclass
 class RemoteAudio:
-    """One remote participant's audio in this call: a small jitter queue, a level, a switch."""
+    """One remote participant's audio in this call: a source pulled at the device clock (or a
+    small queue of pushed frames), a level, a switch."""
 
     participant_id: str
     enabled: bool = True
+    source: PlayoutSource | None = None
     queue: deque[Frame] = field(default_factory=lambda: deque(maxlen=PLAYOUT_QUEUE_FRAMES))
     level_dbfs: float = FLOOR_DBFS
     peak_dbfs: float = FLOOR_DBFS
@@ -160,6 +170,17 @@ class AudioDeviceModule:
             self.remotes[participant_id] = remote
         return remote
 
+    def attach_source(self, participant_id: str, source: PlayoutSource | None) -> None:
+        """Play this participant from ``source``, pulled once per device frame (whether or not
+        this call holds the speaker, so a resumed call plays what is current)."""
+        self.add_remote(participant_id).source = source
+
+    def detach_source(self, participant_id: str) -> None:
+        """Stop pulling this participant's source (its stream ended); the remote stays."""
+        remote = self.remotes.get(participant_id)
+        if remote is not None:
+            remote.source = None
+
     def remove_remote(self, participant_id: str) -> None:
         self.remotes.pop(participant_id, None)
 
@@ -184,9 +205,7 @@ class AudioDeviceModule:
         silence = _SILENCE if self.config.playout_channels == 1 else _SILENCE_STEREO
         if not remotes:
             return silence
-        stack = np.stack(
-            [r.queue.popleft() if (r.enabled and r.queue) else silence for r in remotes]
-        )
+        stack = np.stack([self._next_frame(r, silence) for r in remotes])
         metered = stack if stack.ndim == 2 else stack.mean(axis=2)
         rms = rms_dbfs(metered)
         peaks = peak_dbfs(metered)
@@ -195,6 +214,17 @@ class AudioDeviceModule:
             remote.peak_dbfs = float(peak)
             remote.speaking = remote.detector.update(float(level))
         return np.asarray(stack.sum(axis=0), dtype=np.float32)
+
+    def _next_frame(self, remote: RemoteAudio, silence: Frame) -> Frame:
+        if remote.source is not None:
+            frame = remote.source.pull()
+            if frame is None or not remote.enabled:
+                return silence
+            remote.frames_received += 1
+            return fit_channels(frame, self.config.playout_channels)
+        if remote.enabled and remote.queue:
+            return remote.queue.popleft()
+        return silence
 
     def close(self) -> None:
         self._capture_sink = None

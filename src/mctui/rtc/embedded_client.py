@@ -1,9 +1,9 @@
 """The client side of the embedded SFU: one publisher and one subscriber connection per call.
 
 The call's ADM pushes captured frames into a ``CaptureTrack`` sent on the publisher connection. The
-subscriber connection has one receive slot per other publisher; a reader task per slot drains its
-track continuously (aiortc's receive queue is unbounded) and hands each decoded frame to the ADM
-under the name of the participant the SFU says the slot carries.
+subscriber connection has one receive slot per other publisher; each packet a slot receives goes
+into the ``PlayoutStream`` (adaptive jitter buffer + concealing decoder) of the participant the
+SFU says the slot carries, and the ADM pulls each stream at the device's clock.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import contextlib
 import logging
 from typing import Any
 
-import av
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
-from mctui.rtc.frames import from_av_frame
-from mctui.rtc.peer import close_peer_connection, new_peer_connection, tune_audio_receivers
+from mctui.rtc.jitter import JitterStats
+from mctui.rtc.peer import close_peer_connection, new_peer_connection, take_audio_packets
+from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import CaptureTrack
 from mctui.rtc.transport import MediaTransport, SignalFn
 
@@ -43,7 +43,7 @@ class EmbeddedSfuTransport(MediaTransport):
         self.subscriber: RTCPeerConnection | None = None
         self.capture: CaptureTrack | None = None
         self.owners: dict[str, str] = {}
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        self.streams: dict[str, PlayoutStream] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._negotiation = asyncio.Lock()
         self._subscriber_connected = asyncio.Event()
@@ -57,7 +57,6 @@ class EmbeddedSfuTransport(MediaTransport):
             await self._start_publisher(adm, signal)
         others = max(0, len(join.call.participants) - 1)
         self.subscriber = new_peer_connection()
-        self.subscriber.on("track", self._on_track)
         self._subscriber_connected = asyncio.Event()
 
         @self.subscriber.on("connectionstatechange")  # type: ignore[untyped-decorator]
@@ -96,46 +95,39 @@ class EmbeddedSfuTransport(MediaTransport):
                 slots += SPARE_SLOTS
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")
-            tune_audio_receivers(pc)
             await pc.setLocalDescription(await pc.createOffer())
             answer = await self._signal("subscriber", pc.localDescription.sdp)
             if self._closed:
                 return
             self.owners = dict(answer.track_owners)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+            take_audio_packets(pc, self._on_packet)
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind != "audio" or self.subscriber is None:
+    def _on_packet(self, transceiver: RTCRtpTransceiver, packet: RtpPacket) -> None:
+        """One packet on a receive slot: into the stream of the participant it carries."""
+        owner = self.owners.get(transceiver.mid or "")
+        adm = self._adm
+        if owner is None or adm is None or self._closed:
             return
-        mid = next(
-            (t.mid for t in self.subscriber.getTransceivers() if t.receiver.track is track), None
-        )
-        if mid is None or mid in self._readers:
-            return
-        self._readers[mid] = asyncio.get_running_loop().create_task(
-            self._read(mid, track), name=f"rtc-read-{mid}"
-        )
+        stream = self.streams.get(owner)
+        if stream is None:
+            stream = self.streams[owner] = PlayoutStream()
+            adm.attach_source(owner, stream)
+        stream.push(packet.timestamp, packet.payload)
+        if not self.first_frame.done():
+            self.first_frame.set_result(asyncio.get_running_loop().time())
 
-    async def _read(self, mid: str, track: MediaStreamTrack) -> None:
-        """Drain one receive slot forever, labelling frames with the slot's current owner."""
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    continue
-                owner = self.owners.get(mid)
-                adm = self._adm
-                if owner is None or adm is None:
-                    continue
-                adm.push_remote(owner, from_av_frame(frame))
-                if not self.first_frame.done():
-                    self.first_frame.set_result(loop.time())
-        except MediaStreamError:
-            return
+    def receive_stats(self) -> dict[str, JitterStats]:
+        """Frames received, concealed and late per participant, as the playout counted them."""
+        return {owner: stream.stats for owner, stream in self.streams.items()}
 
     def handle_event(self, event: p.SfuTracksEvent) -> None:
         self.owners = dict(event.track_owners)
+        carried = set(self.owners.values())
+        for owner in [o for o in self.streams if o not in carried]:
+            self.streams.pop(owner).close()
+            if self._adm is not None:
+                self._adm.detach_source(owner)
         pc = self.subscriber
         if pc is not None and event.slots_needed > len(pc.getTransceivers()):
             task = asyncio.get_running_loop().create_task(
@@ -154,16 +146,20 @@ class EmbeddedSfuTransport(MediaTransport):
         self._closed = True
         if self._adm is not None:
             self._adm.set_capture_sink(None)
-        for task in [*self._readers.values(), *self._tasks]:
+        for task in list(self._tasks):
             task.cancel()
-        for task in [*self._readers.values(), *self._tasks]:
+        for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._readers.clear()
         if self.capture is not None:
             self.capture.stop()
         for pc in (self.publisher, self.subscriber):
             if pc is not None:
                 await close_peer_connection(pc)
+        for owner, stream in self.streams.items():
+            if self._adm is not None:
+                self._adm.detach_source(owner)
+            stream.close()
+        self.streams.clear()
         if not self.first_frame.done():
             self.first_frame.cancel()

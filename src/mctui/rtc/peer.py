@@ -18,8 +18,8 @@ import aioice.ice
 import aiortc.rtp
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc.rtp import RtpPacket
 
 _original_get_host_addresses: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
 _loopback_only = True
@@ -76,48 +76,38 @@ def open_peer_connections() -> list[RTCPeerConnection]:
     return [pc for pc in list(_OPEN) if pc.connectionState != "closed"]
 
 
-def tune_audio_receivers(pc: RTCPeerConnection) -> None:
-    """Shrink aiortc's audio jitter buffer look-ahead on every receiver of ``pc``.
-
-    aiortc holds 4 frames (80 ms) before it hands the first one to the decoder; through an SFU
-    that is paid twice. On loopback there is no jitter to absorb, so one frame of look-ahead (the
-    minimum: a frame is complete when the next one starts) is enough; elsewhere two. Measured
-    mouth-to-ear: 177 ms -> about 60 ms. Call it after each setRemoteDescription (new
-    transceivers) and before media flows.
-    """
-    prefetch = 1 if _loopback_only else 2
-    for transceiver in pc.getTransceivers():
-        receiver = transceiver.receiver
-        if transceiver.kind != "audio" or getattr(receiver, "_mctui_tuned", False):
-            continue
-        setattr(  # noqa: B010 - aiortc has no public knob for it
-            receiver, "_RTCRtpReceiver__jitter_buffer", JitterBuffer(16, prefetch=prefetch)
-        )
-        setattr(receiver, "_mctui_tuned", True)  # noqa: B010
+#: What a receiver hands on for each RTP packet: the transceiver it came in on, and the packet.
+PacketHandler = Callable[[RTCRtpTransceiver, RtpPacket], None]
 
 
-def observe_audio_levels(pc: RTCPeerConnection, on_level: Callable[[int], None]) -> None:
-    """Call ``on_level(dbov)`` with the RFC 6464 audio level of every RTP packet that any audio
-    receiver of ``pc`` gets (0 = loudest, 127 = silence), before aiortc handles the packet.
+def take_audio_packets(pc: RTCPeerConnection, on_packet: PacketHandler) -> None:
+    """Hand every RTP packet that an audio receiver of ``pc`` gets to ``on_packet``, instead of
+    aiortc's jitter buffer and decoder.
 
-    aiortc parses the ``ssrc-audio-level`` header extension (negotiated by default) but has no
-    public hook for it, so the receiver's packet handler is wrapped on this instance only. Call
-    after each setRemoteDescription; a receiver is wrapped once.
+    aiortc's audio path waits at a missing packet until 16 more arrive and has no loss
+    concealment; mctui's own playout (``rtc.playout``) and the SFU's forwarding take the packets
+    themselves. aiortc has no public hook for received packets, so the receiver's packet handler
+    is replaced on this instance only (RTCP keeps working). Call it after each
+    setRemoteDescription (new transceivers); a receiver is taken once.
     """
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
-        if transceiver.kind != "audio" or getattr(receiver, "_mctui_levels", False):
+        if transceiver.kind != "audio" or getattr(receiver, "_mctui_taken", False):
             continue
-        handle = receiver._handle_rtp_packet
 
-        async def with_level(packet: object, arrival_time_ms: int, handle: object = handle) -> None:
-            level = getattr(getattr(packet, "extensions", None), "audio_level", None)
-            if level is not None:
-                on_level(int(level[1]))
-            await handle(packet, arrival_time_ms)  # type: ignore[operator]
+        async def take(
+            packet: RtpPacket, arrival_time_ms: int, transceiver: RTCRtpTransceiver = transceiver
+        ) -> None:
+            on_packet(transceiver, packet)
 
-        receiver._handle_rtp_packet = with_level  # type: ignore[method-assign]
-        setattr(receiver, "_mctui_levels", True)  # noqa: B010
+        receiver._handle_rtp_packet = take  # type: ignore[method-assign]
+        setattr(receiver, "_mctui_taken", True)  # noqa: B010
+
+
+def packet_audio_level(packet: RtpPacket) -> int | None:
+    """The RFC 6464 level in a packet's header (0 = loudest, 127 = silence), if it has one."""
+    level = getattr(packet.extensions, "audio_level", None)
+    return int(level[1]) if level is not None else None
 
 
 async def _no_consent_checks() -> None:

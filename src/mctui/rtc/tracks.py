@@ -46,16 +46,16 @@ class CaptureTrack(_QueueTrack):
 
     def push(self, samples: Frame) -> None:
         self._put(to_av_frame(samples, self._pts))
-        self._pts += samples.size
+        self._pts += samples.shape[0]  # samples per channel: the RTP clock
 
 
 class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
     """One receive slot of a subscriber at the SFU: carries one publisher's audio at a time.
 
-    It carries *encoded* Opus packets: the SFU encodes each publisher once and every slot sends the
-    same payload, so aiortc's sender only packs it (no per-subscriber encode, no per-frame level
-    computation). Each slot stamps packets with its own running pts, so a slot that switches
-    publishers keeps a continuous RTP timeline.
+    It carries the publisher's Opus packets as they arrive, untouched (no decode, no encode):
+    aiortc's sender only packs them. Timestamps keep the publisher's spacing, so a packet lost
+    upstream is a gap the subscriber's jitter buffer sees and conceals, and packets reordered
+    upstream keep their order. A slot that switches publishers continues its own timeline.
     """
 
     kind = "audio"
@@ -64,15 +64,24 @@ class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
         super().__init__()
         self.source: str | None = None
         self._queue: asyncio.Queue[av.Packet[Any]] = asyncio.Queue(maxsize=QUEUE_FRAMES)
-        self._pts = 0
+        self._next_pts = 0
+        self._from: tuple[str, int, int] | None = None  # (publisher, its first timestamp, pts)
 
-    def push(self, payload: bytes, samples: int = FRAME_SAMPLES) -> None:
+    def forward(self, publisher: str, timestamp: int, payload: bytes) -> None:
+        """Send one of ``publisher``'s packets (its RTP timestamp, its Opus payload)."""
         if self.readyState != "live":
             return
+        if self._from is None or self._from[0] != publisher:
+            self._from = (publisher, timestamp, self._next_pts)
+        _, first, base = self._from
+        offset = (timestamp - first) & 0xFFFFFFFF
+        if offset >= 0x80000000:
+            offset -= 0x100000000
+        pts = base + offset
+        self._next_pts = max(self._next_pts, pts + FRAME_SAMPLES)
         packet = av.Packet(payload)
-        packet.pts = self._pts
+        packet.pts = pts
         packet.time_base = TIME_BASE
-        self._pts += samples
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(packet)

@@ -6,30 +6,30 @@ client can meter each participant). The client always offers; the SFU answers. S
 (transceivers) are reused when publishers come and go; when a subscriber needs more, the SFU says so
 with an ``sfu.tracks`` event and the client re-offers with more receive slots.
 
-Each publisher's decoded audio is drained continuously by one fan-out task (aiortc's receive queue
-is unbounded) and copied into the relay track of each subscriber slot that carries it.
+Each publisher's RTP packets are taken as they arrive (``take_audio_packets``): their RFC 6464
+level feeds the speaking activity, and their Opus payload is copied into the relay track of each
+subscriber slot that carries that publisher. Nothing is decoded or encoded: a packet lost on the way
+in stays a gap that each subscriber's jitter buffer conceals, and the CPU cost per publisher is a
+copy per subscriber.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.codecs.opus import OpusEncoder
-from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.rtc.peer import (
     close_peer_connection,
     new_peer_connection,
-    observe_audio_levels,
-    tune_audio_receivers,
+    packet_audio_level,
+    take_audio_packets,
 )
 from mctui.rtc.tracks import RelayTrack
 from mctui.server.activity import ActivityTracker
@@ -48,7 +48,6 @@ class SfuPeer:
     session: Session
     user_id: str
     publisher: RTCPeerConnection | None = None
-    fanout: asyncio.Task[None] | None = None
     publishing: bool = False
     subscriber: RTCPeerConnection | None = None
     slots: dict[str, RelayTrack] = field(default_factory=dict)
@@ -144,17 +143,12 @@ class EmbeddedSfu:
 
             @pc.on("track")  # type: ignore[untyped-decorator]
             def on_track(track: MediaStreamTrack) -> None:
-                if track.kind == "audio" and peer.fanout is None:
-                    peer.fanout = asyncio.get_running_loop().create_task(
-                        self._fan_out(room, peer, track), name=f"sfu-fanout-{peer.user_id}"
-                    )
+                if track.kind == "audio" and not peer.publishing:
                     peer.publishing = True
                     self._publishers_changed(room, exclude=peer)
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        tune_audio_receivers(pc)
-        cid, user_id, activity = room.cid, peer.user_id, self.activity
-        observe_audio_levels(pc, lambda dbov: activity.on_packet_level(cid, user_id, dbov))
+        take_audio_packets(pc, lambda _t, packet: self._forward(room, peer, packet))
         await pc.setLocalDescription(await pc.createAnswer())
         return {"sdp": pc.localDescription.sdp, "sdp_type": "answer"}
 
@@ -210,31 +204,25 @@ class EmbeddedSfu:
                 p.SfuTracksEvent(cid=room.cid, track_owners=other.owners(), slots_needed=needed)
             )
 
-    async def _fan_out(self, room: SfuRoom, peer: SfuPeer, track: MediaStreamTrack) -> None:
-        """Drain the publisher's track forever; encode each frame once; send it to every slot
-        carrying this publisher."""
-        encoder = OpusEncoder()
-        try:
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame) or frame.format.name != "s16":
-                    continue  # aiortc's Opus decoder gives packed s16; anything else is not audio
-                targets = [
-                    relay
-                    for other in room.peers.values()
-                    if other is not peer
-                    for relay in other.slots.values()
-                    if relay.source == peer.user_id
-                ]
-                if not targets:
-                    continue
-                payloads, _timestamp = encoder.encode(frame)
-                for payload in payloads:
-                    for relay in targets:
-                        relay.push(payload)
-                self.frames_forwarded += len(targets)
-        except MediaStreamError:
+    def _forward(self, room: SfuRoom, peer: SfuPeer, packet: RtpPacket) -> None:
+        """One packet from ``peer``'s microphone: its level to the activity tracker, its payload
+        to every slot carrying ``peer``."""
+        if not peer.publishing:
             return
+        level = packet_audio_level(packet)
+        if level is not None:
+            self.activity.on_packet_level(room.cid, peer.user_id, level)
+        if not packet.payload:
+            return
+        sent = 0
+        for other in room.peers.values():
+            if other is peer:
+                continue
+            for relay in other.slots.values():
+                if relay.source == peer.user_id:
+                    relay.forward(peer.user_id, packet.timestamp, packet.payload)
+                    sent += 1
+        self.frames_forwarded += sent
 
     async def participant_left(self, session: Session, call: CallRecord) -> None:
         room = self.rooms.get(call.cid)
@@ -255,11 +243,6 @@ class EmbeddedSfu:
 
     async def _close_peer(self, peer: SfuPeer) -> None:
         peer.publishing = False
-        if peer.fanout is not None:
-            peer.fanout.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await peer.fanout
-            peer.fanout = None
         for relay in peer.slots.values():
             relay.stop()
         for pc in (peer.publisher, peer.subscriber):

@@ -1,0 +1,158 @@
+"""The adaptive jitter buffer and the concealing playout, on simulated networks and real Opus."""
+
+from __future__ import annotations
+
+import fractions
+import heapq
+import random
+from collections.abc import Callable
+
+import av
+import numpy as np
+import pytest
+
+from mctui.rtc.jitter import FRAME_TICKS, AdaptiveJitterBuffer, Decision
+from mctui.rtc.opus import OpusDecoder
+from mctui.rtc.playout import PlayoutStream
+from spectrum import band_level_db
+
+
+def _simulate(
+    loss: float,
+    delay_s: float,
+    jitter_s: float,
+    seconds: int = 40,
+    seed: int = 7,
+    extra: Callable[[int], float] = lambda i: 0.0,
+) -> tuple[list[Decision], list[float], AdaptiveJitterBuffer]:
+    """Packets sent every 20 ms over a path with random loss and uniform delay (plus
+    ``extra(i)`` for packet i); the buffer pulled every 20 ms. Returns the decisions from the
+    first play on, and the lag of each frame played (playout time minus send time)."""
+    rnd = random.Random(seed)
+    buffer = AdaptiveJitterBuffer()
+    arrivals: list[tuple[float, int]] = []
+    for i in range(seconds * 50):
+        if rnd.random() >= loss:
+            at = i * 0.02 + delay_s + rnd.uniform(-jitter_s, jitter_s) + extra(i)
+            heapq.heappush(arrivals, (at, i))
+    decisions: list[Decision] = []
+    lags: list[float] = []
+    now = 0.0031
+    while now < seconds:
+        while arrivals and arrivals[0][0] <= now:
+            at, i = heapq.heappop(arrivals)
+            buffer.push((i * FRAME_TICKS + 3_000_000_000) % 2**32, bytes([i % 256]), at)
+        pulled = buffer.pull(now)
+        if decisions or pulled.decision is Decision.PLAY:
+            decisions.append(pulled.decision)
+        if pulled.decision is Decision.PLAY and pulled.payload:
+            lags.append(now - (buffer._next / 48_000 - 0.02))
+        now += 0.02
+    return decisions, lags, buffer
+
+
+def test_a_clean_path_keeps_one_frame_of_look_ahead():
+    decisions, lags, buffer = _simulate(0.0, 0.001, 0.0005)
+    assert set(decisions) == {Decision.PLAY}
+    assert buffer.target_frames == 1
+    assert max(lags) < 0.025  # played on the first device frame after it arrived
+
+
+@pytest.mark.parametrize("loss", [0.05, 0.10, 0.20])
+def test_loss_and_jitter_never_stall(loss):
+    """Every device frame is real or concealed (no silence, no stall), and the look-ahead
+    covers the jitter without growing without bound."""
+    decisions, lags, buffer = _simulate(loss, 0.040, 0.020)
+    played = sum(d in (Decision.PLAY, Decision.RECOVER, Decision.CONCEAL) for d in decisions)
+    assert played == len(decisions)
+    assert decisions.count(Decision.PLAY) / len(decisions) >= 1 - loss - 0.03
+    assert buffer.target_frames in (2, 3, 4)
+    steady = sorted(lags[len(lags) // 2 :])
+    # network delay 40 ms +- 20: about 60 ms after the fastest packet, and never runaway
+    assert steady[len(steady) // 2] < 0.040 + 0.060
+    assert buffer.stats.late <= 0.02 * buffer.stats.received
+
+
+def test_the_buffer_grows_when_the_path_gets_jittery_and_shrinks_slowly_after():
+    rnd = random.Random(5)
+
+    def jittery_middle(i: int) -> float:  # 10 s of 40 +- 20 ms, clean before and after
+        return 0.040 + rnd.uniform(-0.020, 0.020) if 500 <= i < 1000 else 0.0
+
+    decisions, lags, buffer = _simulate(0.0, 0.002, 0.0005, seconds=40, extra=jittery_middle)
+    assert buffer.stats.stretches >= 1  # it grew (waited) when packets came later
+    assert buffer.stats.late <= 0.05 * 500  # and then covered the jitter: few came too late
+    assert buffer.stats.shrinks >= 2  # and gave the delay back afterwards, a frame at a time
+    assert decisions[-200:].count(Decision.PLAY) == 200
+    assert max(lags[-100:]) < 0.030  # back to one frame of look-ahead
+    assert buffer.target_frames == 1
+
+
+def test_a_sender_that_pauses_restarts_without_a_backlog():
+    buffer = AdaptiveJitterBuffer()
+    for i in range(50):
+        buffer.push(i * FRAME_TICKS, b"a", i * 0.02)
+        buffer.pull(i * 0.02 + 0.001)
+    # muted for 3 s: its timestamps carry on from where they stopped
+    silent = [buffer.pull(1.0 + k * 0.02).decision for k in range(150)]
+    assert silent[-1] is Decision.SILENCE
+    buffer.push(50 * FRAME_TICKS, b"b", 4.0)
+    assert buffer.pull(4.001).decision is Decision.PLAY
+    assert buffer.level_frames == 0
+
+
+def _opus_packets(seconds: float, hz: float = 1000.0) -> list[bytes]:
+    codec = av.CodecContext.create("libopus", "w")
+    codec.bit_rate = 64_000
+    codec.format = "s16"
+    codec.layout = "stereo"
+    codec.sample_rate = 48_000
+    codec.time_base = fractions.Fraction(1, 48_000)
+    codec.options = {"application": "voip"}
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    mono = 0.5 * np.sin(2 * np.pi * hz * t)
+    pcm = (np.stack([mono, mono], axis=1) * 32767).astype(np.int16)
+    packets: list[bytes] = []
+    for start in range(0, len(pcm) - 959, 960):
+        frame = av.AudioFrame.from_ndarray(
+            pcm[start : start + 960].reshape(1, -1), format="s16", layout="stereo"
+        )
+        frame.sample_rate = 48_000
+        frame.pts = start
+        packets += [bytes(p) for p in codec.encode(frame)]
+    return packets
+
+
+def test_opus_concealment_keeps_a_tone_where_silence_would_leave_a_hole():
+    packets = _opus_packets(2.0)
+    decoder = OpusDecoder()
+    out = [decoder.decode(p) for p in packets[:40]]
+    concealed = decoder.conceal(960)
+    assert concealed.shape == (960, 2)
+    # the concealed frame carries the tone at nearly full level (silence would be -200 dB)
+    assert band_level_db(concealed[:, 0], 1000) > -12
+    assert band_level_db(out[-1][:, 0], 1000) > -8
+    recovered = decoder.recover(packets[42], 960)
+    assert recovered.shape == (960, 2) and np.abs(recovered).max() > 0.1
+
+
+def test_the_playout_stream_fills_every_device_frame_through_loss():
+    """Real Opus through the buffer with 10 % loss: every device frame has audio and the tone
+    stays the strongest thing in it."""
+    packets = _opus_packets(4.0)
+    clock = [0.0]
+    stream = PlayoutStream(clock=lambda: clock[0])
+    rnd = random.Random(3)
+    frames = []
+    for i, payload in enumerate(packets):
+        clock[0] = i * 0.02 + 0.002
+        if rnd.random() >= 0.10:
+            stream.push(i * 960, payload)
+        clock[0] += 0.001
+        frame = stream.pull()
+        if frame is not None or frames:
+            assert frame is not None, "a device frame without audio"
+            frames.append(frame[:, 0])
+    assert stream.stats.concealed >= 20
+    audio = np.concatenate(frames[25:])
+    assert band_level_db(audio, 1000) > -10
