@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mctui needs. `app`: PortAudio, for real audio devices (without it
-# mctui says so and uses the null device). `test`: also jackd2, the virtual audio device the device
-# tests start. Idempotent: asks apt only for what dpkg does not already have.
+# mctui says so and uses the null device), and libopus for the concealing decoder (else the copy in
+# PyAV's wheel is used). `test`: also jackd2, the virtual audio device the device tests start, and
+# iproute2, for the network namespaces of the real-network tests. Idempotent: asks apt only for what dpkg does not already have.
 set -euo pipefail
 profile="${1:-app}"
-PACKAGES=(libportaudio2)
+PACKAGES=(libportaudio2 libopus0)
 if [ "$profile" = "test" ]; then
-  PACKAGES+=(jackd2)
+  PACKAGES+=(jackd2 iproute2)
 fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do

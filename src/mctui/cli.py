@@ -38,6 +38,7 @@ from mctui.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
     from mctui.engine import Client
+    from mctui.network import IceServer, NetworkPolicy
     from mctui.server.limits import ServerLimits
 
 T = TypeVar("T")
@@ -96,6 +97,15 @@ SecretFileOpt = Annotated[
 ]
 ServerOpt = Annotated[str, typer.Option(help="Server URL (http:// or https://).")]
 BackendOpt = Annotated[AudioBackendName | None, typer.Option(help="Audio device kind.")]
+IceServerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ice-server",
+        help="STUN/TURN server (stun:HOST:PORT, turn:HOST:PORT?transport=tcp); repeatable.",
+    ),
+]
+IceUserOpt = Annotated[str | None, typer.Option("--ice-username", help="TURN username.")]
+IceCredentialOpt = Annotated[str | None, typer.Option("--ice-credential", help="TURN password.")]
 
 
 class _Run:
@@ -193,9 +203,26 @@ def _root(
 # --- commands -----------------------------------------------------------------------------------
 
 
+def _ice_servers(
+    settings: Config, urls: list[str] | None, username: str | None, credential: str | None
+) -> tuple[IceServer, ...]:
+    """The ICE servers from the command line (else the config file), each checked."""
+    from mctui.network import parse_ice_server
+
+    net = settings.network
+    username = username or net.ice_username
+    credential = credential or net.ice_credential
+    try:
+        return tuple(parse_ice_server(u, username, credential) for u in (urls or net.ice_servers))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind signalling and media (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free).")] = 8470,
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
@@ -203,23 +230,54 @@ def serve(
         float, typer.Option(min=0.1, help="Seconds before an unanswered ring is missed.")
     ] = 30.0,
     sfu: Annotated[SfuKind, typer.Option(help="Media server.")] = SfuKind.EMBEDDED,
+    announce: Annotated[
+        str | None,
+        typer.Option(help="Address the SFU advertises in its candidates (behind a 1:1 NAT)."),
+    ] = None,
+    ice_server: IceServerOpt = None,
+    ice_username: IceUserOpt = None,
+    ice_credential: IceCredentialOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run the coordinator with the embedded SFU until Ctrl-C."""
+    from mctui.network import NetworkPolicy
+
     settings = _setup(config, log_file, log_level, stderr=True)
+    announce = announce or settings.network.announce
+    for address in (host, announce):
+        if address not in (None, "localhost") and not _is_ip(address):
+            _fail(f"{address!r} is not an IP address")
+    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
+    network = NetworkPolicy.for_server(host, announce, ice)
     key = _secret(secret, secret_file)
-    _run(_serve(host, port, key, ring_timeout, sfu.value, settings.server))
+    _run(_serve(host, port, key, ring_timeout, sfu.value, settings.server, network))
+
+
+def _is_ip(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 async def _serve(
-    host: str, port: int, secret: str, ring_timeout: float, sfu_kind: str, limits: ServerLimits
+    host: str,
+    port: int,
+    secret: str,
+    ring_timeout: float,
+    sfu_kind: str,
+    limits: ServerLimits,
+    network: NetworkPolicy,
 ) -> None:
     from mctui.server.app import start_server
     from mctui.server.sfu_factory import make_sfu
 
-    sfu = make_sfu(sfu_kind)
+    sfu = make_sfu(sfu_kind, network)
     try:
         running = await start_server(
             secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits
@@ -317,6 +375,9 @@ def join(
     output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
+    ice_server: IceServerOpt = None,
+    ice_username: IceUserOpt = None,
+    ice_credential: IceCredentialOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -344,6 +405,7 @@ def join(
         multi_call_audio_policy=MultiCallAudioPolicy(policy.name.lower()),
         audio_configuration_policy=getattr(AudioConfigurationPolicy, audio_profile.value)(),
         audio_device=device,
+        ice_servers=_ice_servers(settings, ice_server, ice_username, ice_credential),
     )
     client = Client(server, User(user, name or user), token_value, options)
 
@@ -375,12 +437,16 @@ def bot(
     secret_file: SecretFileOpt = None,
     tone: Annotated[float | None, typer.Option(min=20, max=20000, help="Play a tone (Hz).")] = None,
     speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
+    ice_server: IceServerOpt = None,
+    ice_username: IceUserOpt = None,
+    ice_credential: IceCredentialOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
-    _setup(config, log_file, log_level, stderr=True)
+    settings = _setup(config, log_file, log_level, stderr=True)
+    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")
     _rooms([room])
@@ -390,12 +456,12 @@ def bot(
     call_type, name = parse_room(room)
     user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
     token_value = token_ or _mint(user_id, None, secret, secret_file)
-    _run(_run_bot(server, user_id, token_value, call_type, name, tone, speech or not tone))
+    _run(_run_bot(server, user_id, token_value, call_type, name, tone, speech or not tone, ice))
 
 
 async def _run_bot(
     server: str, user_id: str, token: str, call_type: object, room: str,
-    hz: float | None, speech: bool,
+    hz: float | None, speech: bool, ice_servers: tuple[IceServer, ...],
 ) -> None:  # fmt: skip
     from mctui.bots import Bot, speech_like
     from mctui.bots import tone as tone_signal
@@ -404,7 +470,10 @@ async def _run_bot(
 
     signal_data = speech_like(seed=hash(user_id) % 1000) if speech else tone_signal(hz or 440)
     assert isinstance(call_type, CallType)
-    runner = Bot(server, User(user_id), token, signal_data, room=room, call_type=call_type)
+    runner = Bot(
+        server, User(user_id), token, signal_data, room=room, call_type=call_type,
+        ice_servers=ice_servers,
+    )  # fmt: skip
     try:
         await runner.start()
     except MctuiError as exc:

@@ -13,6 +13,12 @@ command-line flags win over it::
     mute = "m"
     suspend = "ctrl+s"
 
+    [network]                 # real networks (the defaults stay on 127.0.0.1)
+    ice_servers = ["stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp"]
+    ice_username = "alice"    # for the TURN server
+    ice_credential = "s3cret"
+    announce = "203.0.113.7"  # serve: the SFU's public address behind a 1:1 NAT
+
     [server]                  # limits of `mctui serve`
     max_connections_per_user = 16
     messages_per_second = 100
@@ -24,6 +30,7 @@ command-line flags win over it::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -32,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_path, user_log_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mctui.server.limits import ServerLimits
 from mctui.tui.actions import check_keymap
@@ -74,8 +81,36 @@ class LogSettings(_Section):
     file: Path | None = None
 
 
+class NetworkSettings(_Section):
+    """``[network]``: what the peer connections of ``serve``, ``join`` and ``bot`` use when the
+    command line does not say (the command line's ``--ice-server`` replaces the list)."""
+
+    ice_servers: list[str] = Field(default_factory=list)
+    ice_username: str | None = None
+    ice_credential: str | None = None
+    #: ``serve`` only: the address the SFU advertises in place of its own (1:1 NAT).
+    announce: str | None = None
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            scheme = url.partition(":")[0]
+            if scheme not in ("stun", "stuns", "turn", "turns"):
+                raise ValueError(f"{url!r} must start with stun:, stuns:, turn: or turns:")
+        return urls
+
+    @field_validator("announce")
+    @classmethod
+    def _address(cls, announce: str | None) -> str | None:
+        if announce is not None:
+            ipaddress.ip_address(announce)
+        return announce
+
+
 class Config(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     server: ServerLimits = Field(default_factory=ServerLimits)
     keys: dict[str, str] = Field(default_factory=dict)
     log: LogSettings = Field(default_factory=LogSettings)

@@ -35,6 +35,7 @@ from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
 
 LEVEL_INTERVAL_S = 0.1
+STATS_EVERY = 10  # level rounds: once a second
 
 
 class EventWriter:
@@ -96,9 +97,23 @@ class HeadlessSession:
                 self.emit("notice", message=text)
 
     async def levels(self) -> None:
-        """Participant levels at most 10 Hz (sampled from the engine's state)."""
+        """Participant levels at most 10 Hz, receive counters once a second (sampled from the
+        engine's state)."""
+        rounds = 0
         while not self.done.is_set():
+            rounds += 1
             for call in self.client.state.active_calls:
+                if rounds % STATS_EVERY == 0:
+                    for participant_id, stats in call.state.receive_stats.items():
+                        self.emit(
+                            "stats",
+                            room=call.id,
+                            participant=participant_id,
+                            received=stats.received,
+                            played=stats.played,
+                            concealed=stats.concealed,
+                            late=stats.late,
+                        )
                 for participant in call.state.remote_participants:
                     self.emit(
                         "level",

@@ -10,6 +10,7 @@ from mctui.audio.backends import MemoryBackend
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.bots.signals import Signal, tone
 from mctui.engine import Call, CallType, Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui.network import IceServer
 
 
 class Bot:
@@ -24,6 +25,7 @@ class Bot:
         *,
         room: str,
         call_type: CallType = CallType.DEFAULT,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> None:
         self.backend = MemoryBackend(signal, keep_seconds=10.0)
         # Synthetic signals skip the voice chain: its noise suppression would remove a tone.
@@ -35,6 +37,7 @@ class Bot:
                 multi_call_audio_policy=MultiCallAudioPolicy.MANUAL,
                 audio_device=self.backend,
                 audio_configuration_policy=AudioConfigurationPolicy.hifi(),
+                ice_servers=ice_servers,
             ),
         )
         self.room = room
@@ -43,9 +46,18 @@ class Bot:
 
     @classmethod
     def with_tone(
-        cls, url: str, user: User, token: str, hz: float, room: str, **kw: CallType
+        cls,
+        url: str,
+        user: User,
+        token: str,
+        hz: float,
+        room: str,
+        call_type: CallType = CallType.DEFAULT,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> Bot:
-        return cls(url, user, token, tone(hz), room=room, **kw)
+        return cls(
+            url, user, token, tone(hz), room=room, call_type=call_type, ice_servers=ice_servers
+        )
 
     async def start(self) -> Call:
         await self.client.connect()

@@ -32,8 +32,16 @@ from mctui.engine.state import (
     RingInfo,
     StateWriter,
 )
-from mctui.engine.types import CallPreferences, CallType, ClientOptions, ConnectOptions, User
+from mctui.engine.types import (
+    CallPreferences,
+    CallType,
+    ClientOptions,
+    ConnectOptions,
+    ReceiveStats,
+    User,
+)
 from mctui.errors import InvalidStateError, MctuiError
+from mctui.network import NetworkPolicy
 from mctui.rtc.factory import create_transport
 from mctui.rtc.transport import MediaTransport
 
@@ -54,6 +62,10 @@ class CallHost(Protocol):
 
     @property
     def audio(self) -> AudioSession: ...
+
+    @property
+    def network(self) -> NetworkPolicy:
+        """What this client's peer connections offer and which ICE servers they ask."""
 
     async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
         """One request to the coordinator, its reply parsed into ``reply``."""
@@ -217,7 +229,7 @@ class Call:
         adm = self.client.audio.create_adm(self.cid, config)
         adm.set_hold_observer(self._on_holds_changed)
         self._adm = adm
-        transport = create_transport(join.sfu)
+        transport = create_transport(join.sfu, self.client.network)
         self._transport = transport
         await transport.start(join, adm, self._signal_sfu)
         await self.client.audio.start()
@@ -440,6 +452,18 @@ class Call:
         self.refresh_participants()
 
     # --- participants -------------------------------------------------------------------------
+
+    def refresh_stats(self) -> None:
+        """Publish the playout's receive counters (the client does it once a second)."""
+        transport = self._transport
+        if transport is None or self.state.connection not in _LIVE:
+            return
+        stats = {
+            pid: ReceiveStats(s.received, s.played, s.concealed, s.late)
+            for pid, s in transport.receive_stats().items()
+        }
+        if stats != dict(self.state.receive_stats):
+            self._w.set(CallState.receive_stats, MappingProxyType(stats))
 
     def refresh_participants(self) -> None:
         """Publish who is in the call with their current levels (the client's audio tick)."""

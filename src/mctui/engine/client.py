@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -36,12 +37,14 @@ from mctui.errors import (
     NotConnectedError,
     ServerUnreachableError,
 )
+from mctui.network import LOOPBACK, NetworkPolicy
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=BaseModel)
 SignalingFactory = Callable[[str, float], SignalingChannel]
 LEVEL_EVERY_FRAMES = 2  # participants' levels reach call.state at 25 Hz
+STATS_EVERY_TICKS = 25  # receive counters once a second
 
 
 class Client:
@@ -69,6 +72,8 @@ class Client:
         self._incoming: list[Call] = []
         self._audio: AudioSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._network: NetworkPolicy | None = None
+        self._ticks = 0
 
     @property
     def user(self) -> User:
@@ -77,6 +82,19 @@ class Client:
     @property
     def options(self) -> ClientOptions:
         return self._options
+
+    @property
+    def network(self) -> NetworkPolicy:
+        """What the calls' peer connections offer: the address that reaches the server (or the
+        options' own list) and the options' ICE servers."""
+        if self._network is None:
+            options = self._options
+            if options.local_addresses is not None:
+                self._network = NetworkPolicy(options.local_addresses, None, options.ice_servers)
+            else:
+                host = urlsplit(self.url).hostname or LOOPBACK
+                self._network = NetworkPolicy.toward(host, options.ice_servers)
+        return self._network
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -176,8 +194,12 @@ class Client:
         self._w.set(ClientState.audio_notice, notice)
 
     def _on_audio_tick(self) -> None:
+        self._ticks += 1
+        stats_now = self._ticks % STATS_EVERY_TICKS == 0
         for call in self.state.active_calls:
             call.refresh_participants()
+            if stats_now:
+                call.refresh_stats()
 
     # --- calls --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from mctui.audio.levels import FLOOR_DBFS
 from mctui.engine.observable import Observable
-from mctui.engine.types import User
+from mctui.engine.types import ReceiveStats, User
 
 if TYPE_CHECKING:
     from mctui.engine.call import Call
@@ -273,6 +273,10 @@ class CallState(ObservableState):
     role: Field[str | None] = Field(None)
     can_publish: Field[bool] = Field(True)
     ended: Field[bool] = Field(False)
+    receive_stats: Field[Mapping[str, ReceiveStats]] = Field(
+        MappingProxyType({}),
+        "Per remote participant: frames received, played, concealed and late (once a second).",
+    )
 
     @property
     def local_participant(self) -> Participant | None:

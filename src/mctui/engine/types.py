@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.network import IceServer
 
 if TYPE_CHECKING:
     from mctui.audio.devices import BackendSpec
@@ -103,3 +104,21 @@ class ClientOptions:
     request_timeout_s: float = 10.0
     #: How long ``connect()`` waits for the server (TCP, WebSocket and hello) before it fails.
     connect_timeout_s: float = 10.0
+    #: STUN/TURN servers the call's connections ask (none by default: nothing leaves the path
+    #: to the server).
+    ice_servers: tuple[IceServer, ...] = ()
+    #: Host addresses the call's connections offer; None: the one that reaches the server
+    #: (127.0.0.1 for a server on loopback).
+    local_addresses: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReceiveStats:
+    """One remote participant's received audio, as the playout counted it: frames that arrived
+    in time (``received``), played from a packet, concealed (lost or late: concealment or the
+    next packet's FEC copy), and packets that came after their turn (``late``)."""
+
+    received: int = 0
+    played: int = 0
+    concealed: int = 0
+    late: int = 0

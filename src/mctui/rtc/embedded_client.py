@@ -18,8 +18,15 @@ from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
+from mctui.errors import MediaError
+from mctui.network import NetworkPolicy
 from mctui.rtc.jitter import JitterStats
-from mctui.rtc.peer import close_peer_connection, new_peer_connection, take_audio_packets
+from mctui.rtc.peer import (
+    close_peer_connection,
+    new_peer_connection,
+    take_audio_packets,
+    wait_connected,
+)
 from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import CaptureTrack
 from mctui.rtc.transport import MediaTransport, SignalFn
@@ -31,12 +38,15 @@ log = logging.getLogger(__name__)
 MIN_SLOTS = 4
 SPARE_SLOTS = 2
 CONNECT_TIMEOUT_S = 10.0
+#: How long a join waits for ICE and DTLS before it says there is no media path.
+ICE_TIMEOUT_S = 8.0
 
 
 class EmbeddedSfuTransport(MediaTransport):
     """One call's media through the embedded SFU."""
 
-    def __init__(self) -> None:
+    def __init__(self, network: NetworkPolicy | None = None) -> None:
+        self.network = network or NetworkPolicy()
         self._adm: AudioDeviceModule | None = None
         self._signal: SignalFn | None = None
         self.publisher: RTCPeerConnection | None = None
@@ -56,7 +66,7 @@ class EmbeddedSfuTransport(MediaTransport):
         if join.can_publish:
             await self._start_publisher(adm, signal)
         others = max(0, len(join.call.participants) - 1)
-        self.subscriber = new_peer_connection()
+        self.subscriber = new_peer_connection(self.network)
         self._subscriber_connected = asyncio.Event()
 
         @self.subscriber.on("connectionstatechange")  # type: ignore[untyped-decorator]
@@ -69,10 +79,28 @@ class EmbeddedSfuTransport(MediaTransport):
                 self._subscriber_connected.set()
 
         await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
+        await self._wait_for_media_path()
+
+    async def _wait_for_media_path(self) -> None:
+        """Join only when the media really flows: a path that ICE cannot find (an unreachable
+        address, a firewall) is a typed error here instead of a silent "joined"."""
+        started = asyncio.get_running_loop().time()
+        for role, pc in (("publisher", self.publisher), ("subscriber", self.subscriber)):
+            if pc is None:
+                continue
+            left = ICE_TIMEOUT_S - (asyncio.get_running_loop().time() - started)
+            state = await wait_connected(pc, max(0.1, left))
+            if state != "connected":
+                offered = ", ".join(self.network.host_addresses) or "every interface"
+                raise MediaError(
+                    f"no media path to the SFU: the {role} connection is {state} after "
+                    f"{asyncio.get_running_loop().time() - started:.1f} s (this side offered "
+                    f"{offered}; check the server's --host/--announce and firewalls)"
+                )
 
     async def _start_publisher(self, adm: AudioDeviceModule, signal: SignalFn) -> None:
         self.capture = CaptureTrack()
-        pc = new_peer_connection()
+        pc = new_peer_connection(self.network)
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())

@@ -7,15 +7,16 @@ other: the implementations import the interface, and only this module knows them
 from __future__ import annotations
 
 from mctui import protocol as p
+from mctui.network import NetworkPolicy
 from mctui.rtc.transport import MediaTransport, NoMediaTransport
 
 
-def create_transport(sfu: p.SfuInfo) -> MediaTransport:
-    """The transport for the SFU the coordinator assigned."""
+def create_transport(sfu: p.SfuInfo, network: NetworkPolicy) -> MediaTransport:
+    """The transport for the SFU the coordinator assigned, its connections on ``network``."""
     if sfu.kind == "none":
         return NoMediaTransport()
     if sfu.kind == "embedded":
         from mctui.rtc.embedded_client import EmbeddedSfuTransport
 
-        return EmbeddedSfuTransport()
+        return EmbeddedSfuTransport(network)
     raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

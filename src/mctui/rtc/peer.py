@@ -1,9 +1,16 @@
-"""Creating peer connections that obey the network rule (DESIGN.md section 7).
+"""Peer connections with a per-connection network policy, and every touch of aiortc's and
+aioice's private parts in one place.
 
-``iceServers=[]`` so no public STUN server is ever asked, and in loopback mode (the default) host
-candidates are 127.0.0.1 only: aioice leaves loopback out of its host candidates and would otherwise
-offer every interface address of the machine. Every connection mctui makes is registered, so tests
-can prove none is left open.
+Each connection offers the host addresses its ``NetworkPolicy`` names (aioice on its own offers
+every interface address of the machine except loopback, and asks Google's STUN server when given
+no ICE servers) and asks only the ICE servers the policy lists. This is scoped to mctui's own
+connections: ``PolicyPeerConnection`` gives each of its aioice connections a gather step that uses
+the policy's addresses, just before aiortc gathers; nothing process-wide changes. Every connection
+mctui makes is registered, so tests can prove none is left open.
+
+The private attributes used here, each with a test of its effect (``tests/test_peer_patches.py``):
+the gatherer's aioice ``Connection`` and its candidate lists, the receiver's packet handler, and
+aioice's consent task.
 """
 
 from __future__ import annotations
@@ -12,27 +19,24 @@ import asyncio
 import math
 import weakref
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import aioice.ice
 import aiortc.rtp
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.rtp import RtpPacket
 
-_original_get_host_addresses: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
-_loopback_only = True
+from mctui.network import NetworkPolicy
+
 _OPEN: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
-
-
-def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    if _loopback_only:
-        return ["127.0.0.1"] if use_ipv4 else []
-    return _original_get_host_addresses(use_ipv4, use_ipv6)
-
-
-aioice.ice.get_host_addresses = _host_addresses
 
 
 def audio_level_dbov(frame: av.AudioFrame) -> int:
@@ -57,18 +61,99 @@ ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_a
 aiortc.rtp.compute_audio_level_dbov = audio_level_dbov
 
 
-def set_loopback_only(enabled: bool) -> None:
-    """Loopback mode on (127.0.0.1 candidates only) or off (the machine's addresses, for Janus
-    inside a test network namespace)."""
-    global _loopback_only
-    _loopback_only = enabled
+def _rtc_ice_servers(policy: NetworkPolicy) -> list[RTCIceServer]:
+    return [
+        RTCIceServer(urls=server.url, username=server.username, credential=server.credential)
+        for server in policy.ice_servers
+    ]
 
 
-def new_peer_connection() -> RTCPeerConnection:
-    """A peer connection with no ICE servers, registered until it is closed."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
+    """An ``RTCPeerConnection`` whose candidates follow its ``NetworkPolicy``."""
+
+    def __init__(self, policy: NetworkPolicy) -> None:
+        super().__init__(RTCConfiguration(iceServers=_rtc_ice_servers(policy)))
+        self.policy = policy
+
+    async def setLocalDescription(
+        self, sessionDescription: RTCSessionDescription | None = None
+    ) -> None:
+        for connection in _ice_connections(self):
+            _apply_policy(connection, self.policy)
+        await super().setLocalDescription(sessionDescription)
+
+
+def _apply_policy(connection: Any, policy: NetworkPolicy) -> None:
+    """Give this aioice connection (only) a gather step that offers the policy's addresses."""
+    if getattr(connection, "_mctui_policy", None) is policy:
+        return
+
+    async def gather_candidates() -> None:
+        if connection._local_candidates_start:
+            return
+        connection._local_candidates_start = True
+        addresses = list(policy.host_addresses) or aioice.ice.get_host_addresses(
+            use_ipv4=True, use_ipv6=False
+        )
+        found = await asyncio.gather(
+            *(
+                connection.get_component_candidates(component=component, addresses=addresses)
+                for component in connection._components
+            )
+        )
+        for candidates in found:
+            connection._local_candidates += candidates
+        connection._local_candidates_end = True
+
+    connection.gather_candidates = gather_candidates
+    connection._mctui_policy = policy
+
+
+def new_peer_connection(policy: NetworkPolicy | None = None) -> RTCPeerConnection:
+    """A peer connection following ``policy`` (default: 127.0.0.1 only, no ICE servers),
+    registered until it is closed."""
+    pc = PolicyPeerConnection(policy or NetworkPolicy())
     _OPEN.add(pc)
     return pc
+
+
+def announce_sdp(sdp: str, announce: str | None) -> str:
+    """``sdp`` with its host candidates' and connection line's address replaced by
+    ``announce`` (the public side of a 1:1 NAT), as Janus's ``nat_1_1_mapping`` does. Checks
+    still come and go through the real socket; only what the other side is told changes."""
+    if not announce:
+        return sdp
+    lines = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("a=candidate:") and " typ host" in line:
+            parts = line.split(" ")
+            parts[4] = announce
+            line = " ".join(parts)
+        elif line.startswith("c=IN IP4 "):
+            line = f"c=IN IP4 {announce}"
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+async def wait_connected(pc: RTCPeerConnection, timeout_s: float) -> str:
+    """Wait until ``pc`` is connected, failed or closed, or ``timeout_s`` passed; returns its
+    connection state then."""
+    if pc.connectionState in ("connected", "failed", "closed"):
+        return str(pc.connectionState)
+    settled = asyncio.Event()
+
+    def on_change() -> None:
+        if pc.connectionState in ("connected", "failed", "closed"):
+            settled.set()
+
+    pc.on("connectionstatechange", on_change)
+    try:
+        await asyncio.wait_for(settled.wait(), timeout_s)
+    except TimeoutError:
+        pass
+    finally:
+        pc.remove_listener("connectionstatechange", on_change)
+    return str(pc.connectionState)
 
 
 def open_peer_connections() -> list[RTCPeerConnection]:

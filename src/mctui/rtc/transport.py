@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
+from mctui.rtc.jitter import JitterStats
 
 #: Sends an SDP offer to the coordinator for this call: (role, sdp) -> the SFU's answer.
 SignalFn = Callable[[str, str], Awaitable[p.SfuAnswer]]
@@ -31,6 +32,10 @@ class MediaTransport(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Stop every connection and task this transport started."""
+
+    def receive_stats(self) -> dict[str, JitterStats]:
+        """Per remote participant: what the playout received, played, concealed, got late."""
+        return {}
 
 
 class NoMediaTransport(MediaTransport):

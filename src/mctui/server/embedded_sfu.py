@@ -25,7 +25,9 @@ from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, PermissionDeniedError
+from mctui.network import NetworkPolicy
 from mctui.rtc.peer import (
+    announce_sdp,
     close_peer_connection,
     new_peer_connection,
     packet_audio_level,
@@ -66,7 +68,10 @@ class SfuRoom:
 class EmbeddedSfu:
     """An aiortc SFU living in the coordinator's process and loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, network: NetworkPolicy | None = None) -> None:
+        #: Which address the SFU's connections offer (``--host``), advertise (``--announce``)
+        #: and which ICE servers they ask.
+        self.network = network or NetworkPolicy()
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
         self.activity = ActivityTracker(self._broadcast)
@@ -138,7 +143,7 @@ class EmbeddedSfu:
     async def _publisher_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
         pc = peer.publisher
         if pc is None:
-            pc = new_peer_connection()
+            pc = new_peer_connection(self.network)
             peer.publisher = pc
 
             @pc.on("track")  # type: ignore[untyped-decorator]
@@ -150,12 +155,12 @@ class EmbeddedSfu:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         take_audio_packets(pc, lambda _t, packet: self._forward(room, peer, packet))
         await pc.setLocalDescription(await pc.createAnswer())
-        return {"sdp": pc.localDescription.sdp, "sdp_type": "answer"}
+        return {"sdp": self._answer_sdp(pc), "sdp_type": "answer"}
 
     async def _subscriber_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
         pc = peer.subscriber
         if pc is None:
-            pc = new_peer_connection()
+            pc = new_peer_connection(self.network)
             peer.subscriber = pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in pc.getTransceivers():
@@ -168,10 +173,13 @@ class EmbeddedSfu:
         self._assign_slots(room, peer)
         await pc.setLocalDescription(await pc.createAnswer())
         return {
-            "sdp": pc.localDescription.sdp,
+            "sdp": self._answer_sdp(pc),
             "sdp_type": "answer",
             "track_owners": peer.owners(),
         }
+
+    def _answer_sdp(self, pc: RTCPeerConnection) -> str:
+        return announce_sdp(pc.localDescription.sdp, self.network.announce)
 
     def _publishers_for(self, room: SfuRoom, peer: SfuPeer) -> list[str]:
         return list(
