@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -74,10 +75,8 @@ def enter_netns(name: str) -> None:
 
 
 def _write(fd: int, packet: bytes) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the device went down: lost, as on a wire
         os.write(fd, packet)
-    except OSError:
-        pass  # the device went down: the packet is lost, as on a wire
 
 
 def _pump(direction: Direction, rng: random.Random, loop: asyncio.AbstractEventLoop) -> None:
