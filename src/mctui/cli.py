@@ -12,7 +12,6 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -24,9 +23,23 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from mctui import __version__
+from mctui.cli_options import (
+    AudioProfile,
+    BackendOpt,
+    ConfigOpt,
+    IceCredentialOpt,
+    IceServerOpt,
+    IceUserOpt,
+    LogFileOpt,
+    LogLevelOpt,
+    Policy,
+    Scenario,
+    SecretFileOpt,
+    SecretOpt,
+    ServerOpt,
+    SfuKind,
+)
 from mctui.config import (
-    CONFIG_ENV,
-    AudioBackendName,
     Config,
     ConfigError,
     LogLevel,
@@ -52,60 +65,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class Policy(StrEnum):
-    SUSPEND_EXISTING = "suspend-existing"
-    SUSPEND_INCOMING = "suspend-incoming"
-    MANUAL = "manual"
-    DUCK_EXISTING = "duck-existing"
-
-
-class SfuKind(StrEnum):
-    EMBEDDED = "embedded"
-    NONE = "none"
-
-
-class AudioProfile(StrEnum):
-    """The audio configuration policy of every call (DESIGN section 4)."""
-
-    BROADCASTER = "broadcaster"
-    VIEWER = "viewer"
-    HIFI = "hifi"
-
-
-class Scenario(StrEnum):
-    MULTICALL = "multicall"
-    LIVESTREAM = "livestream"
-
-
-# --- options every command takes ----------------------------------------------------------------
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", envvar=CONFIG_ENV, help="Config file (TOML).", show_envvar=True),
-]
-LogFileOpt = Annotated[
-    Path | None, typer.Option("--log-file", help="Log file (default: in the user log directory).")
-]
-LogLevelOpt = Annotated[LogLevel | None, typer.Option("--log-level", help="Log detail.")]
-SecretOpt = Annotated[
-    str | None, typer.Option("--secret", help="Server secret (else --secret-file / MCTUI_SECRET).")
-]
-SecretFileOpt = Annotated[
-    Path | None, typer.Option("--secret-file", help="File holding the server secret.")
-]
-ServerOpt = Annotated[str, typer.Option(help="Server URL (http:// or https://).")]
-BackendOpt = Annotated[AudioBackendName | None, typer.Option(help="Audio device kind.")]
-IceServerOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--ice-server",
-        help="STUN/TURN server (stun:HOST:PORT, turn:HOST:PORT?transport=tcp); repeatable.",
-    ),
-]
-IceUserOpt = Annotated[str | None, typer.Option("--ice-username", help="TURN username.")]
-IceCredentialOpt = Annotated[str | None, typer.Option("--ice-credential", help="TURN password.")]
 
 
 class _Run:

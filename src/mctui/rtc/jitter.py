@@ -41,7 +41,7 @@ MAX_TARGET_FRAMES = 15
 #: Device frames between two shrink steps, and to look back on before one.
 SHRINK_EVERY = 50
 #: No packet for this long and the stream is idle: it plays silence, not concealment.
-IDLE_S = 0.12
+IDLE_S = 0.3
 #: No packet for this long means the sender paused: the next one starts a new talkspurt.
 TALKSPURT_GAP_S = 0.25
 #: A packet this far from the playout position restarts the stream (a new source, a long gap).
