@@ -148,6 +148,10 @@ class UpdateTokenRequest(_Request):
     token: str = Field(max_length=4096)
 
 
+#: Which of a participant's two SFU connections a message is about.
+SfuRole = Literal["publisher", "subscriber"]
+
+
 class SfuSignalRequest(_Request):
     """SDP for the embedded SFU: an offer for the publisher or subscriber connection."""
 
@@ -156,6 +160,22 @@ class SfuSignalRequest(_Request):
     role: Literal["publisher", "subscriber"]
     sdp: str = Field(max_length=60_000)
     sdp_type: Literal["offer", "answer"] = "offer"
+    #: The offer may leave candidates out (they follow as ``sfu_candidate``), and the client
+    #: takes the SFU's own late candidates as ``sfu.candidate`` events. False: the SDP carries
+    #: every candidate (clients that gather first).
+    trickle: bool = False
+
+
+class SfuCandidateRequest(_Request):
+    """One trickled ICE candidate for a connection already offered (RFC 8838), or, with
+    ``candidate`` left out, the end of this side's candidates."""
+
+    type: Literal["sfu_candidate"] = "sfu_candidate"
+    cid: str
+    role: SfuRole
+    #: The SDP attribute value: ``candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host``.
+    candidate: str | None = Field(default=None, max_length=512)
+    sdp_mid: str | None = Field(default=None, max_length=32)
 
 
 Request = Annotated[
@@ -169,7 +189,8 @@ Request = Annotated[
     | RejectCallRequest
     | UpdateMuteRequest
     | UpdateTokenRequest
-    | SfuSignalRequest,
+    | SfuSignalRequest
+    | SfuCandidateRequest,
     Field(discriminator="type"),
 ]
 REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
@@ -186,6 +207,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "update_mute",
         "update_token",
         "sfu_signal",
+        "sfu_candidate",
     }
 )
 
@@ -311,6 +333,17 @@ class SfuTracksEvent(_Model):
     slots_needed: int = 0
 
 
+class SfuCandidateEvent(_Model):
+    """One of the SFU's late ICE candidates for a trickling connection, or (no ``candidate``)
+    the end of them."""
+
+    type: Literal["sfu.candidate"] = "sfu.candidate"
+    cid: str
+    role: SfuRole
+    candidate: str | None = None
+    sdp_mid: str | None = None
+
+
 class ParticipantActivity(_Model):
     """One publisher's speaking activity as the SFU sees it (RFC 6464 levels in RTP headers)."""
 
@@ -338,6 +371,7 @@ Event = Annotated[
     | ParticipantLeftEvent
     | ParticipantMutedEvent
     | SfuTracksEvent
+    | SfuCandidateEvent
     | CallLevelsEvent,
     Field(discriminator="type"),
 ]

@@ -43,7 +43,7 @@ from mctui.engine.types import (
 from mctui.errors import InvalidStateError, MctuiError
 from mctui.network import NetworkPolicy
 from mctui.rtc.factory import create_transport
-from mctui.rtc.transport import MediaTransport
+from mctui.rtc.transport import MediaTransport, SfuSignals
 
 log = logging.getLogger(__name__)
 
@@ -231,13 +231,20 @@ class Call:
         self._adm = adm
         transport = create_transport(join.sfu, self.client.network)
         self._transport = transport
-        await transport.start(join, adm, self._signal_sfu)
+        await transport.start(join, adm, SfuSignals(self._signal_sfu, self._send_candidate))
         await self.client.audio.start()
 
-    async def _signal_sfu(self, role: str, sdp: str) -> p.SfuAnswer:
+    async def _signal_sfu(self, role: str, sdp: str, trickle: bool) -> p.SfuAnswer:
         return await self.client.request(
-            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role=role, sdp=sdp, sdp_type="offer"
-        )
+            p.SfuSignalRequest, p.SfuAnswer,
+            cid=self.cid, role=role, sdp=sdp, sdp_type="offer", trickle=trickle,
+        )  # fmt: skip
+
+    async def _send_candidate(self, role: str, candidate: str | None, mid: str | None) -> None:
+        await self.client.request(
+            p.SfuCandidateRequest, p.EmptyResult,
+            cid=self.cid, role=role, candidate=candidate, sdp_mid=mid,
+        )  # fmt: skip
 
     async def _teardown_media(self) -> None:
         transport, self._transport = self._transport, None
@@ -542,6 +549,9 @@ class Call:
             case p.SfuTracksEvent():
                 if self._transport is not None:
                     self._transport.handle_event(event)
+            case p.SfuCandidateEvent():
+                if self._transport is not None:
+                    self._transport.handle_candidate(event)
             case p.CallLevelsEvent():
                 self._activity = dict(event.levels)  # right for suspended calls too
                 self.refresh_participants()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
@@ -22,6 +23,8 @@ from mctui.errors import MediaError
 from mctui.network import NetworkPolicy
 from mctui.rtc.jitter import JitterStats
 from mctui.rtc.peer import (
+    PolicyPeerConnection,
+    add_remote_candidate,
     close_peer_connection,
     new_peer_connection,
     take_audio_packets,
@@ -29,7 +32,7 @@ from mctui.rtc.peer import (
 )
 from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import CaptureTrack
-from mctui.rtc.transport import MediaTransport, SignalFn
+from mctui.rtc.transport import MediaTransport, SfuSignals
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,11 @@ class EmbeddedSfuTransport(MediaTransport):
     def __init__(self, network: NetworkPolicy | None = None) -> None:
         self.network = network or NetworkPolicy()
         self._adm: AudioDeviceModule | None = None
-        self._signal: SignalFn | None = None
-        self.publisher: RTCPeerConnection | None = None
-        self.subscriber: RTCPeerConnection | None = None
+        self._signals: SfuSignals | None = None
+        #: Trickle ICE (RFC 8838) when a STUN server is asked: offers go out before its answer.
+        self.trickle = any(not server.is_turn for server in self.network.ice_servers)
+        self.publisher: PolicyPeerConnection | None = None
+        self.subscriber: PolicyPeerConnection | None = None
         self.capture: CaptureTrack | None = None
         self.owners: dict[str, str] = {}
         self.streams: dict[str, PlayoutStream] = {}
@@ -60,13 +65,13 @@ class EmbeddedSfuTransport(MediaTransport):
         self._closed = False
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self._adm = adm
-        self._signal = signal
+        self._signals = signals
         if join.can_publish:
-            await self._start_publisher(adm, signal)
+            await self._start_publisher(adm, signals)
         others = max(0, len(join.call.participants) - 1)
-        self.subscriber = new_peer_connection(self.network)
+        self.subscriber = new_peer_connection(self.network, trickle=self.trickle)
         self._subscriber_connected = asyncio.Event()
 
         @self.subscriber.on("connectionstatechange")  # type: ignore[untyped-decorator]
@@ -98,20 +103,55 @@ class EmbeddedSfuTransport(MediaTransport):
                     f"{offered}; check the server's --host/--announce and firewalls)"
                 )
 
-    async def _start_publisher(self, adm: AudioDeviceModule, signal: SignalFn) -> None:
+    async def _start_publisher(self, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.capture = CaptureTrack()
-        pc = new_peer_connection(self.network)
+        pc = new_peer_connection(self.network, trickle=self.trickle)
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await signal("publisher", pc.localDescription.sdp)
+        answer = await signals.offer("publisher", pc.local_sdp(), self.trickle)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        self._start_trickle("publisher", pc)
         adm.set_capture_sink(self.capture.push)
+
+    def _start_trickle(self, role: str, pc: PolicyPeerConnection) -> None:
+        """Send this connection's late candidates as they come (once per connection)."""
+        if not pc.trickle or getattr(pc, "_mctui_trickling", False):
+            return
+        setattr(pc, "_mctui_trickling", True)  # noqa: B010 - our own subclass
+        self._spawn(self._send_trickled(role, pc), f"rtc-trickle-{role}")
+
+    async def _send_trickled(self, role: str, pc: PolicyPeerConnection) -> None:
+        mid = next((t.mid for t in pc.getTransceivers() if t.mid is not None), None)
+        while self._signals is not None and not self._closed:
+            candidate = await pc.trickled.get()
+            try:
+                await self._signals.candidate(role, candidate, mid)
+            except Exception:  # the connection may still work on the candidates it has
+                log.exception("sending a trickled candidate failed")
+            if candidate is None:
+                return
+
+    def handle_candidate(self, event: p.SfuCandidateEvent) -> None:
+        pc = self.publisher if event.role == "publisher" else self.subscriber
+        if pc is not None and not self._closed:
+            self._spawn(self._add_candidate(pc, event), "rtc-remote-candidate")
+
+    async def _add_candidate(self, pc: RTCPeerConnection, event: p.SfuCandidateEvent) -> None:
+        try:
+            await add_remote_candidate(pc, event.candidate, event.sdp_mid)
+        except ValueError:
+            log.warning("the SFU sent a candidate that could not be used: %s", event.candidate)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _negotiate_subscriber(self, slots: int) -> None:
         async with self._negotiation:
             pc = self.subscriber
-            if pc is None or self._closed or self._signal is None:
+            if pc is None or self._closed or self._signals is None:
                 return
             have = len(pc.getTransceivers())
             if have >= slots and have > 0 and pc.remoteDescription is not None:
@@ -124,12 +164,13 @@ class EmbeddedSfuTransport(MediaTransport):
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")
             await pc.setLocalDescription(await pc.createOffer())
-            answer = await self._signal("subscriber", pc.localDescription.sdp)
+            answer = await self._signals.offer("subscriber", pc.local_sdp(), self.trickle)
             if self._closed:
                 return
             self.owners = dict(answer.track_owners)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
             take_audio_packets(pc, self._on_packet)
+            self._start_trickle("subscriber", pc)
 
     def _on_packet(self, transceiver: RTCRtpTransceiver, packet: RtpPacket) -> None:
         """One packet on a receive slot: into the stream of the participant it carries."""
@@ -158,11 +199,7 @@ class EmbeddedSfuTransport(MediaTransport):
                 self._adm.detach_source(owner)
         pc = self.subscriber
         if pc is not None and event.slots_needed > len(pc.getTransceivers()):
-            task = asyncio.get_running_loop().create_task(
-                self._renegotiate(event.slots_needed), name="rtc-renegotiate"
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._renegotiate(event.slots_needed), "rtc-renegotiate")
 
     async def _renegotiate(self, slots: int) -> None:
         try:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import aioice.ice
+import aioice.stun
 import aiortc.rtp
 import av
 import numpy as np
@@ -32,7 +33,9 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.rtcicetransport import candidate_from_aioice
 from aiortc.rtp import RtpPacket
+from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
 from mctui.network import NetworkPolicy
 
@@ -68,25 +71,59 @@ def _rtc_ice_servers(policy: NetworkPolicy) -> list[RTCIceServer]:
     ]
 
 
-class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
-    """An ``RTCPeerConnection`` whose candidates follow its ``NetworkPolicy``."""
+#: How long a trickling connection waits for its STUN server's answer.
+STUN_TIMEOUT_S = 5.0
 
-    def __init__(self, policy: NetworkPolicy) -> None:
+
+class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
+    """An ``RTCPeerConnection`` whose candidates follow its ``NetworkPolicy``.
+
+    With ``trickle`` (RFC 8838), its local description is ready as soon as the host (and TURN)
+    candidates are: the server-reflexive candidates that a STUN server gives follow in
+    ``trickled`` (each as an SDP ``candidate:`` value, then None for the end), so an offer is
+    not held up by a STUN round trip or timeout. aioice cannot add a relay candidate to a
+    connection that has started checking, so TURN is always gathered before the description.
+    """
+
+    def __init__(self, policy: NetworkPolicy, trickle: bool = False) -> None:
         super().__init__(RTCConfiguration(iceServers=_rtc_ice_servers(policy)))
         self.policy = policy
+        self.trickle = trickle
+        self.trickled: asyncio.Queue[str | None] = asyncio.Queue()
+        self._trickle_tasks: set[asyncio.Task[None]] = set()
 
     async def setLocalDescription(
         self, sessionDescription: RTCSessionDescription | None = None
     ) -> None:
         for connection in _ice_connections(self):
-            _apply_policy(connection, self.policy)
+            _apply_policy(connection, self)
         await super().setLocalDescription(sessionDescription)
 
+    def local_sdp(self) -> str:
+        """The local description to send: while trickling, without ``a=end-of-candidates``
+        (more candidates are coming)."""
+        sdp = str(self.localDescription.sdp)
+        if not self.trickle:
+            return sdp
+        return "\r\n".join(line for line in sdp.split("\r\n") if line != "a=end-of-candidates")
 
-def _apply_policy(connection: Any, policy: NetworkPolicy) -> None:
-    """Give this aioice connection (only) a gather step that offers the policy's addresses."""
-    if getattr(connection, "_mctui_policy", None) is policy:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name="rtc-trickle")
+        self._trickle_tasks.add(task)
+        task.add_done_callback(self._trickle_tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._trickle_tasks):
+            task.cancel()
+        await super().close()
+
+
+def _apply_policy(connection: Any, pc: PolicyPeerConnection) -> None:
+    """Give this aioice connection (only) a gather step that offers the policy's addresses, and
+    while trickling, hands the STUN step to a task that reports to ``pc.trickled``."""
+    if getattr(connection, "_mctui_policy", None) is pc.policy:
         return
+    policy = pc.policy
 
     async def gather_candidates() -> None:
         if connection._local_candidates_start:
@@ -95,24 +132,83 @@ def _apply_policy(connection: Any, policy: NetworkPolicy) -> None:
         addresses = list(policy.host_addresses) or aioice.ice.get_host_addresses(
             use_ipv4=True, use_ipv6=False
         )
-        found = await asyncio.gather(
-            *(
-                connection.get_component_candidates(component=component, addresses=addresses)
-                for component in connection._components
+        stun_server = connection.stun_server
+        if pc.trickle:
+            connection.stun_server = None  # the STUN step runs after the description
+        try:
+            found = await asyncio.gather(
+                *(
+                    connection.get_component_candidates(component=component, addresses=addresses)
+                    for component in connection._components
+                )
             )
-        )
+        finally:
+            connection.stun_server = stun_server
         for candidates in found:
             connection._local_candidates += candidates
         connection._local_candidates_end = True
+        if pc.trickle:
+            pc._spawn(_trickle_reflexive(connection, stun_server, pc.trickled))
 
     connection.gather_candidates = gather_candidates
     connection._mctui_policy = policy
 
 
-def new_peer_connection(policy: NetworkPolicy | None = None) -> RTCPeerConnection:
+async def _trickle_reflexive(
+    connection: Any, stun_server: tuple[str, int] | None, out: asyncio.Queue[str | None]
+) -> None:
+    """Ask the STUN server for each host candidate's public address; report each, then None."""
+    try:
+        if stun_server is not None:
+            hosts = [
+                protocol
+                for protocol in list(connection._protocols)
+                if getattr(protocol, "local_candidate", None) is not None
+                and protocol.local_candidate.type == "host"
+                and ":" not in protocol.local_candidate.host
+            ]
+            for protocol in hosts:
+                try:
+                    candidate, _ = await asyncio.wait_for(
+                        aioice.ice.server_reflexive_candidate(protocol, stun_server),
+                        STUN_TIMEOUT_S,
+                    )
+                except (TimeoutError, OSError, aioice.stun.TransactionError):
+                    continue
+                connection._local_candidates.append(candidate)
+                out.put_nowait("candidate:" + candidate_to_sdp(candidate_from_aioice(candidate)))
+    finally:
+        out.put_nowait(None)
+
+
+async def add_remote_candidate(
+    pc: RTCPeerConnection, candidate: str | None, sdp_mid: str | None
+) -> None:
+    """A trickled remote candidate (``candidate:...``), or None for the end of them.
+
+    A malformed one raises ``ValueError``."""
+    if candidate is None:
+        await pc.addIceCandidate(None)
+        return
+    value = candidate.removeprefix("a=").removeprefix("candidate:")
+    try:
+        parsed = candidate_from_sdp(value)
+    except (ValueError, IndexError, AssertionError, KeyError, TypeError) as exc:
+        # aiortc's parser asserts on a short line
+        raise ValueError(f"not an ICE candidate: {candidate[:80]!r}") from exc
+    mids = [t.mid for t in pc.getTransceivers() if t.mid is not None]
+    parsed.sdpMid = sdp_mid if sdp_mid in mids else (mids[0] if mids else None)
+    if parsed.sdpMid is None:
+        raise ValueError("no media section to add the candidate to yet")
+    await pc.addIceCandidate(parsed)
+
+
+def new_peer_connection(
+    policy: NetworkPolicy | None = None, *, trickle: bool = False
+) -> PolicyPeerConnection:
     """A peer connection following ``policy`` (default: 127.0.0.1 only, no ICE servers),
     registered until it is closed."""
-    pc = PolicyPeerConnection(policy or NetworkPolicy())
+    pc = PolicyPeerConnection(policy or NetworkPolicy(), trickle)
     _OPEN.add(pc)
     return pc
 

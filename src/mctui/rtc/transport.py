@@ -9,20 +9,31 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.rtc.jitter import JitterStats
 
-#: Sends an SDP offer to the coordinator for this call: (role, sdp) -> the SFU's answer.
-SignalFn = Callable[[str, str], Awaitable[p.SfuAnswer]]
+#: Sends an SDP offer to the coordinator for this call: (role, sdp, trickle) -> the SFU's answer.
+SignalFn = Callable[[str, str, bool], Awaitable[p.SfuAnswer]]
+#: Sends one trickled candidate (role, ``candidate:...`` or None for the end, sdp mid).
+CandidateFn = Callable[[str, str | None, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SfuSignals:
+    """How a transport talks to the SFU through the coordinator, for one call."""
+
+    offer: SignalFn
+    candidate: CandidateFn
 
 
 class MediaTransport(ABC):
     """Moves one call's audio between its ADM and the SFU."""
 
     @abstractmethod
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         """Connect: publish the ADM's capture (if the role may publish) and subscribe to others."""
 
     @abstractmethod
@@ -32,6 +43,10 @@ class MediaTransport(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Stop every connection and task this transport started."""
+
+    def handle_candidate(self, event: p.SfuCandidateEvent) -> None:
+        """One of the SFU's trickled ICE candidates (or the end of them)."""
+        return None
 
     def receive_stats(self) -> dict[str, JitterStats]:
         """Per remote participant: what the playout received, played, concealed, got late."""
@@ -45,7 +60,7 @@ class NoMediaTransport(MediaTransport):
         self.started = False
         self.closed = False
 
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signal: SignalFn) -> None:
+    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.started = True
 
     def handle_event(self, event: p.SfuTracksEvent) -> None:

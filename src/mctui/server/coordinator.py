@@ -242,6 +242,12 @@ class Coordinator:
                         f"{self.limits.max_sdp_bytes}-byte limit"
                     )
                 return await self.sfu.signal(session, call, request)
+            case p.SfuCandidateRequest():
+                call = self._call(request.cid)
+                if session.key not in call.participants:
+                    raise InvalidStateError(f"join {call.cid} before sending media")
+                await self.sfu.add_candidate(session, call, request)
+                return {}
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
     # --- helpers ------------------------------------------------------------------------------

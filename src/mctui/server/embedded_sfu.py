@@ -20,13 +20,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCSessionDescription
 from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.network import NetworkPolicy
 from mctui.rtc.peer import (
+    PolicyPeerConnection,
+    add_remote_candidate,
     announce_sdp,
     close_peer_connection,
     new_peer_connection,
@@ -49,9 +51,9 @@ class SfuPeer:
 
     session: Session
     user_id: str
-    publisher: RTCPeerConnection | None = None
+    publisher: PolicyPeerConnection | None = None
     publishing: bool = False
-    subscriber: RTCPeerConnection | None = None
+    subscriber: PolicyPeerConnection | None = None
     slots: dict[str, RelayTrack] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -74,6 +76,7 @@ class EmbeddedSfu:
         self.network = network or NetworkPolicy()
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         self.activity = ActivityTracker(self._broadcast)
 
     def _broadcast(self, cid: str, event: p.CallLevelsEvent) -> bool:
@@ -110,8 +113,8 @@ class EmbeddedSfu:
                         raise PermissionDeniedError(
                             f"a {participant.role} cannot publish audio in a {call.type} call"
                         )
-                    return await self._publisher_offer(room, peer, request.sdp)
-                return await self._subscriber_offer(room, peer, request.sdp)
+                    return await self._publisher_offer(room, peer, request.sdp, request.trickle)
+                return await self._subscriber_offer(room, peer, request.sdp, request.trickle)
             except (
                 ValueError,
                 AttributeError,
@@ -140,10 +143,54 @@ class EmbeddedSfu:
             peer.slots.clear()
         await close_peer_connection(pc)
 
-    async def _publisher_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
+    def _new_pc(
+        self, peer: SfuPeer, cid: str, role: p.SfuRole, trickle: bool
+    ) -> PolicyPeerConnection:
+        """A connection on the SFU's network; it trickles its STUN candidates to a client that
+        asked for trickle (with no STUN server there is nothing late to send)."""
+        has_stun = any(not server.is_turn for server in self.network.ice_servers)
+        pc = new_peer_connection(self.network, trickle=trickle and has_stun)
+        if pc.trickle:
+            task = asyncio.get_running_loop().create_task(
+                self._send_trickled(peer, cid, role, pc), name=f"sfu-trickle-{role}"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return pc
+
+    async def _send_trickled(
+        self, peer: SfuPeer, cid: str, role: p.SfuRole, pc: PolicyPeerConnection
+    ) -> None:
+        while True:
+            candidate = await pc.trickled.get()
+            mid = next((t.mid for t in pc.getTransceivers() if t.mid is not None), None)
+            peer.session.send(
+                p.SfuCandidateEvent(cid=cid, role=role, candidate=candidate, sdp_mid=mid)
+            )
+            if candidate is None:
+                return
+
+    async def add_candidate(
+        self, session: Session, call: CallRecord, request: p.SfuCandidateRequest
+    ) -> None:
+        room = self.rooms.get(call.cid)
+        peer = room.peers.get(session.key) if room is not None else None
+        pc = None
+        if peer is not None:
+            pc = peer.publisher if request.role == "publisher" else peer.subscriber
+        if pc is None or pc.remoteDescription is None:
+            raise BadRequestError(f"send the {request.role} offer before its candidates")
+        try:
+            await add_remote_candidate(pc, request.candidate, request.sdp_mid)
+        except ValueError as exc:
+            raise BadRequestError(str(exc)) from exc
+
+    async def _publisher_offer(
+        self, room: SfuRoom, peer: SfuPeer, sdp: str, trickle: bool
+    ) -> dict[str, Any]:
         pc = peer.publisher
         if pc is None:
-            pc = new_peer_connection(self.network)
+            pc = self._new_pc(peer, room.cid, "publisher", trickle)
             peer.publisher = pc
 
             @pc.on("track")  # type: ignore[untyped-decorator]
@@ -157,10 +204,12 @@ class EmbeddedSfu:
         await pc.setLocalDescription(await pc.createAnswer())
         return {"sdp": self._answer_sdp(pc), "sdp_type": "answer"}
 
-    async def _subscriber_offer(self, room: SfuRoom, peer: SfuPeer, sdp: str) -> dict[str, Any]:
+    async def _subscriber_offer(
+        self, room: SfuRoom, peer: SfuPeer, sdp: str, trickle: bool
+    ) -> dict[str, Any]:
         pc = peer.subscriber
         if pc is None:
-            pc = new_peer_connection(self.network)
+            pc = self._new_pc(peer, room.cid, "subscriber", trickle)
             peer.subscriber = pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in pc.getTransceivers():
@@ -178,8 +227,8 @@ class EmbeddedSfu:
             "track_owners": peer.owners(),
         }
 
-    def _answer_sdp(self, pc: RTCPeerConnection) -> str:
-        return announce_sdp(pc.localDescription.sdp, self.network.announce)
+    def _answer_sdp(self, pc: PolicyPeerConnection) -> str:
+        return announce_sdp(pc.local_sdp(), self.network.announce)
 
     def _publishers_for(self, room: SfuRoom, peer: SfuPeer) -> list[str]:
         return list(
@@ -259,6 +308,8 @@ class EmbeddedSfu:
         peer.publisher = peer.subscriber = None
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         await self.activity.close()
         for room in list(self.rooms.values()):
             for peer in list(room.peers.values()):

@@ -45,6 +45,10 @@ class SfuBackend(Protocol):
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
     ) -> dict[str, Any]: ...
 
+    async def add_candidate(
+        self, session: Session, call: CallRecord, request: p.SfuCandidateRequest
+    ) -> None: ...
+
     async def participant_left(self, session: Session, call: CallRecord) -> None: ...
 
     async def close(self) -> None: ...
@@ -59,6 +63,11 @@ class NoSfu:
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
     ) -> dict[str, Any]:
+        raise InvalidStateError("this server has no SFU")
+
+    async def add_candidate(
+        self, session: Session, call: CallRecord, request: p.SfuCandidateRequest
+    ) -> None:
         raise InvalidStateError("this server has no SFU")
 
     async def participant_left(self, session: Session, call: CallRecord) -> None:
