@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from mctui.rtc.jitter import FRAME_TICKS, AdaptiveJitterBuffer, Decision
+from mctui.rtc.jitter import FRAME_TICKS, AdaptiveJitterBuffer, Decision, Pulled
 from mctui.rtc.opus import OpusDecoder
 from mctui.rtc.playout import PlayoutStream
 from spectrum import band_level_db
@@ -101,7 +101,12 @@ def test_a_sender_that_pauses_restarts_without_a_backlog():
     assert buffer.level_frames == 0
 
 
-def _opus_packets(seconds: float, hz: float = 1000.0) -> list[bytes]:
+def _opus_packets(seconds: float, hz: float = 1000.0, amplitude: float = 0.5) -> list[bytes]:
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    return _opus_packets_of(amplitude * np.sin(2 * np.pi * hz * t))
+
+
+def _opus_packets_of(mono: np.ndarray) -> list[bytes]:
     codec = av.CodecContext.create("libopus", "w")
     codec.bit_rate = 64_000
     codec.format = "s16"
@@ -109,8 +114,6 @@ def _opus_packets(seconds: float, hz: float = 1000.0) -> list[bytes]:
     codec.sample_rate = 48_000
     codec.time_base = fractions.Fraction(1, 48_000)
     codec.options = {"application": "voip"}
-    t = np.arange(int(48_000 * seconds)) / 48_000
-    mono = 0.5 * np.sin(2 * np.pi * hz * t)
     pcm = (np.stack([mono, mono], axis=1) * 32767).astype(np.int16)
     packets: list[bytes] = []
     for start in range(0, len(pcm) - 959, 960):
@@ -156,3 +159,27 @@ def test_the_playout_stream_fills_every_device_frame_through_loss():
     assert stream.stats.concealed >= 20
     audio = np.concatenate(frames[25:])
     assert band_level_db(audio, 1000) > -10
+
+
+def test_shrinking_drops_the_quieter_frame_not_a_click():
+    """When the buffer shrinks it decodes two packets and plays one: the louder, so a short
+    sound in a mostly quiet stream (a click, a syllable's onset) is never the one dropped."""
+    t = np.arange(48_000 // 2) / 48_000
+    signal = 0.02 * np.sin(2 * np.pi * 200 * t)  # a soft bed
+    # a click early in frame 10 (Opus delays it by 6.5 ms: it stays inside the decoded frame 10)
+    signal[10 * 960 : 10 * 960 + 300] += 0.8 * np.sin(2 * np.pi * 1000 * t[:300])
+    packets = _opus_packets_of(signal)
+    stream = PlayoutStream(clock=lambda: 0.0)
+    for payload in packets[:10]:
+        stream._decoder.decode(payload)
+
+    class Shrinking:  # the buffer's decision: drop one of frames 10 and 11
+        stats = stream.buffer.stats
+
+        def pull(self, now: float) -> Pulled:
+            return Pulled(Decision.PLAY, packets[11], skip=packets[10])
+
+    stream.buffer = Shrinking()  # type: ignore[assignment]
+    frame = stream.pull()
+    assert frame is not None
+    assert np.abs(frame).max() > 0.3, "the loud frame was the one dropped"

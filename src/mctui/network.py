@@ -88,6 +88,13 @@ class NetworkPolicy:
     host_addresses: tuple[str, ...] = (LOOPBACK,)
     announce: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
+    #: Send the STUN candidates as they come (trickle ICE) instead of before the offer.
+    trickle: bool = True
+
+    @property
+    def trickles(self) -> bool:
+        """Whether there is anything to trickle: a STUN server to wait for."""
+        return self.trickle and any(not server.is_turn for server in self.ice_servers)
 
     @classmethod
     def for_server(
@@ -101,10 +108,12 @@ class NetworkPolicy:
         return cls((host,), announce, ice_servers)
 
     @classmethod
-    def toward(cls, server_host: str, ice_servers: tuple[IceServer, ...] = ()) -> NetworkPolicy:
+    def toward(
+        cls, server_host: str, ice_servers: tuple[IceServer, ...] = (), trickle: bool = True
+    ) -> NetworkPolicy:
         """A client's media: the interface that reaches the server (loopback for loopback)."""
         try:
-            source = route_source(server_host)
+            addresses: tuple[str, ...] = (route_source(server_host),)
         except OSError:
-            return cls((), None, ice_servers)  # no route now: let ICE try every interface
-        return cls((source,), None, ice_servers)
+            addresses = ()  # no route now: let ICE try every interface
+        return cls(addresses, None, ice_servers, trickle)

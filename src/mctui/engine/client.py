@@ -90,10 +90,12 @@ class Client:
         if self._network is None:
             options = self._options
             if options.local_addresses is not None:
-                self._network = NetworkPolicy(options.local_addresses, None, options.ice_servers)
+                self._network = NetworkPolicy(
+                    options.local_addresses, None, options.ice_servers, options.trickle_ice
+                )
             else:
                 host = urlsplit(self.url).hostname or LOOPBACK
-                self._network = NetworkPolicy.toward(host, options.ice_servers)
+                self._network = NetworkPolicy.toward(host, options.ice_servers, options.trickle_ice)
         return self._network
 
     # --- connection ---------------------------------------------------------------------------

@@ -110,6 +110,8 @@ class ClientOptions:
     #: Host addresses the call's connections offer; None: the one that reaches the server
     #: (127.0.0.1 for a server on loopback).
     local_addresses: tuple[str, ...] | None = None
+    #: Trickle ICE: with a STUN server, offer at once and send its candidates as they come.
+    trickle_ice: bool = True
 
 
 @dataclass(frozen=True)

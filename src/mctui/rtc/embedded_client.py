@@ -53,7 +53,7 @@ class EmbeddedSfuTransport(MediaTransport):
         self._adm: AudioDeviceModule | None = None
         self._signals: SfuSignals | None = None
         #: Trickle ICE (RFC 8838) when a STUN server is asked: offers go out before its answer.
-        self.trickle = any(not server.is_turn for server in self.network.ice_servers)
+        self.trickle = self.network.trickles
         self.publisher: PolicyPeerConnection | None = None
         self.subscriber: PolicyPeerConnection | None = None
         self.capture: CaptureTrack | None = None

@@ -20,6 +20,10 @@ from mctui.rtc.opus import OpusDecoder
 CHANNELS = 2
 
 
+def _energy(pcm: Frame) -> float:
+    return float(np.dot(pcm.ravel(), pcm.ravel()))
+
+
 class PlayoutStream:
     """Jitter buffer + Opus decoder for one stream; implements the ADM's ``PlayoutSource``."""
 
@@ -46,10 +50,11 @@ class PlayoutStream:
             if pulled.decision is Decision.SILENCE:
                 self._carry = self._carry[:0]
                 return None
-            if pulled.skip:
-                self._decoder.decode(pulled.skip)
+            skipped = self._decoder.decode(pulled.skip) if pulled.skip else None
             if pulled.decision is Decision.PLAY and pulled.payload:
                 pcm = self._decoder.decode(pulled.payload)
+                if skipped is not None and _energy(skipped) > _energy(pcm):
+                    pcm = skipped  # shrinking drops the quieter of the two frames
             elif pulled.decision is Decision.RECOVER and pulled.payload:
                 pcm = self._decoder.recover(pulled.payload, FRAME_SAMPLES)
             else:

@@ -148,8 +148,7 @@ class EmbeddedSfu:
     ) -> PolicyPeerConnection:
         """A connection on the SFU's network; it trickles its STUN candidates to a client that
         asked for trickle (with no STUN server there is nothing late to send)."""
-        has_stun = any(not server.is_turn for server in self.network.ice_servers)
-        pc = new_peer_connection(self.network, trickle=trickle and has_stun)
+        pc = new_peer_connection(self.network, trickle=trickle and self.network.trickles)
         if pc.trickle:
             task = asyncio.get_running_loop().create_task(
                 self._send_trickled(peer, cid, role, pc), name=f"sfu-trickle-{role}"
