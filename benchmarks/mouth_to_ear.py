@@ -1,9 +1,10 @@
 """Mouth to ear: a click in one client's microphone until it is in another client's speaker mix.
 
 Both clients and the server run in this process on one loop clock. The talker's memory device
-plays a click every 500 ms; the time of the frame that carries it is noted on the way in, and the
-listener's speaker frames are scanned for its arrival (time at the end of the frame, so the
-figure includes the device frame on each side).
+plays a click every 500 ms at the start of a frame. Mouth: the start of the capture frame that
+carries it (one frame before the device tick that hands it over). Ear: the end of the first
+playout frame that carries it (one frame after the tick that writes it). So the figure includes
+the device frame on each side. A run that loses a click, or has none, fails instead of reporting.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ async def main(clicks: int = 40) -> None:
 
     def on_input(now: float, frame) -> None:  # type: ignore[no-untyped-def]
         if np.max(np.abs(frame)) > 0.1:
-            sent.append(now)
+            sent.append(now - 0.020)
 
     def on_output(now: float, frame) -> None:  # type: ignore[no-untyped-def]
         loud = np.max(np.abs(frame)) > 0.05
         if loud and quiet[0]:
-            heard.append(now)
+            heard.append(now + 0.020)
         quiet[0] = not loud
 
     talker = await client(server.url, "talker", mouth)
@@ -78,7 +79,10 @@ async def main(clicks: int = 40) -> None:
     result = summary(delays)
     result["median_ms"] = result.get("p50_ms", 0.0)
     result["clicks_lost"] = len(sent) - len(delays)
+    result["clicks"] = len(sent)
     emit("mouth_to_ear", {"mouth_to_ear": result})
+    if not sent or len(delays) < len(sent):
+        raise SystemExit(f"mouth-to-ear: {len(sent) - len(delays)} of {len(sent)} clicks lost")
 
 
 if __name__ == "__main__":

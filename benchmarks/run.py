@@ -24,6 +24,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("capacity", ["capacity.py", "4,8,16", "6"]),
     ("tui", ["tui_refresh.py", "10"]),
     ("sfu", ["sfu_cpu.py", "2,4,6,8,12", "6"]),
+    ("network", ["network.py", "20", "0,0.05,0.1,0.2"]),
 ]
 
 
@@ -33,7 +34,7 @@ def run(name: str, args: list[str]) -> dict[str, Any]:
         [sys.executable, str(HERE / args[0]), *args[1:]],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=HERE,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -59,7 +60,28 @@ def table(results: dict[str, Any]) -> str:
         f"bare aiortc p50 {g('join_latency', 'baseline_p50_ms')} ms "
         f"(x{g('join_latency', 'ratio_p50')})"
     )
-    m2e = f"median {g('mouth_to_ear', 'median_ms')} ms, p99 {g('mouth_to_ear', 'p99_ms')} ms"
+    m2e = (
+        f"median {g('mouth_to_ear', 'median_ms')} ms, p99 {g('mouth_to_ear', 'p99_ms')} ms, "
+        f"clicks lost {g('mouth_to_ear', 'clicks_lost')} of {g('mouth_to_ear', 'clicks')}"
+    )
+    net = results.get("network", {})
+    loss_rows = [
+        (
+            f"{r['loss_percent']} % loss each way, {net.get('delay_ms')}±{net.get('jitter_ms')} ms",
+            f"mouth-to-ear median {r['mouth_to_ear'].get('p50_ms', 'n/a')} ms "
+            f"(p99 {r['mouth_to_ear'].get('p99_ms', 'n/a')}); frames played "
+            f"{r['frames_played_percent']} % ({r['frames_concealed_percent']} % concealed)"
+            + (f"; {r['error']}" if r.get("error") else ""),
+            ">= 97 % played at 10 %; m2e <= path delay + 60 ms",
+        )
+        for r in net.get("rows", [])
+    ]
+    trickle = net.get("join_trickle", {})
+    full = net.get("join_full_sdp", {})
+    join_ice = (
+        f"trickle p50 {trickle.get('p50_ms', 'n/a')} ms; full SDP (gather first) p50 "
+        f"{full.get('p50_ms', 'n/a')} ms"
+    )
     capacity = (
         f"{g('capacity', 'max_rooms')} rooms x 3 speakers with no late frame; "
         f"client CPU {g('capacity', 'cpu_percent')} %; bare aiortc pairs in one process: "
@@ -74,6 +96,8 @@ def table(results: dict[str, Any]) -> str:
         ("capacity", capacity, "N >= 16"),
         ("TUI (8 panes x 4 meters, 20 Hz)", tui, "p95 <= 10 ms, CPU < 25 %"),
         ("SFU CPU (% of one core)", sfu, "report, find the knee"),
+        *loss_rows,
+        ("join -> first audio, STUN server answering in 300 ms", join_ice, "trickle < full SDP"),
     ]
     machine = results["machine"]
     lines = [

@@ -183,3 +183,15 @@ def test_shrinking_drops_the_quieter_frame_not_a_click():
     frame = stream.pull()
     assert frame is not None
     assert np.abs(frame).max() > 0.3, "the loud frame was the one dropped"
+
+
+def test_a_stale_backlog_at_start_is_skipped_not_played_late():
+    """Ten packets that waited on the sender's side arrive at once: play from the newest."""
+    buffer = AdaptiveJitterBuffer()
+    for i in range(10):
+        buffer.push(i * FRAME_TICKS, bytes([i]), 1.0 + i * 0.0001)
+    first = buffer.pull(1.001)
+    assert first.decision is Decision.PLAY and first.payload == bytes([8])
+    buffer.push(10 * FRAME_TICKS, bytes([10]), 1.02)
+    assert buffer.pull(1.021).payload == bytes([9])
+    assert buffer.target_frames == 1

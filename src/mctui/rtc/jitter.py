@@ -42,6 +42,8 @@ MAX_TARGET_FRAMES = 15
 SHRINK_EVERY = 50
 #: No packet for this long and the stream is idle: it plays silence, not concealment.
 IDLE_S = 0.3
+#: More than this many frames waiting at the first pull is a stale backlog, not a buffer.
+STARTUP_BACKLOG_FRAMES = 2
 #: No packet for this long means the sender paused: the next one starts a new talkspurt.
 TALKSPURT_GAP_S = 0.25
 #: A packet this far from the playout position restarts the stream (a new source, a long gap).
@@ -177,7 +179,7 @@ class AdaptiveJitterBuffer:
         if self._next is None:
             if not self._packets:
                 return Pulled(Decision.SILENCE)
-            self._next = min(self._packets)
+            self._start()
         level = self.level_frames
         self._since_shrink += 1
         payload = self._packets.pop(self._next, None)
@@ -228,6 +230,20 @@ class AdaptiveJitterBuffer:
         self._late.clear()
         self._margins.clear()
         return True
+
+    def _start(self) -> None:
+        """Begin playing. A backlog that arrived in a burst (a sender that queued while its
+        connection came up) is old audio: start one frame before the newest instead, and forget
+        the burst's transit times, which would read as network jitter."""
+        assert self._newest is not None
+        oldest = min(self._packets)
+        if (self._newest - oldest) // FRAME_TICKS + 1 > STARTUP_BACKLOG_FRAMES:
+            oldest = self._newest - FRAME_TICKS
+            for ticks in [t for t in self._packets if t < oldest]:
+                del self._packets[ticks]
+            self._transits.clear()
+            self._sorted.clear()
+        self._next = oldest
 
     def _should_shrink(self) -> bool:
         """True when 95 % of the packets of the last second arrived a whole frame or more before

@@ -17,7 +17,12 @@ from aiortc.mediastreams import MediaStreamError
 from mctui.audio.config import FRAME_SAMPLES, Frame
 from mctui.rtc.frames import TIME_BASE, to_av_frame
 
-QUEUE_FRAMES = 10
+#: Frames a track holds for aiortc's sender before the oldest is dropped. A sender that is not
+#: sending yet (ICE/DTLS still connecting) must not release a burst of stale audio when it starts:
+#: whatever waits here is heard that much later, for as long as the receiver's buffer needs to
+#: shrink it away.
+QUEUE_FRAMES = 5
+RELAY_QUEUE_FRAMES = 3
 
 
 class _QueueTrack(MediaStreamTrack):  # type: ignore[misc]
@@ -63,7 +68,7 @@ class RelayTrack(MediaStreamTrack):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.source: str | None = None
-        self._queue: asyncio.Queue[av.Packet[Any]] = asyncio.Queue(maxsize=QUEUE_FRAMES)
+        self._queue: asyncio.Queue[av.Packet[Any]] = asyncio.Queue(maxsize=RELAY_QUEUE_FRAMES)
         self._next_pts = 0
         self._from: tuple[str, int, int] | None = None  # (publisher, its first timestamp, pts)
 
