@@ -233,5 +233,6 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
     assert gaps.max() * 20 <= 60
     assert stats["concealed"] > 0.05 * stats["played"], "no loss reached the playout?"
     # Two lossy hops (bot -> SFU -> listener) lose 19 % of the frames; Opus concealment of a
-    # pure tone keeps about 22 dB (see the issue notes); a stall or silence gives far less.
-    assert snr >= 18
+    # pure tone keeps 19-25 dB here (see the issue notes); the same losses played as silence
+    # would leave about 7 dB (19 % of the tone's power missing).
+    assert snr >= 15, f"SINAD {snr:.1f} dB"
