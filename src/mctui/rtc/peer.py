@@ -8,9 +8,13 @@ connections: ``PolicyPeerConnection`` gives each of its aioice connections a gat
 the policy's addresses, just before aiortc gathers; nothing process-wide changes. Every connection
 mctui makes is registered, so tests can prove none is left open.
 
-The private attributes used here, each with a test of its effect (``tests/test_peer_patches.py``):
-the gatherer's aioice ``Connection`` and its candidate lists, the receiver's packet handler, and
-aioice's consent task.
+The private attributes used here, each with a test of its effect rather than a read-back: the
+gatherer's aioice ``Connection`` and its candidate lists (the SFU answers with exactly its
+``--host`` address, a client offers exactly 127.0.0.1 on loopback: ``test_networks``,
+``test_perf_fixes``; the offer leaves before the STUN answer: ``test_trickle``), the receiver's
+packet handler (aiortc's own track never fills: ``test_perf_fixes``), aiortc's audio-level
+function (the level on the wire: ``test_perf_fixes``) and aioice's consent task (no task left:
+``test_resources``).
 """
 
 from __future__ import annotations
