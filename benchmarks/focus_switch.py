@@ -2,7 +2,8 @@
 
 Rooms A and B each have a bot (440 Hz / 660 Hz). Every frame of the user's speaker mix is checked
 for both tones; a switch is complete at the first frame where the target is present and the other
-tone is at least 30 dB below it. Time is measured on the loop clock, to the end of that frame.
+tone is at least 30 dB below it. Time is measured on the loop clock, to the end of that frame
+(the device tick that writes it, plus the frame's 20 ms).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ async def main(switches: int = 200) -> None:
                 on = tone_power_db(frame, TONES[target])
                 off = tone_power_db(frame, TONES[other])
                 if not done.done() and on > -30 and off < on - 30:
-                    done.set_result(now)
+                    done.set_result(now + 0.020)  # the clean frame has played at its end
 
             start = loop.time()
             backend.on_output = check
