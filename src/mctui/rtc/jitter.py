@@ -179,7 +179,7 @@ class AdaptiveJitterBuffer:
         if self._next is None:
             if not self._packets:
                 return Pulled(Decision.SILENCE)
-            self._start()
+            self._next = self._start()
         level = self.level_frames
         self._since_shrink += 1
         payload = self._packets.pop(self._next, None)
@@ -231,7 +231,7 @@ class AdaptiveJitterBuffer:
         self._margins.clear()
         return True
 
-    def _start(self) -> None:
+    def _start(self) -> int:
         """Begin playing. A backlog that arrived in a burst (a sender that queued while its
         connection came up) is old audio: start one frame before the newest instead, and forget
         the burst's transit times, which would read as network jitter."""
@@ -243,7 +243,7 @@ class AdaptiveJitterBuffer:
                 del self._packets[ticks]
             self._transits.clear()
             self._sorted.clear()
-        self._next = oldest
+        return oldest
 
     def _should_shrink(self) -> bool:
         """True when 95 % of the packets of the last second arrived a whole frame or more before
