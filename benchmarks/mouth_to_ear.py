@@ -12,23 +12,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import numpy as np
 from common import SECRET, emit, summary
-from probe import ProbeBackend
+from probe import ClickTimer, ProbeBackend, click_track
 
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui.server.app import start_server
 from mctui.server.embedded_sfu import EmbeddedSfu
 from mctui.server.tokens import issue_token
-
-PERIOD = 24_000  # a click every 0.5 s
-
-
-def click_track() -> np.ndarray:
-    signal = np.zeros(PERIOD, dtype=np.float32)
-    burst = np.sin(2 * np.pi * 1000 * np.arange(480) / 48_000) * np.hanning(480)
-    signal[:480] = 0.8 * burst
-    return signal
 
 
 async def client(url: str, user: str, backend: ProbeBackend) -> Client:
@@ -48,34 +38,18 @@ async def client(url: str, user: str, backend: ProbeBackend) -> Client:
 async def main(clicks: int = 40) -> None:
     server = await start_server(SECRET, "127.0.0.1", 0, sfu=EmbeddedSfu())
     mouth, ear = ProbeBackend(click_track()), ProbeBackend()
-    sent: list[float] = []
-    heard: list[float] = []
-    quiet = [True]
-
-    def on_input(now: float, frame) -> None:  # type: ignore[no-untyped-def]
-        if np.max(np.abs(frame)) > 0.1:
-            sent.append(now - 0.020)
-
-    def on_output(now: float, frame) -> None:  # type: ignore[no-untyped-def]
-        loud = np.max(np.abs(frame)) > 0.05
-        if loud and quiet[0]:
-            heard.append(now + 0.020)
-        quiet[0] = not loud
+    timer = ClickTimer()
 
     talker = await client(server.url, "talker", mouth)
     listener = await client(server.url, "listener", ear)
     await asyncio.sleep(2.0)
-    mouth.on_input, ear.on_output = on_input, on_output
+    mouth.on_input, ear.on_output = timer.on_input, timer.on_output
     await asyncio.sleep(clicks * 0.5 + 1.0)
     mouth.on_input = ear.on_output = None
     await talker.disconnect()
     await listener.disconnect()
     await server.stop()
-    delays = []
-    for t_sent in sent:
-        later = [t for t in heard if t_sent < t < t_sent + 0.45]
-        if later:
-            delays.append((later[0] - t_sent) * 1000)
+    sent, delays = timer.sent, timer.delays_ms()
     result = summary(delays)
     result["median_ms"] = result.get("p50_ms", 0.0)
     result["clicks_lost"] = len(sent) - len(delays)

@@ -30,21 +30,12 @@ from typing import Any
 
 import numpy as np
 from common import SECRET, emit, summary
-from probe import ProbeBackend
+from probe import ClickTimer, ProbeBackend, click_track
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 DELAY_MS, JITTER_MS = 40, 20
-PERIOD = 24_000  # a click every 0.5 s
-FRAME_S = 0.020
-
-
-def click_track() -> np.ndarray:
-    signal = np.zeros(PERIOD, dtype=np.float32)
-    burst = np.sin(2 * np.pi * 1000 * np.arange(480) / 48_000) * np.hanning(480)
-    signal[:480] = 0.8 * burst
-    return signal
 
 
 async def inner(url: str, seconds: float) -> dict[str, Any]:
@@ -62,19 +53,7 @@ async def inner(url: str, seconds: float) -> dict[str, Any]:
         return c
 
     mouth, ear = ProbeBackend(click_track()), ProbeBackend()
-    sent: list[float] = []
-    heard: list[float] = []
-    quiet = [True]
-
-    def on_input(now: float, frame: np.ndarray) -> None:
-        if np.max(np.abs(frame)) > 0.1:
-            sent.append(now - FRAME_S)  # the capture frame started one frame before its tick
-
-    def on_output(now: float, frame: np.ndarray) -> None:
-        loud = bool(np.max(np.abs(frame)) > 0.05)
-        if loud and quiet[0]:
-            heard.append(now + FRAME_S)  # and the playout frame ends one frame after
-        quiet[0] = not loud
+    timer = ClickTimer()
 
     talker = await client("talker", mouth)
     listener = await client("listener", ear)
@@ -84,18 +63,14 @@ async def inner(url: str, seconds: float) -> dict[str, Any]:
     assert transport is not None
     before = dataclasses.replace(transport.receive_stats()["talker"])
     frames_before = ear.frames_processed
-    mouth.on_input, ear.on_output = on_input, on_output
+    mouth.on_input, ear.on_output = timer.on_input, timer.on_output
     await asyncio.sleep(seconds)
     mouth.on_input = ear.on_output = None
     after = transport.receive_stats()["talker"]
     frames = ear.frames_processed - frames_before
     await talker.disconnect()
     await listener.disconnect()
-    delays = []
-    for t_sent in sent:
-        later = [t for t in heard if t_sent < t < t_sent + 0.45]
-        if later:
-            delays.append((later[0] - t_sent) * 1000)
+    sent, delays = timer.sent, timer.delays_ms()
     played = after.played - before.played
     concealed = after.concealed - before.concealed
     return {

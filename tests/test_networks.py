@@ -128,16 +128,20 @@ def test_audio_flows_both_ways_across_the_link(lab: NetLab, server: str, tmp_pat
     assert counters["a_to_b"]["forwarded"] > 100 and counters["b_to_a"]["forwarded"] > 100
 
 
-async def test_the_sfu_offers_exactly_its_host_address(lab: NetLab, server: str) -> None:
+def _probe(lab: NetLab, url: str) -> dict[str, list[str]]:
+    """The candidate addresses of an offer from the clients' side and of the SFU's answer."""
     token = issue_token(SECRET, "probe")
     result = lab.run(
         lab.client_ns,
-        [sys.executable, str(Path(__file__).with_name("netlab_probe.py")), server, token,
+        [sys.executable, str(Path(__file__).with_name("netlab_probe.py")), url, token,
          "probe", CLIENT_IP],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    addresses = json.loads(result.stdout)
-    assert addresses == {"offer": [CLIENT_IP], "answer": [SERVER_IP]}
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+async def test_the_sfu_offers_exactly_its_host_address(lab: NetLab, server: str) -> None:
+    assert _probe(lab, server) == {"offer": [CLIENT_IP], "answer": [SERVER_IP]}
 
 
 async def test_by_default_everything_stays_on_loopback(sfu_server) -> None:  # type: ignore[no-untyped-def]
@@ -150,13 +154,7 @@ async def test_by_default_everything_stays_on_loopback(sfu_server) -> None:  # t
 
 def test_announce_replaces_the_address_in_the_sfu_answer(lab: NetLab, tmp_path: Path) -> None:
     url = _serve(lab, tmp_path / "announce.log", PORT + 1, "--announce", UNREACHABLE)
-    token = issue_token(SECRET, "probe")
-    result = lab.run(
-        lab.client_ns,
-        [sys.executable, str(Path(__file__).with_name("netlab_probe.py")), url, token,
-         "probe", CLIENT_IP],
-    )  # fmt: skip
-    assert json.loads(result.stdout)["answer"] == [UNREACHABLE]
+    assert _probe(lab, url)["answer"] == [UNREACHABLE]
 
 
 def test_a_path_ice_cannot_find_is_an_error_not_a_silent_ready(
