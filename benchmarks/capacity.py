@@ -2,8 +2,10 @@
 
 The server (``mctui serve``) and the bots (``bot_swarm.py``) run in their own processes; this
 process holds only the user's client. A device frame is "late" when the device clock ticks more
-than 60 ms after its due time (the loop could not keep up). Reports the largest N with no late
-frame and this process's CPU at that N.
+than 60 ms after its due time (the loop could not keep up). N passes when no frame is late and
+every stream flows (``streams_flowing == streams_expected``). The sweep doubles N until one fails,
+then bisects between the last pass and the first failure: the knee is the largest N that passed,
+reported with this process's CPU there. The bare-aiortc baseline is swept the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from common import SECRET, emit
 from probe import ProbeBackend
@@ -36,6 +40,17 @@ async def measure(url: str, rooms: int, seconds: float) -> dict[str, float]:
         sys.executable, str(Path(__file__).with_name("bot_swarm.py")), url, str(rooms),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    try:
+        return await _measure(url, rooms, seconds, swarm)
+    finally:
+        if swarm.returncode is None:  # stopped by PID whatever happened
+            swarm.kill()
+            await swarm.wait()
+
+
+async def _measure(
+    url: str, rooms: int, seconds: float, swarm: asyncio.subprocess.Process
+) -> dict[str, float]:
     assert swarm.stdout is not None and swarm.stdin is not None
     await asyncio.wait_for(swarm.stdout.readline(), 120)
     backend = ProbeBackend()
@@ -146,28 +161,66 @@ async def baseline(pairs: int, seconds: float) -> dict[str, float]:
     }
 
 
-async def main(sizes: list[int], seconds: float) -> None:
+def _passes(row: dict[str, Any]) -> bool:
+    if row.get("error"):
+        return False
+    flowing = row.get("streams_flowing", row.get("streams_expected", 0))
+    return row["late_frames"] == 0 and flowing == row.get("streams_expected", flowing)
+
+
+async def knee(
+    run: Callable[[int], Awaitable[dict[str, Any]]], start: int, cap: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Double from ``start`` until a size fails (or ``cap``), then bisect: the largest size that
+    passed, and every row measured."""
+    rows: list[dict[str, Any]] = []
+    good, bad, size = 0, None, start
+    while size <= cap:
+        row = await run(size)
+        rows.append(row)
+        if not _passes(row):
+            bad = size
+            break
+        good, size = size, size * 2
+    if bad is None:
+        return good, rows  # never failed up to the cap: the knee is beyond it
+    while bad - good > max(1, good // 8):
+        middle = (good + bad) // 2
+        row = await run(middle)
+        rows.append(row)
+        if _passes(row):
+            good = middle
+        else:
+            bad = middle
+    return good, rows
+
+
+async def measure_fresh(rooms: int, seconds: float) -> dict[str, float]:
+    """One size against a server process of its own; a size that breaks something fails."""
     server, url = await start_server_process()
-    rows = []
     try:
-        for rooms in sizes:
-            rows.append(await measure(url, rooms, seconds))
+        return await asyncio.wait_for(measure(url, rooms, seconds), 180)
+    except Exception as exc:  # the size failed (a crash, a timeout): that is a result too
+        return {"rooms": rooms, "late_frames": -1, "error": f"{type(exc).__name__}: {exc}"[:200]}
     finally:
         server.terminate()
         await server.wait()
-    ok = [r for r in rows if r["late_frames"] == 0]
-    best = max(ok, key=lambda r: r["rooms"]) if ok else {"rooms": 0, "cpu_percent": 0.0}
-    base_rows = [await baseline(pairs, seconds) for pairs in (16, 32, 48)]
-    base_ok = [r["pairs"] for r in base_rows if r["late_frames"] == 0]
+
+
+async def main(start: int, seconds: float, cap: int = 64) -> None:
+    best_rooms, rows = await knee(lambda n: measure_fresh(n, seconds), start, cap)
+    best = next((r for r in rows if r["rooms"] == best_rooms), {"cpu_percent": 0.0})
+    base_pairs, base_rows = await knee(lambda n: baseline(n, seconds), 16, 256)
     emit(
         "capacity",
         {
             "capacity": {
                 "rows": rows,
-                "max_rooms": best["rooms"],
+                "max_rooms": best_rooms,
+                "knee_beyond_cap": all(_passes(r) for r in rows),
                 "cpu_percent": best["cpu_percent"],
                 "baseline_rows": base_rows,
-                "baseline_max_pairs": max(base_ok, default=0),
+                "baseline_max_pairs": base_pairs,
                 "cores": os.cpu_count(),
             }
         },
@@ -175,5 +228,5 @@ async def main(sizes: list[int], seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    sizes = [int(x) for x in sys.argv[1].split(",")] if len(sys.argv) > 1 else [4, 8, 16]
-    asyncio.run(main(sizes, float(sys.argv[2]) if len(sys.argv) > 2 else 6.0))
+    first = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    asyncio.run(main(first, float(sys.argv[2]) if len(sys.argv) > 2 else 6.0))

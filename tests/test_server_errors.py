@@ -309,3 +309,23 @@ async def test_malformed_sdp_is_bad_request_and_leaves_no_peer_connection(sfu_se
         assert len(open_peer_connections()) == before
     finally:
         await client.disconnect()
+
+
+async def test_everyone_leaving_a_room_at_once_is_not_an_internal_error(
+    sfu_server, media_client, caplog
+):
+    """Participants whose connections close together (a bot swarm stopping, a network drop)
+    each release the room; the last ones must not trip over each other."""
+    import asyncio
+    import logging
+
+    from mctui import CallType
+
+    clients = [await media_client(f"p{i}") for i in range(4)]
+    for client in clients:
+        await client.make_call(CallType.DEFAULT, "together").join()
+    caplog.set_level(logging.ERROR)
+    await asyncio.gather(*(client.disconnect() for client in clients))
+    await asyncio.sleep(0.5)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "default:together" not in sfu_server.coordinator.sfu.rooms

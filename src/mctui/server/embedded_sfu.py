@@ -289,11 +289,13 @@ class EmbeddedSfu:
             return
         was_publishing = peer.publishing
         await self._close_peer(peer)
+        # others may have left while this one closed: the room is decided on what is left now
         if not any(o.user_id == peer.user_id for o in room.peers.values()):
             self.activity.remove_publisher(call.cid, peer.user_id)
         if not room.peers:
-            del self.rooms[call.cid]
-            self.activity.remove_room(call.cid)
+            if self.rooms.get(call.cid) is room:
+                del self.rooms[call.cid]
+                self.activity.remove_room(call.cid)
         elif was_publishing:
             self._publishers_changed(room)
 
