@@ -20,6 +20,14 @@ async def wait_until(
         return await state.observe(name).wait_for(predicate)
 
 
+async def wait_heard(call: Call, user_id: str, dbfs: float = -30, timeout: float = 10) -> None:
+    """Wait until ``call`` shows ``user_id``'s audio above ``dbfs`` (their audio arrived)."""
+    await wait_until(
+        call.state, "participants",
+        lambda ps: any(p.user.id == user_id and p.audio_level > dbfs for p in ps), timeout,
+    )  # fmt: skip
+
+
 def unsuspended(client: Client) -> list[Call]:
     return [c for c in client.state.active_calls if not c.state.is_audio_suspended]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from helpers import wait_until
+from helpers import wait_heard, wait_until
 from mctui import CallType
 from spectrum import band_level_db, peak_hz
 
@@ -71,12 +71,7 @@ async def test_livestream_viewer_receives_host_and_is_never_forwarded(media_clie
     o = other.make_call(CallType.LIVESTREAM, "show")
     await o.join()
     await v.set_microphone_enabled(True)  # a viewer's wish to talk changes nothing
-    await wait_until(
-        v.state,
-        "participants",
-        lambda ps: any(p.user.id == "host" and p.audio_level > -30 for p in ps),
-        timeout=10,
-    )
+    await wait_heard(v, "host")
     await asyncio.sleep(1.0)
     heard_by_viewer = viewer.audio.backend.output(last_seconds=1.0)
     heard_by_other = other.audio.backend.output(last_seconds=1.0)

@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 
-from helpers import wait_until
+from helpers import wait_heard
 from mctui import CallType
 from mctui.audio.adm import STANDBY_FRAMES, AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
@@ -66,10 +66,7 @@ async def test_one_frame_of_jitter_look_ahead_on_loopback_is_in_effect(media_cli
     user = await media_client("user")
     call = user.make_call(CallType.DEFAULT, "jitter")
     await call.join()
-    await wait_until(
-        call.state, "participants",
-        lambda ps: any(p.user.id == "tick" and p.audio_level > -30 for p in ps), timeout=10,
-    )  # fmt: skip
+    await wait_heard(call, "tick")
     assert call.adm is not None
     stream = call.adm.remotes["tick"].source
     assert isinstance(stream, PlayoutStream)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SECRET
-from helpers import wait_until
+from helpers import wait_heard
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.backends import MemoryBackend
@@ -72,10 +72,7 @@ async def test_stereo_image_survives_webrtc_and_the_sfu(sfu_server, config, ster
     try:
         call = user.make_call(CallType.DEFAULT, "concert")
         await call.join()
-        await wait_until(
-            call.state, "participants",
-            lambda ps: any(p.user.id == "band" and p.audio_level > -30 for p in ps), timeout=10,
-        )  # fmt: skip
+        await wait_heard(call, "band")
         await asyncio.sleep(1.0)
         heard = backend.output_stereo(1.0)
         left, right = heard[:, 0], heard[:, 1]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import SECRET, _connected
-from helpers import wait_until
+from helpers import wait_heard
 from mctui import CallType
 from mctui import protocol as p
 from mctui.audio.backends import MemoryBackend
@@ -88,10 +88,7 @@ async def test_offers_do_not_wait_for_stun_and_candidates_follow(stun) -> None: 
 
         call.handle_event = spy_events  # type: ignore[method-assign]
         await call.join()
-        await wait_until(
-            call.state, "participants",
-            lambda ps: any(q.user.id == "talker" and q.audio_level > -30 for q in ps), timeout=10,
-        )  # fmt: skip
+        await wait_heard(call, "talker")
         await asyncio.sleep(STUN_DELAY_S + 0.5)  # let every late candidate arrive
     finally:
         for client in clients:
@@ -124,7 +121,4 @@ async def test_a_bad_candidate_is_a_typed_error_and_the_call_goes_on(media_clien
             p.SfuCandidateRequest, p.EmptyResult,
             cid=call.cid, role="publisher", candidate="candidate:garbage", sdp_mid="0",
         )  # fmt: skip
-    await wait_until(
-        call.state, "participants",
-        lambda ps: any(q.user.id == "tone" and q.audio_level > -30 for q in ps), timeout=10,
-    )  # fmt: skip
+    await wait_heard(call, "tone")
