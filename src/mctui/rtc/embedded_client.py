@@ -23,6 +23,7 @@ from mctui.errors import MediaError
 from mctui.network import NetworkPolicy
 from mctui.rtc.jitter import JitterStats
 from mctui.rtc.peer import (
+    SETTLED_STATES,
     PolicyPeerConnection,
     add_remote_candidate,
     close_peer_connection,
@@ -61,7 +62,6 @@ class EmbeddedSfuTransport(MediaTransport):
         self.streams: dict[str, PlayoutStream] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._negotiation = asyncio.Lock()
-        self._subscriber_connected = asyncio.Event()
         self._closed = False
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
@@ -72,16 +72,6 @@ class EmbeddedSfuTransport(MediaTransport):
             await self._start_publisher(adm, signals)
         others = max(0, len(join.call.participants) - 1)
         self.subscriber = new_peer_connection(self.network, trickle=self.trickle)
-        self._subscriber_connected = asyncio.Event()
-
-        @self.subscriber.on("connectionstatechange")  # type: ignore[untyped-decorator]
-        def on_state() -> None:
-            if self.subscriber is not None and self.subscriber.connectionState in (
-                "connected",
-                "failed",
-                "closed",
-            ):
-                self._subscriber_connected.set()
 
         await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         await self._wait_for_media_path()
@@ -159,7 +149,8 @@ class EmbeddedSfuTransport(MediaTransport):
             if pc.remoteDescription is not None:
                 # aiortc finishes connecting in a background task; a new offer racing it breaks
                 # it (it indexes the old description), so renegotiate only once connected.
-                await asyncio.wait_for(self._subscriber_connected.wait(), CONNECT_TIMEOUT_S)
+                if await wait_connected(pc, CONNECT_TIMEOUT_S) not in SETTLED_STATES:
+                    raise TimeoutError("the subscriber connection did not settle")
                 slots += SPARE_SLOTS
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")

@@ -91,6 +91,7 @@ class AdaptiveJitterBuffer:
     _last_unwrapped: int = 0
     _transits: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW_PACKETS))
     _sorted: list[float] = field(default_factory=list)
+    _transit_p95: float = 0.0
     _margins: deque[int] = field(default_factory=lambda: deque(maxlen=SHRINK_EVERY))
     _late: deque[bool] = field(default_factory=lambda: deque(maxlen=SHRINK_EVERY))
     _since_shrink: int = 0
@@ -152,7 +153,9 @@ class AdaptiveJitterBuffer:
         self._transits.append(transit)
         bisect.insort(self._sorted, transit)
         fastest = self._sorted[0]
-        p95 = self._sorted[min(len(self._sorted) - 1, int(0.95 * len(self._sorted)))]
+        p95 = self._transit_p95 = self._sorted[
+            min(len(self._sorted) - 1, int(0.95 * len(self._sorted)))
+        ]
         spread = max(0.0, p95 - fastest - SLACK_S)
         extra = -int(-spread // FRAME_S)  # ceil
         self.target_frames = min(MAX_TARGET_FRAMES, 1 + extra)
@@ -171,8 +174,7 @@ class AdaptiveJitterBuffer:
         transit times seen."""
         if not self._sorted:
             return float("inf")
-        p95 = self._sorted[min(len(self._sorted) - 1, int(0.95 * len(self._sorted)))]
-        return ticks / CLOCK_RATE + p95 + SLACK_S
+        return ticks / CLOCK_RATE + self._transit_p95 + SLACK_S
 
     def pull(self, now: float) -> Pulled:
         """The decision for the device frame being played at ``now`` (the arrivals' clock)."""

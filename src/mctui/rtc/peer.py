@@ -235,15 +235,19 @@ def announce_sdp(sdp: str, announce: str | None) -> str:
     return "\r\n".join(lines)
 
 
+#: Connection states a connection does not leave by itself.
+SETTLED_STATES = ("connected", "failed", "closed")
+
+
 async def wait_connected(pc: RTCPeerConnection, timeout_s: float) -> str:
     """Wait until ``pc`` is connected, failed or closed, or ``timeout_s`` passed; returns its
     connection state then."""
-    if pc.connectionState in ("connected", "failed", "closed"):
+    if pc.connectionState in SETTLED_STATES:
         return str(pc.connectionState)
     settled = asyncio.Event()
 
     def on_change() -> None:
-        if pc.connectionState in ("connected", "failed", "closed"):
+        if pc.connectionState in SETTLED_STATES:
             settled.set()
 
     pc.on("connectionstatechange", on_change)
