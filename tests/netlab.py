@@ -141,6 +141,10 @@ class NetLab:
         self.processes.append(process)
         return process
 
+    def client_popen(self, argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
+        """``popen`` in the clients' namespace."""
+        return self.popen(self.client_ns, argv, **kw)
+
     def run(
         self, ns: str, argv: list[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:

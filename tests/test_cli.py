@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -131,13 +132,23 @@ def test_version_and_short_help():
     assert "--install-completion" in run_cli("-h").stdout
 
 
-def test_unreachable_server_exits_1_with_one_line_naming_the_log(tmp_path):
+def test_unreachable_server_is_retried_then_exits_1_with_one_line_naming_the_log(tmp_path):
+    """No server at start: headless says each failed attempt while it retries with backoff,
+    and gives up after --reconnect-timeout with the one-line error."""
+    import time
+
     env = {"XDG_STATE_HOME": str(tmp_path)}
+    started = time.monotonic()
     result = run_cli(
         "join", "alpha", "--server", "http://127.0.0.1:9", "--headless",
-        "--audio-backend", "null", "--secret", SECRET, env=env,
+        "--audio-backend", "null", "--secret", SECRET, "--reconnect-timeout", "2", env=env,
     )  # fmt: skip
+    elapsed = time.monotonic() - started
     assert result.returncode == 1
+    attempts = [json.loads(x) for x in result.stdout.splitlines() if '"connecting"' in x]
+    assert len(attempts) >= 2 and attempts[-1]["attempt"] >= 3, result.stdout
+    assert "cannot reach the server" in attempts[0]["reason"]
+    assert 2.0 <= elapsed < 15
     line = one_error_line(result)
     assert "cannot reach the server" in line and "details in" in line
     log_file = line.rsplit("details in ", 1)[1].rstrip(")")
@@ -180,7 +191,7 @@ def test_a_server_that_never_answers_fails_within_10_s(tmp_path):
         started = time.monotonic()
         result = run_cli(
             "join", "alpha", "--server", f"http://127.0.0.1:{port}", "--headless",
-            "--audio-backend", "null", "--secret", SECRET,
+            "--audio-backend", "null", "--secret", SECRET, "--reconnect-timeout", "0",
             env={"XDG_STATE_HOME": str(tmp_path)}, timeout=40,
         )  # fmt: skip
         elapsed = time.monotonic() - started

@@ -10,16 +10,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 import netlab
-from mctui.audio.wav_backend import read_wav, write_wav
-from mctui.bots.signals import tone
+from headless_proc import MCTUI, HeadlessJoin, hears
+from mctui.audio.wav_backend import read_wav
 from mctui.server.tokens import issue_token
 from netlab import CLIENT_IP, SERVER_IP, NetLab
 from netlab_probe import answer_candidates
@@ -28,7 +27,6 @@ from spectrum import band_level_db
 SECRET = "netlab-test-secret-0123456789abcdef"
 PORT = 8470
 UNREACHABLE = "10.203.0.99"  # inside the lab's /30's neighbourhood: routed nowhere
-MCTUI = [sys.executable, "-m", "mctui"]
 
 
 @pytest.fixture(scope="module")
@@ -60,61 +58,17 @@ def server(lab: NetLab, tmp_path_factory: pytest.TempPathFactory) -> str:
     return _serve(lab, tmp_path_factory.mktemp("serve") / "serve.log", PORT)
 
 
-class Joiner:
+def joiner(
+    lab: NetLab, url: str, user: str, room: str, workdir: Path, hz: float | None = None
+) -> HeadlessJoin:
     """A headless ``mctui join`` in the clients' namespace; events go to a file."""
-
-    def __init__(self, lab: NetLab, url: str, user: str, room: str, workdir: Path,
-                 hz: float | None = None) -> None:  # fmt: skip
-        self.events_path = workdir / f"{user}.events"
-        self.wav = workdir / f"{user}.wav"
-        argv = [
-            *MCTUI, "join", room, "--headless", "--server", url, "--user", user,
-            "--secret", SECRET, "--events", str(self.events_path), "--output-wav", str(self.wav),
-            "--audio-profile", "hifi", "--log-file", str(workdir / f"{user}.log"),
-        ]  # fmt: skip
-        if hz is not None:
-            mic = workdir / f"{user}-mic.wav"
-            write_wav(mic, tone(hz, 0.5))
-            argv += ["--input-wav", str(mic)]
-        self.process = lab.popen(lab.client_ns, argv, stdin=subprocess.PIPE, text=True)
-
-    def events(self) -> list[dict[str, Any]]:
-        if not self.events_path.exists():
-            return []
-        lines = self.events_path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def wait(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events():
-                if predicate(event):
-                    return event
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no such event within {timeout} s: {self.events()[-8:]}")
-
-    def quit(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("quit\n")
-        self.process.stdin.flush()
-        self.process.wait(timeout=20)
-
-
-def hears(participant: str, dbfs: float = -30) -> Callable[[dict[str, Any]], bool]:
-    return lambda e: (
-        e["event"] == "level" and e["participant"] == participant and e["heard"]
-        and e["dbfs"] > dbfs
-    )  # fmt: skip
+    return HeadlessJoin(lab.client_popen, url, SECRET, user, [room], workdir, hz=hz)
 
 
 def test_audio_flows_both_ways_across_the_link(lab: NetLab, server: str, tmp_path: Path) -> None:
     lab.impair(loss=0.0, delay_ms=0, jitter_ms=0)
-    low = Joiner(lab, server, "low", "clean", tmp_path, hz=440)
-    high = Joiner(lab, server, "high", "clean", tmp_path, hz=660)
+    low = joiner(lab, server, "low", "clean", tmp_path, hz=440)
+    high = joiner(lab, server, "high", "clean", tmp_path, hz=660)
     low.wait(hears("high"))
     high.wait(hears("low"))
     time.sleep(2.0)
@@ -163,14 +117,14 @@ def test_a_path_ice_cannot_find_is_an_error_not_a_silent_ready(
     """Signalling (TCP) gets through, media (UDP) is blocked: the join says so within 10 s."""
     lab.impair(drop_udp=True)
     try:
-        joiner = Joiner(lab, server, "walled", "firewalled", tmp_path)
-        error = joiner.wait(lambda e: e["event"] == "error", timeout=15)
-        joiner.quit()
+        walled = joiner(lab, server, "walled", "firewalled", tmp_path)
+        error = walled.wait(lambda e: e["event"] == "error", timeout=15)
+        walled.quit()
     finally:
         lab.impair(drop_udp=False)
     assert "no media path" in error["message"]
     assert error["t"] < 10.0
-    ready = next(e for e in joiner.events() if e["event"] == "ready")
+    ready = next(e for e in walled.events() if e["event"] == "ready")
     assert ready["rooms"] == []  # the room is not left half-joined
 
 
@@ -202,7 +156,7 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         netlab.wait_for_line(bot, "bot tone")
-        listener = Joiner(lab, server, "ear", "lossy", tmp_path)
+        listener = joiner(lab, server, "ear", "lossy", tmp_path)
         listener.wait(hears("tone"), timeout=30)
         time.sleep(20.0)
         counts = [e for e in listener.events() if e["event"] == "stats"]

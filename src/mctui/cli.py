@@ -33,6 +33,7 @@ from mctui.cli_options import (
     LogFileOpt,
     LogLevelOpt,
     Policy,
+    ReconnectOpt,
     Scenario,
     SecretFileOpt,
     SecretOpt,
@@ -162,6 +163,10 @@ def _root(
 # --- commands -----------------------------------------------------------------------------------
 
 
+def _reconnect_timeout(settings: Config, given: float | None) -> float:
+    return given if given is not None else settings.network.reconnect_timeout
+
+
 def _ice_servers(
     settings: Config, urls: list[str] | None, username: str | None, credential: str | None
 ) -> tuple[IceServer, ...]:
@@ -196,6 +201,14 @@ def serve(
     ice_server: IceServerOpt = None,
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds a participant whose connection was lost keeps their place "
+            "(default 15; [server] reconnect_grace_s).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -211,7 +224,10 @@ def serve(
     ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
     network = NetworkPolicy.for_server(host, announce, ice)
     key = _secret(secret, secret_file)
-    _run(_serve(host, port, key, ring_timeout, sfu.value, settings.server, network))
+    limits = settings.server
+    if grace is not None:
+        limits = limits.model_copy(update={"reconnect_grace_s": grace})
+    _run(_serve(host, port, key, ring_timeout, sfu.value, limits, network))
 
 
 def _is_ip(address: str) -> bool:
@@ -337,6 +353,7 @@ def join(
     ice_server: IceServerOpt = None,
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
+    reconnect_timeout: ReconnectOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -365,11 +382,12 @@ def join(
         audio_configuration_policy=getattr(AudioConfigurationPolicy, audio_profile.value)(),
         audio_device=device,
         ice_servers=_ice_servers(settings, ice_server, ice_username, ice_credential),
+        reconnect_timeout_s=_reconnect_timeout(settings, reconnect_timeout),
     )
     client = Client(server, User(user, name or user), token_value, options)
 
     async def connect() -> Client:
-        await client.connect()
+        await client.connect(retry=True)
         return client
 
     try:
@@ -380,6 +398,7 @@ def join(
             events=events,
             keymap=settings.keys,
             log_path=_Run.log_path,
+            connecting=client,
         )
     except OSError as exc:
         _fail(f"cannot write events to {events}: {exc.strerror or exc}")
@@ -399,11 +418,13 @@ def bot(
     ice_server: IceServerOpt = None,
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
+    reconnect_timeout: ReconnectOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
-    """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM."""
+    """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM (it reconnects by itself;
+    exit code 1 if the server stays away longer than the reconnect timeout)."""
     settings = _setup(config, log_file, log_level, stderr=True)
     ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
     if tone is not None and speech:
@@ -415,35 +436,15 @@ def bot(
     call_type, name = parse_room(room)
     user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
     token_value = token_ or _mint(user_id, None, secret, secret_file)
-    _run(_run_bot(server, user_id, token_value, call_type, name, tone, speech or not tone, ice))
+    from mctui.bots.runner import BotSpec, run_bot
 
-
-async def _run_bot(
-    server: str, user_id: str, token: str, call_type: object, room: str,
-    hz: float | None, speech: bool, ice_servers: tuple[IceServer, ...],
-) -> None:  # fmt: skip
-    from mctui.bots import Bot, speech_like
-    from mctui.bots import tone as tone_signal
-    from mctui.engine import CallType, User
-    from mctui.errors import MctuiError
-
-    signal_data = speech_like(seed=hash(user_id) % 1000) if speech else tone_signal(hz or 440)
-    assert isinstance(call_type, CallType)
-    runner = Bot(
-        server, User(user_id), token, signal_data, room=room, call_type=call_type,
-        ice_servers=ice_servers,
+    spec = BotSpec(
+        server, user_id, token_value, call_type, name, tone, speech or not tone, ice,
+        _reconnect_timeout(settings, reconnect_timeout),
     )  # fmt: skip
-    try:
-        await runner.start()
-    except MctuiError as exc:
-        await runner.stop()
-        _error(str(exc))
-    print(f"bot {user_id} in {room} ({'speech' if speech else f'{hz:g} Hz'})", flush=True)
-    stop = stop_on_signals()
-    try:
-        await stop.wait()
-    finally:
-        await runner.stop()
+    failure = _run(run_bot(spec, lambda: print(f"bot {user_id} in {name}", flush=True)))
+    if failure is not None:
+        _error(failure)
 
 
 @app.command()
@@ -487,7 +488,7 @@ def demo(
             multi_call_audio_policy=MultiCallAudioPolicy(chosen.policy), audio_device=device
         )
         client = Client(url, User("you", "You"), token_value, options)
-        await client.connect()
+        await client.connect(retry=True)
         return client
 
     try:

@@ -62,5 +62,13 @@ IceServerOpt = Annotated[
         help="STUN/TURN server (stun:HOST:PORT, turn:HOST:PORT?transport=tcp); repeatable.",
     ),
 ]
+ReconnectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--reconnect-timeout",
+        min=0.0,
+        help="Seconds to keep trying to reach the server (at start and after a drop).",
+    ),
+]
 IceUserOpt = Annotated[str | None, typer.Option("--ice-username", help="TURN username.")]
 IceCredentialOpt = Annotated[str | None, typer.Option("--ice-credential", help="TURN password.")]

@@ -90,6 +90,8 @@ class NetworkSettings(_Section):
     ice_credential: str | None = None
     #: ``serve`` only: the address the SFU advertises in place of its own (1:1 NAT).
     announce: str | None = None
+    #: ``join``/``bot``: seconds to keep trying to (re)connect before giving up.
+    reconnect_timeout: float = Field(default=60.0, ge=0.0)
 
     @field_validator("ice_servers")
     @classmethod

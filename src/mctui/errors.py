@@ -78,6 +78,13 @@ class NotConnectedError(InvalidStateError):
     code = "not_connected"
 
 
+class ConnectionLostError(ServerUnreachableError):
+    """The connection to the server dropped and reconnecting failed for the allowed time (or
+    the server no longer accepts this client's token)."""
+
+    code = "connection_lost"
+
+
 class RequestTimeoutError(MctuiError):
     """The server did not answer in time."""
 

@@ -1,8 +1,12 @@
 """Headless mode: one JSON object per line out, simple commands in.
 
-Events: ``joined``, ``left``, ``focus``, ``suspended``, ``resumed``, ``ducked``, ``ring``,
-``level`` (per participant of every room, suspended ones included, at most 10 Hz, with
-``heard``: whether the user hears that participant now), ``notice``, ``error``, ``ready``, ``bye``.
+Events: ``joined``, ``left`` (with a ``reason``), ``focus``, ``suspended``, ``resumed``, ``ducked``,
+``ring``, ``level`` (per participant of every room, suspended ones included, at most 10 Hz, with
+``heard``: whether the user hears that participant now), ``stats``, ``participant_joined``,
+``participant_left`` (with a ``reason``), ``participant_away`` (``away``: their connection is lost,
+their place kept), ``connecting`` (an attempt at start that failed), ``reconnecting`` (each attempt,
+with the ``reason``), ``reconnected`` (with the ``downtime_s``), ``notice``, ``error``, ``ready``,
+``bye``.
 Commands (one per line on stdin): ``focus ROOM``, ``mute ROOM``, ``unmute ROOM``, ``leave ROOM``,
 ``join ROOM``, ``suspend ROOM``, ``resume ROOM``, ``accept``, ``reject``, ``quit``. End of input
 just means no more commands; the session runs until ``quit``, Ctrl-C or SIGTERM.
@@ -25,12 +29,18 @@ from mctui.engine.bridge import (
     BridgeEvent,
     CallJoined,
     CallLeft,
+    ConnectionChanged,
     EngineBridge,
     FocusChanged,
     Notice,
+    ParticipantAway,
+    ParticipantJoined,
+    ParticipantLeft,
+    Reconnected,
     RingChanged,
 )
 from mctui.engine.rooms import join_rooms, parse_room
+from mctui.engine.state import ClientConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
 
@@ -68,6 +78,8 @@ class HeadlessSession:
         self.emit = emit
         self.done = asyncio.Event()
         self.bridge = EngineBridge(client, self._on_event)
+        #: Set when the session ends because the connection was lost for good.
+        self.failure: str | None = None
 
     def start(self) -> None:
         self.bridge.start()
@@ -77,7 +89,23 @@ class HeadlessSession:
             case CallJoined(call=call):
                 self.emit("joined", room=call.id, type=call.type.value)
             case CallLeft(call=call):
-                self.emit("left", room=call.id)
+                self.emit("left", room=call.id, reason=call.state.left_reason or "left")
+            case ParticipantJoined(call=call, user_id=user_id):
+                self.emit("participant_joined", room=call.id, participant=user_id)
+            case ParticipantLeft(call=call, user_id=user_id, reason=reason):
+                self.emit("participant_left", room=call.id, participant=user_id, reason=reason)
+            case ParticipantAway(call=call, user_id=user_id, away=away):
+                self.emit("participant_away", room=call.id, participant=user_id, away=away)
+            case ConnectionChanged(connection=ClientConnection.RECONNECTING, attempt=n) if n:
+                self.emit("reconnecting", attempt=n, reason=self.client.state.connection_reason)
+            case ConnectionChanged(connection=ClientConnection.DISCONNECTED):
+                error = self.client.connection_error
+                if error is not None and not self.done.is_set():
+                    self.failure = error.message
+                    self.emit("error", message=error.message, code=error.code)
+                    self.done.set()
+            case Reconnected(downtime_s=seconds):
+                self.emit("reconnected", downtime_s=round(seconds, 3))
             case FocusChanged(current=call) if call is not None:
                 self.emit("focus", room=call.id)
             case AudioModeChanged(call=call, mode=mode):
@@ -180,10 +208,13 @@ async def run_headless(
     *,
     after_ready: Callable[[Client], Awaitable[None]] | None = None,
     on_fatal: Callable[[str], None] | None = None,
+    connecting: Client | None = None,
 ) -> int:
-    """Run until ``quit``/signal; returns the exit code (1 if the connection failed, and then
-    ``on_fatal`` hears why)."""
+    """Run until ``quit``/signal; returns the exit code (1 if the connection failed or was lost
+    for good, and then ``on_fatal`` hears why). ``connecting``: the client ``connect`` connects,
+    whose failed attempts are reported as ``connecting`` events while it retries."""
     emit = EventWriter(stream)
+    stop_watching = _report_attempts(connecting, emit) if connecting is not None else None
     try:
         client = await connect()
     except MctuiError as exc:
@@ -191,6 +222,9 @@ async def run_headless(
         if on_fatal is not None:
             on_fatal(str(exc))
         return 1
+    finally:
+        if stop_watching is not None:
+            stop_watching()
     session = HeadlessSession(client, emit)
     session.start()
     loop = asyncio.get_running_loop()
@@ -227,4 +261,19 @@ async def run_headless(
         await client.disconnect()
         session.bridge.close()
         emit("bye")
+    if session.failure is not None:
+        if on_fatal is not None:
+            on_fatal(session.failure)
+        return 1
     return 0
+
+
+def _report_attempts(client: Client, emit: EventWriter) -> Callable[[], None]:
+    """While the first connection is tried again and again, say each new attempt and why the
+    one before failed."""
+
+    def attempt(number: int) -> None:
+        if number > 1:
+            emit("connecting", attempt=number, reason=client.state.connection_reason)
+
+    return client.state.observe("reconnect_attempt").listen(attempt)

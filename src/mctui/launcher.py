@@ -68,18 +68,28 @@ def run_client(
     events: str = "-",
     keymap: Mapping[str, str] | None = None,
     log_path: Path | None = None,
+    connecting: Client | None = None,
 ) -> tuple[int, str | None]:
-    """Run until the user quits: (exit code, a one-line reason when it is not 0)."""
+    """Run until the user quits: (exit code, a one-line reason when it is not 0).
+    ``connecting``: the client ``connect`` connects, so the UI can show its retries."""
     if headless:
         from mctui.headless import run_headless
 
         fatal: list[str] = []
         with event_stream(events) as stream:
-            code = asyncio.run(run_headless(connect, rooms, stream, on_fatal=fatal.append))
+            code = asyncio.run(
+                run_headless(connect, rooms, stream, on_fatal=fatal.append, connecting=connecting)
+            )
         return code, (fatal[-1] if fatal else "the session failed") if code else None
     from mctui.tui.app import MctuiApp
 
-    app = MctuiApp(connect, rooms, keymap=keymap, log_path=str(log_path) if log_path else None)
+    app = MctuiApp(
+        connect,
+        rooms,
+        keymap=keymap,
+        log_path=str(log_path) if log_path else None,
+        connecting=connecting,
+    )
     app.run()
     if app.failure is not None:
         return 1, app.failure

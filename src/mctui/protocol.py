@@ -89,6 +89,19 @@ class HelloRequest(_Request):
     type: Literal["hello"] = "hello"
     version: int
     token: str
+    #: A random id the client keeps for its whole life (not per connection). A hello with the
+    #: id of a connection that dropped less than the grace period ago takes over its calls: the
+    #: user stays the same participant and the others see no leave or join.
+    resume: str | None = Field(
+        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+
+class PingRequest(_Request):
+    """A keepalive: the client sends one every few seconds and treats a missing reply as a
+    dead connection (a blackholed TCP connection can take minutes to fail by itself)."""
+
+    type: Literal["ping"] = "ping"
 
 
 class GetOrCreateCallRequest(_Request):
@@ -104,6 +117,10 @@ class JoinCallRequest(_Request):
     call_type: CallTypeName
     call_id: _IdStr
     create: bool = True
+    #: Set by a client rejoining after its connection dropped: the role it held. Joining a call
+    #: this connection is already in (it resumed) is then not an error but a resync, and a call
+    #: that a server restart lost is recreated with each rejoining client in its old role.
+    rejoin_role: MemberRole | None = None
 
 
 class LeaveCallRequest(_Request):
@@ -164,6 +181,9 @@ class SfuSignalRequest(_Request):
     #: takes the SFU's own late candidates as ``sfu.candidate`` events. False: the SDP carries
     #: every candidate (clients that gather first).
     trickle: bool = False
+    #: This offer starts a new connection for ``role`` (the old one failed or was lost with
+    #: the signalling): the SFU drops the old one instead of renegotiating it.
+    restart: bool = False
 
 
 class SfuCandidateRequest(_Request):
@@ -190,7 +210,8 @@ Request = Annotated[
     | UpdateMuteRequest
     | UpdateTokenRequest
     | SfuSignalRequest
-    | SfuCandidateRequest,
+    | SfuCandidateRequest
+    | PingRequest,
     Field(discriminator="type"),
 ]
 REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
@@ -208,6 +229,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "update_token",
         "sfu_signal",
         "sfu_candidate",
+        "ping",
     }
 )
 
@@ -225,6 +247,8 @@ class JoinResult(_Model):
 class HelloResult(_Model):
     user: UserInfo
     version: int
+    #: True when the hello's ``resume`` id took over a dropped connection's calls.
+    resumed: bool = False
 
 
 class CallResult(_Model):
@@ -307,10 +331,26 @@ class ParticipantJoinedEvent(_Model):
     role: MemberRole
 
 
+#: Why a participant left: by their own request, their connection closed, their connection was
+#: lost and the grace period ran out, or the call ended.
+LeaveReason = Literal["left", "disconnected", "timeout", "ended"]
+
+
 class ParticipantLeftEvent(_Model):
     type: Literal["call.participant_left"] = "call.participant_left"
     cid: str
     user: UserInfo
+    reason: LeaveReason = "left"
+
+
+class ParticipantAwayEvent(_Model):
+    """A participant's connection was lost (``away``) and the server keeps their place for the
+    grace period; or they came back (``away`` false) without leaving."""
+
+    type: Literal["call.participant_away"] = "call.participant_away"
+    cid: str
+    user: UserInfo
+    away: bool
 
 
 class ParticipantMutedEvent(_Model):
@@ -369,6 +409,7 @@ Event = Annotated[
     | CallEndedEvent
     | ParticipantJoinedEvent
     | ParticipantLeftEvent
+    | ParticipantAwayEvent
     | ParticipantMutedEvent
     | SfuTracksEvent
     | SfuCandidateEvent

@@ -26,6 +26,7 @@ class Bot:
         room: str,
         call_type: CallType = CallType.DEFAULT,
         ice_servers: tuple[IceServer, ...] = (),
+        reconnect_timeout_s: float = 60.0,
     ) -> None:
         self.backend = MemoryBackend(signal, keep_seconds=10.0)
         # Synthetic signals skip the voice chain: its noise suppression would remove a tone.
@@ -38,6 +39,7 @@ class Bot:
                 audio_device=self.backend,
                 audio_configuration_policy=AudioConfigurationPolicy.hifi(),
                 ice_servers=ice_servers,
+                reconnect_timeout_s=reconnect_timeout_s,
             ),
         )
         self.room = room
@@ -59,8 +61,11 @@ class Bot:
             url, user, token, tone(hz), room=room, call_type=call_type, ice_servers=ice_servers
         )
 
-    async def start(self) -> Call:
-        await self.client.connect()
+    async def start(self, *, retry: bool = False) -> Call:
+        """Connect and join; with ``retry``, wait for a server that is not up yet (as after a
+        restart) for as long as the reconnect timeout. Once joined, the bot reconnects and
+        rejoins by itself (the engine's reconnect), like any client."""
+        await self.client.connect(retry=retry)
         self.call = self.client.make_call(self.call_type, self.room)
         await self.call.join()
         return self.call

@@ -15,7 +15,15 @@ from typing import Literal
 
 from mctui.engine.call import Call
 from mctui.engine.client import Client
-from mctui.engine.state import AudioMode, CallState, ClientConnection, ClientState
+from mctui.engine.state import (
+    AudioMode,
+    CallConnection,
+    CallState,
+    ClientConnection,
+    ClientState,
+)
+
+LIVE_CONNECTIONS = (CallConnection.JOINING, CallConnection.JOINED, CallConnection.RECONNECTING)
 
 #: The call fields whose change is worth a ``CallChanged`` (levels have their own event).
 WATCHED_CALL_FIELDS = (
@@ -89,7 +97,40 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionChanged:
+    """The connection to the server changed, or a (re)connect attempt began or failed."""
+
     connection: ClientConnection
+    attempt: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """Every call is back after an outage of ``downtime_s`` seconds."""
+
+    downtime_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantJoined:
+    call: Call
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft:
+    call: Call
+    user_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantAway:
+    """A participant's connection was lost (``away``) or came back, their place kept."""
+
+    call: Call
+    user_id: str
+    away: bool
 
 
 BridgeEvent = (
@@ -102,6 +143,10 @@ BridgeEvent = (
     | RingChanged
     | Notice
     | ConnectionChanged
+    | Reconnected
+    | ParticipantJoined
+    | ParticipantLeft
+    | ParticipantAway
 )
 Sink = Callable[[BridgeEvent], None]
 
@@ -116,6 +161,8 @@ class EngineBridge:
         self._focused: Call | None = client.state.focused_call
         self._stops: list[Callable[[], None]] = []
         self._call_stops: dict[str, list[Callable[[], None]]] = {}
+        #: Per watched call: who was in it at the last change, and whether they were away.
+        self._present: dict[str, dict[str, bool]] = {}
 
     def start(self) -> None:
         """Subscribe; announce calls already active and a notice already raised."""
@@ -126,9 +173,9 @@ class EngineBridge:
             state.observe(ClientState.incoming_call).listen(self._on_ring),
             state.observe(ClientState.audio_notice).listen(self._on_notice),
             state.observe(ClientState.audio_error).listen(self._on_error),
-            state.observe(ClientState.connection).listen(
-                lambda c: self._sink(ConnectionChanged(c))
-            ),
+            state.observe(ClientState.connection).listen(lambda _: self._on_connection()),
+            state.observe(ClientState.reconnect_attempt).listen(lambda _: self._on_connection()),
+            state.observe(ClientState.last_outage_s).listen(self._on_outage),
         ]
         self._on_calls(list(state.active_calls))
         if state.audio_notice:
@@ -148,19 +195,50 @@ class EngineBridge:
 
         stops = [call.state.observe(f).listen(changed) for f in WATCHED_CALL_FIELDS]
         stops.append(call.state.observe(CallState.audio_mode).listen(mode))
-        stops.append(
-            call.state.observe(CallState.participants).listen(
-                lambda _: self._sink(LevelsChanged(call))
-            )
-        )
+
+        def participants(_: object) -> None:
+            self._diff_participants(call)
+            self._sink(LevelsChanged(call))
+
+        stops.append(call.state.observe(CallState.participants).listen(participants))
         self._call_stops[call.cid] = stops
 
     def unwatch(self, call: Call) -> None:
         self._unwatch(call.cid)
 
     def _unwatch(self, cid: str) -> None:
+        self._present.pop(cid, None)
         for stop in self._call_stops.pop(cid, []):
             stop()
+
+    def _diff_participants(self, call: Call) -> None:
+        """Who joined, left, dropped away or came back since the last change (only while the
+        call is live: leaving it empties the list without anyone leaving)."""
+        if call.state.connection not in LIVE_CONNECTIONS:
+            self._present.pop(call.cid, None)
+            return
+        before = self._present.get(call.cid, {})
+        now = {p.user.id: p.away for p in call.state.remote_participants}
+        self._present[call.cid] = now
+        for user_id, away in now.items():
+            if user_id not in before:
+                self._sink(ParticipantJoined(call, user_id))
+            elif before[user_id] != away:
+                self._sink(ParticipantAway(call, user_id, away))
+        for user_id in before:
+            if user_id not in now:
+                reason = call.departure_reasons.get(user_id, "left")
+                self._sink(ParticipantLeft(call, user_id, reason))
+
+    def _on_connection(self) -> None:
+        state = self.client.state
+        self._sink(
+            ConnectionChanged(state.connection, state.reconnect_attempt, state.connection_reason)
+        )
+
+    def _on_outage(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self._sink(Reconnected(seconds))
 
     @property
     def watched(self) -> frozenset[str]:

@@ -9,8 +9,8 @@ protocol, and server events reach it through one public method, ``handle_event``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Coroutine
@@ -22,13 +22,13 @@ from pydantic import BaseModel
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
-from mctui.audio.levels import FLOOR_DBFS
 from mctui.audio.session import AudioSession
+from mctui.engine.media import CallMedia
+from mctui.engine.roster import Roster, local_participant
 from mctui.engine.state import (
     AudioMode,
     CallConnection,
     CallState,
-    Participant,
     RingInfo,
     StateWriter,
 )
@@ -37,13 +37,10 @@ from mctui.engine.types import (
     CallType,
     ClientOptions,
     ConnectOptions,
-    ReceiveStats,
     User,
 )
-from mctui.errors import InvalidStateError, MctuiError
+from mctui.errors import InvalidStateError, MctuiError, NotConnectedError
 from mctui.network import NetworkPolicy
-from mctui.rtc.factory import create_transport
-from mctui.rtc.transport import MediaTransport, SfuSignals
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +104,10 @@ class Call:
         self.info: p.CallInfo | None = None
         self._suspended_by_user = False
         self._muted_by_user = False
-        self._adm: AudioDeviceModule | None = None
-        self._transport: MediaTransport | None = None
-        self._remote: dict[str, Participant] = {}
-        self._activity: dict[str, p.ParticipantActivity] = {}
+        self._media = CallMedia(client, self.cid, self._on_media_failure, self._on_holds_changed)
+        self._roster = Roster()
+        self._join: p.JoinResult | None = None
+        self._recovery = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.connection} {self.state.audio_mode}>"
@@ -143,6 +140,11 @@ class Call:
             or self.client.options.audio_configuration_policy
             or AudioConfigurationPolicy.broadcaster()
         )
+
+    @property
+    def departure_reasons(self) -> dict[str, str]:
+        """Why each participant who left this call did (``left``, ``timeout``, ``ended`` ...)."""
+        return self._roster.departures
 
     @property
     def adm(self) -> AudioDeviceModule | None:
@@ -187,6 +189,7 @@ class Call:
         options = connect_options or ConnectOptions()
         self._w.set(CallState.connection, CallConnection.JOINING)
         self._w.set(CallState.ended, False)
+        self._w.set(CallState.left_reason, None)
         self._muted_by_user = False
         await self.client.set_active_call(self)
         try:
@@ -200,6 +203,7 @@ class Call:
                 create=create,
             )
             self.info = join.call
+            self._join = join
             config = self.audio_configuration_policy
             self._w.set(CallState.role, join.role)
             self._w.set(CallState.can_publish, join.can_publish)
@@ -209,7 +213,7 @@ class Call:
             self._w.set(CallState.camera_enabled, False)
             for user in join.call.participants:
                 if user.id != self.client.user.id:
-                    self._remote[user.id] = Participant(User(user.id, user.name))
+                    self._roster.joined(user)
             await self._start_media(join, config)
             if self.state.connection is not CallConnection.JOINING:
                 raise InvalidStateError(f"{self.cid} was left while joining")
@@ -226,45 +230,25 @@ class Call:
             raise
 
     async def _start_media(self, join: p.JoinResult, config: AudioConfigurationPolicy) -> None:
-        adm = self.client.audio.create_adm(self.cid, config)
-        adm.set_hold_observer(self._on_holds_changed)
-        self._adm = adm
-        transport = create_transport(join.sfu, self.client.network)
-        self._transport = transport
-        await transport.start(join, adm, SfuSignals(self._signal_sfu, self._send_candidate))
-        await self.client.audio.start()
+        await self._media.start(join, config)
 
-    async def _signal_sfu(self, role: str, sdp: str, trickle: bool) -> p.SfuAnswer:
-        return await self.client.request(
-            p.SfuSignalRequest, p.SfuAnswer,
-            cid=self.cid, role=role, sdp=sdp, sdp_type="offer", trickle=trickle,
-        )  # fmt: skip
-
-    async def _send_candidate(self, role: str, candidate: str | None, mid: str | None) -> None:
-        await self.client.request(
-            p.SfuCandidateRequest, p.EmptyResult,
-            cid=self.cid, role=role, candidate=candidate, sdp_mid=mid,
-        )  # fmt: skip
+    @property
+    def _adm(self) -> AudioDeviceModule | None:
+        return self._media.adm
 
     async def _teardown_media(self) -> None:
-        transport, self._transport = self._transport, None
-        adm, self._adm = self._adm, None
-        if transport is not None:
-            try:
-                await transport.close()
-            except Exception:  # pragma: no cover - best effort on teardown
-                log.exception("closing the media transport of %s failed", self.cid)
-        if adm is not None:
-            self.client.audio.remove_adm(adm)
+        await self._media.close()
         self._sync_holds()
 
     async def leave(self) -> None:
         """Leave the call. Safe to call twice; the policy runs last and may resume another call."""
         was_live = self.state.connection in _LIVE
+        if was_live:  # LEFT first: emptying the participant list is not everyone leaving
+            self._w.set(CallState.left_reason, "left")
+            self._w.set(CallState.connection, CallConnection.LEFT)
         await self._teardown_media()
         self._reset_local_state()
         if was_live:
-            self._w.set(CallState.connection, CallConnection.LEFT)
             with contextlib.suppress(MctuiError):
                 await self.client.request(p.LeaveCallRequest, p.EmptyResult, cid=self.cid)
         await self.client.remove_active_call(self)
@@ -275,12 +259,90 @@ class Call:
         await self._on_ended()
 
     async def _on_ended(self) -> None:
-        self._w.set(CallState.ended, True)
         self._clear_ring()
+        await self.lose("ended")
+
+    # --- surviving a lost connection (the client and the transport drive these) ----------------
+
+    def connection_lost(self) -> None:
+        """The signalling dropped: the call waits for the client to reconnect. Its audio mode,
+        mute wish, holds and media stay as they are (audio may still flow through the SFU)."""
+        if self.state.connection in (CallConnection.JOINED, CallConnection.JOINING):
+            self._w.set(CallState.connection, CallConnection.RECONNECTING)
+
+    async def rejoin(self, resumed: bool) -> None:
+        """The client reconnected: join again (only a resync if the server kept our place),
+        bring the participants up to date, and rebuild the media unless it survived. The audio
+        mode, the mute wish, hand suspension and focus are the call's own and do not change."""
+        async with self._recovery:
+            if self.state.connection is not CallConnection.RECONNECTING:
+                return
+            try:
+                join = await self.client.request(
+                    p.JoinCallRequest, p.JoinResult,
+                    call_type=self.type.value, call_id=self.id, create=True,
+                    rejoin_role=self.state.role or "member",
+                )  # fmt: skip
+            except NotConnectedError:
+                return  # lost again: the client's next round rejoins
+            except MctuiError as exc:
+                ended = "ended" in exc.message
+                await self.lose("ended" if ended else f"could not rejoin: {exc.message}")
+                return
+            self.info = join.call
+            self._join = join
+            self._w.set(CallState.role, join.role)
+            self._w.set(CallState.can_publish, join.can_publish)
+            for gone in self._roster.sync(join.call.participants, self.client.user.id):
+                if self._adm is not None:
+                    self._adm.remove_remote(gone)
+            self.refresh_participants()
+            if not (resumed and self._media.healthy):
+                await self._media_until_up(join)
+            self._back_up()
+
+    def _back_up(self) -> None:
+        if self.state.connection is not CallConnection.RECONNECTING:
+            return
+        self._w.set(CallState.connection, CallConnection.JOINED)
+        self._apply_audio()
+        if self.state.can_publish:
+            self.client.spawn(self._send_mute(not self.state.microphone_enabled))
+
+    def _on_media_failure(self, reason: str) -> None:
+        """The media path failed with the signalling up (ICE consent lost): rebuild it."""
+        if self.state.connection is CallConnection.JOINED and self._join is not None:
+            log.warning("%s: %s; restarting the media", self.cid, reason)
+            self._w.set(CallState.connection, CallConnection.RECONNECTING)
+            self.client.spawn(self._recover_media(self._join))
+
+    async def _recover_media(self, join: p.JoinResult) -> None:
+        async with self._recovery:
+            if self.state.connection is CallConnection.RECONNECTING:
+                await self._media_until_up(join)
+                self._back_up()
+
+    async def _media_until_up(self, join: p.JoinResult) -> None:
+        """Rebuild the media until it connects (the call stays RECONNECTING meanwhile); give
+        the call up after the client's reconnect limit. Returns early if the signalling drops:
+        the client's rejoin comes back here."""
+        deadline = time.monotonic() + self.client.options.reconnect_timeout_s
+        try:
+            await self._media.restart(
+                join, deadline, lambda: self.state.connection is CallConnection.RECONNECTING
+            )
+        except MctuiError as exc:
+            await self.lose(exc.message)
+
+    async def lose(self, reason: str) -> None:
+        """The call is over for this client without it leaving: it ``ended``, or the connection
+        could not be restored. ``LEFT`` with ``reason``; the policy may resume another call."""
+        self._w.set(CallState.ended, reason == "ended")
+        if self.state.connection in _LIVE:
+            self._w.set(CallState.left_reason, reason)
+            self._w.set(CallState.connection, CallConnection.LEFT)
         await self._teardown_media()
         self._reset_local_state()
-        if self.state.connection in _LIVE:
-            self._w.set(CallState.connection, CallConnection.LEFT)
         await self.client.remove_active_call(self)
 
     def _reset_local_state(self) -> None:
@@ -288,8 +350,7 @@ class Call:
         leaving does not "resume"); the next join's policy decision sets it."""
         self._suspended_by_user = False
         self._muted_by_user = False
-        self._remote.clear()
-        self._activity = {}
+        self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
 
@@ -462,14 +523,8 @@ class Call:
 
     def refresh_stats(self) -> None:
         """Publish the playout's receive counters (the client does it once a second)."""
-        transport = self._transport
-        if transport is None or self.state.connection not in _LIVE:
-            return
-        stats = {
-            pid: ReceiveStats(s.received, s.played, s.concealed, s.late)
-            for pid, s in transport.receive_stats().items()
-        }
-        if stats != dict(self.state.receive_stats):
+        stats = self._media.receive_stats()
+        if self.state.connection in _LIVE and stats != dict(self.state.receive_stats):
             self._w.set(CallState.receive_stats, MappingProxyType(stats))
 
     def refresh_participants(self) -> None:
@@ -477,47 +532,10 @@ class Call:
         if self.state.connection not in _LIVE:
             return
         adm = self._adm
-        local = Participant(
-            user=self.client.user,
-            role=self.state.role or "member",
-            is_local=True,
-            is_speaking=adm is not None and adm.is_capturing and adm.mic_speaking,
-            audio_level=adm.mic_level_dbfs if adm is not None else FLOOR_DBFS,
-            audio_peak=adm.mic_peak_dbfs if adm is not None else FLOOR_DBFS,
-            audio_muted=not self.state.microphone_enabled,
-            published_tracks=frozenset({"audio"}) if self.state.is_capturing else frozenset(),
+        me = local_participant(
+            self.client.user, self.state.role, adm, muted=not self.state.microphone_enabled
         )
-        remotes = []
-        playing = adm is not None and adm.holds_speaker
-        for participant_id, participant in self._remote.items():
-            remote = adm.remotes.get(participant_id) if adm is not None else None
-            activity = self._activity.get(participant_id)
-            if remote is not None and playing and remote.enabled:
-                # we hear them: the exact meter of what is played
-                level, peak, speaking, heard = (
-                    remote.level_dbfs,
-                    remote.peak_dbfs,
-                    remote.speaking,
-                    True,
-                )
-            elif activity is not None:
-                # suspended (or not yet playing): who talks, as the SFU sees it
-                level, peak = activity.level_dbfs, activity.level_dbfs
-                speaking, heard = activity.speaking, False
-            else:
-                remotes.append(participant)
-                continue
-            remotes.append(
-                dataclasses.replace(
-                    participant,
-                    is_speaking=speaking,
-                    audio_level=level,
-                    audio_peak=peak,
-                    published_tracks=frozenset({"audio"}),
-                    heard=heard,
-                )
-            )
-        self._w.set(CallState.participants, [local, *remotes])
+        self._w.set(CallState.participants, [me, *self._roster.snapshot(adm)])
 
     # --- events from the server ---------------------------------------------------------------
 
@@ -531,29 +549,27 @@ class Call:
                 self._w.set(CallState.ringing, RingInfo(caller=caller, expires_at=expires))
             case p.ParticipantJoinedEvent():
                 if event.user.id != self.client.user.id:
-                    user = User(event.user.id, event.user.name)
-                    self._remote[event.user.id] = Participant(user, role=event.role)
+                    self._roster.joined(event.user, event.role)
                     self.refresh_participants()
             case p.ParticipantLeftEvent():
-                self._remote.pop(event.user.id, None)
+                self._roster.left(event.user.id, event.reason)
                 if self._adm is not None:
                     self._adm.remove_remote(event.user.id)
                 self.refresh_participants()
             case p.ParticipantMutedEvent():
-                old = self._remote.get(event.user.id)
-                if old is not None:
-                    self._remote[event.user.id] = Participant(
-                        user=old.user, role=old.role, audio_muted=event.audio_muted
-                    )
+                if self._roster.update(event.user.id, audio_muted=event.audio_muted):
+                    self.refresh_participants()
+            case p.ParticipantAwayEvent():
+                if self._roster.update(event.user.id, away=event.away):
                     self.refresh_participants()
             case p.SfuTracksEvent():
-                if self._transport is not None:
-                    self._transport.handle_event(event)
+                if self._media.transport is not None:
+                    self._media.transport.handle_event(event)
             case p.SfuCandidateEvent():
-                if self._transport is not None:
-                    self._transport.handle_candidate(event)
+                if self._media.transport is not None:
+                    self._media.transport.handle_candidate(event)
             case p.CallLevelsEvent():
-                self._activity = dict(event.levels)  # right for suspended calls too
+                self._roster.set_activity(event.levels)  # right for suspended calls too
                 self.refresh_participants()
             case p.CallAcceptedEvent():
                 if event.user.id == self.client.user.id:

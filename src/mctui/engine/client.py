@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
 from mctui.engine.focus import FocusManager
 from mctui.engine.policies import AudioPreview
+from mctui.engine.reconnect import Backoff, wait_before_retry
 from mctui.engine.signaling import SignalingChannel, WebSocketSignaling
 from mctui.engine.state import ClientConnection, ClientState, StateWriter
 from mctui.engine.types import (
@@ -32,10 +35,14 @@ from mctui.engine.types import (
     User,
 )
 from mctui.errors import (
+    AuthError,
+    ConnectionLostError,
     InvalidStateError,
     MctuiError,
     NotConnectedError,
+    PermissionDeniedError,
     ServerUnreachableError,
+    VersionMismatchError,
 )
 from mctui.network import LOOPBACK, NetworkPolicy
 
@@ -74,6 +81,13 @@ class Client:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._network: NetworkPolicy | None = None
         self._ticks = 0
+        #: Lets the server hand this client its calls back after a dropped connection.
+        self._resume_id = secrets.token_urlsafe(18)
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.backoff = Backoff()
+        #: Set when reconnecting gave up: what to raise or show.
+        self.connection_error: ConnectionLostError | None = None
 
     @property
     def user(self) -> User:
@@ -100,41 +114,93 @@ class Client:
 
     # --- connection ---------------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        """Connect and authenticate; raises ``ServerUnreachableError`` or ``AuthError``."""
+    async def connect(self, *, retry: bool = False) -> None:
+        """Connect and authenticate; raises ``ServerUnreachableError`` or ``AuthError``.
+
+        ``retry``: a server that cannot be reached is tried again with the reconnect backoff
+        for up to ``reconnect_timeout_s`` (``state.reconnect_attempt`` and
+        ``state.connection_reason`` say how it goes) before the last error is raised.
+        """
         if self._signaling is not None and not self._signaling.closed:
             return
+        self._closing = False
+        self.connection_error = None
         self._w.set(ClientState.connection, ClientConnection.CONNECTING)
-        signaling = self._signaling_factory(self.url, self.options.request_timeout_s)
-        signaling.set_event_handler(self._on_event)
-        signaling.set_closed_handler(self._on_signaling_closed)
+        budget = self.options.reconnect_timeout_s if retry else 0.0
         try:
-            async with asyncio.timeout(self.options.connect_timeout_s):
-                server_user = await signaling.open(self.token)
-        except TimeoutError:
-            await signaling.close()
-            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
-            raise ServerUnreachableError(
-                f"no answer from the server at {self.url} within "
-                f"{self.options.connect_timeout_s:g} s"
-            ) from None
+            signaling, _ = await self._open_with_retry(budget, first_at_once=True)
         except BaseException:
             self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
             raise
-        if server_user.id != self.user.id:
-            await signaling.close()
-            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
-            raise InvalidStateError(
-                f"the token is for user {server_user.id!r}, not {self.user.id!r}"
-            )
-        self._signaling = signaling
+        finally:
+            self._w.set(ClientState.reconnect_attempt, 0)
+            self._w.set(ClientState.connection_reason, None)
+        self._install(signaling)
         self._w.set(ClientState.connection, ClientConnection.CONNECTED)
+
+    async def _open_with_retry(
+        self, budget_s: float, *, first_at_once: bool
+    ) -> tuple[SignalingChannel, bool]:
+        """Open a channel, retrying with backoff for ``budget_s`` while the server cannot be
+        reached (or is full); errors that retrying cannot fix (token, version) are raised at
+        once, and the last error when the time is up. Attempts and their failures are
+        published in ``state.reconnect_attempt`` / ``state.connection_reason``."""
+        deadline = time.monotonic() + max(0.0, budget_s)
+        attempt, unreachable = 0, True
+        while True:
+            attempt += 1
+            self._w.set(ClientState.reconnect_attempt, attempt)
+            if attempt > 1 or not first_at_once:
+                delay = min(self.backoff.delay(attempt), max(0.0, deadline - time.monotonic()))
+                await wait_before_retry(self.url, delay, probe=unreachable and attempt > 1)
+            left = deadline - time.monotonic()
+            patience = self.options.connect_timeout_s
+            if attempt > 1 or not first_at_once:
+                patience = max(0.1, min(patience, left))
+            try:
+                return await self._open_signaling(patience)
+            except (AuthError, PermissionDeniedError, VersionMismatchError, InvalidStateError):
+                raise  # retrying cannot help
+            except MctuiError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                unreachable = isinstance(exc, ServerUnreachableError)
+                self._w.set(ClientState.connection_reason, exc.message)
+                log.info("connection attempt %d failed: %s", attempt, exc.message)
+
+    async def _open_signaling(self, patience: float) -> tuple[SignalingChannel, bool]:
+        """A new authenticated channel (resuming this client's calls if the server kept them)
+        and whether it resumed; ``ServerUnreachableError`` after ``patience`` seconds."""
+        signaling = self._signaling_factory(self.url, self.options.request_timeout_s)
+        signaling.keepalive_s = self.options.keepalive_s
+        try:
+            async with asyncio.timeout(patience):
+                hello = await signaling.open(self.token, self._resume_id)
+        except TimeoutError:
+            await signaling.close()
+            raise ServerUnreachableError(
+                f"no answer from the server at {self.url} within {patience:g} s"
+            ) from None
+        if hello.user.id != self.user.id:
+            await signaling.close()
+            raise InvalidStateError(
+                f"the token is for user {hello.user.id!r}, not {self.user.id!r}"
+            )
+        return signaling, hello.resumed
+
+    def _install(self, signaling: SignalingChannel) -> None:
+        signaling.set_event_handler(self._on_event)
+        signaling.set_closed_handler(lambda: self._on_signaling_closed(signaling))
+        self._signaling = signaling
 
     async def disconnect(self) -> None:
         """Leave every call, close the audio device and the connection.
 
         The calls leave without the policy resuming one another on the way out.
         """
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         self.focus.quiet = True
         try:
             for call in list(reversed(self.state.active_calls)):
@@ -159,7 +225,72 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.disconnect()
 
-    def _on_signaling_closed(self) -> None:
+    # --- staying connected --------------------------------------------------------------------
+
+    def _on_signaling_closed(self, signaling: SignalingChannel) -> None:
+        if signaling is not self._signaling:
+            return
+        if self._closing:
+            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
+            return
+        reason = signaling.close_reason or "connection closed"
+        log.warning("lost the connection to %s (%s); reconnecting", self.url, reason)
+        self._reconnecting = asyncio.get_running_loop().create_task(
+            self._reconnect(reason), name="client-reconnect"
+        )
+
+    async def _reconnect(self, reason: str) -> None:
+        """Reconnect with backoff until ``reconnect_timeout_s``, then rejoin every active call.
+
+        The calls go RECONNECTING at once and keep their audio mode, mute wish, hand suspension
+        and the focus: nothing about them is decided again. A server that kept our place
+        (``resumed``) only resyncs; one that restarted gets each call recreated.
+        """
+        lost_at = time.monotonic()
+        deadline = lost_at + max(0.0, self.options.reconnect_timeout_s)
+        old = self._signaling
+        self._w.set(ClientState.connection_reason, reason)
+        self._w.set(ClientState.connection, ClientConnection.RECONNECTING)
+        for call in self.state.active_calls:
+            call.connection_lost()
+        try:
+            signaling, resumed = await self._open_with_retry(
+                deadline - time.monotonic(), first_at_once=False
+            )
+        except MctuiError as exc:
+            await self._give_up(exc.message)
+            return
+        attempts = self.state.reconnect_attempt
+        self._install(signaling)
+        if old is not None:
+            self.spawn(old.close())  # after the resume: its close changes nothing
+        self._w.set(ClientState.reconnect_attempt, 0)
+        self._w.set(ClientState.connection_reason, None)
+        self._w.set(ClientState.connection, ClientConnection.CONNECTED)
+        await asyncio.gather(*(c.rejoin(resumed) for c in list(self.state.active_calls)))
+        downtime = time.monotonic() - lost_at
+        log.info(
+            "reconnected after %.2f s (attempt %d, %s)", downtime, attempts,
+            "calls resumed" if resumed else "calls recreated",
+        )  # fmt: skip
+        self._w.set(ClientState.last_outage_s, None)  # two equal outages are two events
+        self._w.set(ClientState.last_outage_s, downtime)
+        self._reconnecting = None
+
+    async def _give_up(self, cause: str) -> None:
+        """Reconnecting failed: every call is LEFT with the cause, the client DISCONNECTED."""
+        self._reconnecting = None
+        error = ConnectionLostError(f"lost the connection to the server at {self.url}: {cause}")
+        self.connection_error = error
+        log.error("%s", error.message)
+        self.focus.quiet = True
+        try:
+            for call in list(reversed(self.state.active_calls)):
+                await call.lose(f"connection lost: {cause}")
+        finally:
+            self.focus.quiet = False
+        self._w.set(ClientState.reconnect_attempt, 0)
+        self._w.set(ClientState.connection_reason, error.message)
         self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
 
     async def update_token(self, token: str) -> None:
@@ -172,6 +303,8 @@ class Client:
         """Send one request to the coordinator; its reply parsed into ``reply`` (typed errors)."""
         if self._signaling is None:
             raise NotConnectedError("not connected: call `await client.connect()` first")
+        if self.state.connection is ClientConnection.RECONNECTING and self._signaling.closed:
+            raise NotConnectedError("reconnecting to the server: try again in a moment")
         return await self._signaling.request(kind, reply, **fields)
 
     @property

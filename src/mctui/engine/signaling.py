@@ -47,6 +47,12 @@ class SignalingChannel(ABC):
         self.request_timeout = request_timeout
         self.closed = False
         self._close_notified = False
+        #: Why the channel closed by itself (None while open, or closed by us).
+        self.close_reason: str | None = None
+        #: Seconds between keepalive pings once open (0: none); a ping unanswered for as long
+        #: again closes the channel as lost.
+        self.keepalive_s = 0.0
+        self._keepalive: asyncio.Task[None] | None = None
 
     def set_event_handler(self, handler: EventHandler) -> None:
         self._event_handler = handler
@@ -81,6 +87,8 @@ class SignalingChannel(ABC):
             ) from exc
 
     def _on_text(self, text: str) -> None:
+        if self._close_notified:
+            return  # a connection given up for lost may still deliver late frames: not ours
         try:
             message = p.SERVER_MESSAGE_ADAPTER.validate_json(text)
         except ValidationError:
@@ -105,6 +113,9 @@ class SignalingChannel(ABC):
             return
         self._close_notified = True
         self.closed = True
+        self.close_reason = reason
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
+            self._keepalive.cancel()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(NotConnectedError(f"connection to the server lost ({reason})"))
@@ -115,17 +126,39 @@ class SignalingChannel(ABC):
     async def _send_text(self, text: str) -> None: ...
 
     @abstractmethod
-    async def open(self, token: str) -> p.UserInfo:
-        """Connect and authenticate with ``token``; returns the user the server knows us as."""
+    async def open(self, token: str, resume: str | None = None) -> p.HelloResult:
+        """Connect and authenticate with ``token`` (resuming the calls of the connection that
+        had the ``resume`` id, if the server still keeps them); says who the server knows us
+        as and whether it resumed."""
 
     @abstractmethod
     async def close(self) -> None: ...
 
-    async def _hello(self, token: str) -> p.UserInfo:
+    async def _hello(self, token: str, resume: str | None) -> p.HelloResult:
         result = await self.request(
-            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION, token=token
+            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION, token=token, resume=resume
         )
-        return result.user
+        if self.keepalive_s > 0:
+            self._keepalive = asyncio.get_running_loop().create_task(
+                self._keep_alive(), name="signaling-keepalive"
+            )
+        return result
+
+    async def _keep_alive(self) -> None:
+        """Ping every ``keepalive_s``; a ping with no answer in as long again means the path
+        is gone even if TCP has not noticed (it can take minutes): the channel closes as lost,
+        without waiting for the socket, so the client can reconnect at once."""
+        interval = self.keepalive_s
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(interval):
+                    await self.request(p.PingRequest, p.EmptyResult)
+            except (TimeoutError, RequestTimeoutError):
+                self._on_closed(f"no answer from the server for {interval:g} s")
+                return
+            except MctuiError:
+                return  # closed meanwhile: whoever closed it reported why
 
 
 class WebSocketSignaling(SignalingChannel):
@@ -138,11 +171,15 @@ class WebSocketSignaling(SignalingChannel):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
 
-    async def open(self, token: str) -> p.UserInfo:
+    async def open(self, token: str, resume: str | None = None) -> p.HelloResult:
         self._http = aiohttp.ClientSession()
         try:
             self._ws = await self._http.ws_connect(
-                self.url, heartbeat=25.0, max_msg_size=4 * p.MAX_MESSAGE_BYTES
+                # liveness is the keepalive's job: aiohttp's heartbeat would close the socket
+                # by itself, and that close could reach the server after our resume
+                self.url,
+                heartbeat=None,
+                max_msg_size=4 * p.MAX_MESSAGE_BYTES,
             )
         except (aiohttp.ClientError, OSError) as exc:
             await self._http.close()
@@ -155,7 +192,7 @@ class WebSocketSignaling(SignalingChannel):
             raise ServerUnreachableError(f"cannot reach the server at {self.url} ({exc})") from exc
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="signaling-read")
         try:
-            return await self._hello(token)
+            return await self._hello(token, resume)
         except MctuiError:
             await self.close()
             raise
@@ -185,6 +222,8 @@ class WebSocketSignaling(SignalingChannel):
 
     async def close(self) -> None:
         self.closed = True
+        if self._keepalive is not None:
+            self._keepalive.cancel()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:

@@ -38,6 +38,7 @@ class ClientConnection(StrEnum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
 
 
 class AudioMode(StrEnum):
@@ -63,6 +64,8 @@ class Participant:
     #: True when this client plays this participant's audio now (its call holds the speaker).
     #: A suspended call's participants still carry level and speaking state, from the SFU.
     heard: bool = False
+    #: Their connection was lost; the server keeps their place for a grace period.
+    away: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,15 @@ class ClientState(ObservableState):
         None, "The call that most recently took the audio and still holds it fully."
     )
     connection: Field[ClientConnection] = Field(ClientConnection.DISCONNECTED)
+    connection_reason: Field[str | None] = Field(
+        None, "Why the connection is reconnecting or was lost (None while all is well)."
+    )
+    reconnect_attempt: Field[int] = Field(
+        0, "The (re)connect attempt under way (1, 2, ...); 0 when connected."
+    )
+    last_outage_s: Field[float | None] = Field(
+        None, "How long the last outage lasted, from losing the connection to every call back."
+    )
     audio_notice: Field[str | None] = Field(
         None, "A one-line note about the audio device (e.g. why the null device is in use)."
     )
@@ -247,6 +259,9 @@ class CallState(ObservableState):
     """``call.state``: connection, audio mode, microphone and participants of one call."""
 
     connection: Field[CallConnection] = Field(CallConnection.IDLE)
+    left_reason: Field[str | None] = Field(
+        None, "Why the call was left: left, ended, connection lost (...), media failed (...)."
+    )
     audio_mode: Field[AudioMode] = Field(AudioMode.FOCUSED)
     is_audio_suspended: Derived[AudioMode, bool] = Derived(audio_mode, _is_suspended)
     is_audio_ducked: Derived[AudioMode, bool] = Derived(audio_mode, _is_ducked)

@@ -112,6 +112,12 @@ class ClientOptions:
     local_addresses: tuple[str, ...] | None = None
     #: Trickle ICE: with a STUN server, offer at once and send its candidates as they come.
     trickle_ice: bool = True
+    #: After the connection to the server drops, how long to keep trying to reconnect (and
+    #: rejoin every call) before giving up with ``ConnectionLostError``; 0 gives up at once.
+    reconnect_timeout_s: float = 60.0
+    #: A keepalive ping every this many seconds; no reply within as long again and the
+    #: connection counts as lost (so a blackholed link is noticed in seconds, not minutes).
+    keepalive_s: float = 2.5
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ SPARE_SLOTS = 2
 CONNECT_TIMEOUT_S = 10.0
 #: How long a join waits for ICE and DTLS before it says there is no media path.
 ICE_TIMEOUT_S = 8.0
+#: The same for a restart: short, as the call tries again at once (aioice's checks back off,
+#: so a fresh attempt notices a returned path sooner than a long one).
+RESTART_ICE_TIMEOUT_S = 1.5
 
 
 class EmbeddedSfuTransport(MediaTransport):
@@ -63,27 +66,59 @@ class EmbeddedSfuTransport(MediaTransport):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._negotiation = asyncio.Lock()
         self._closed = False
+        self._restart = False
+        self.on_failure = None
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
+    async def start(
+        self,
+        join: p.JoinResult,
+        adm: AudioDeviceModule,
+        signals: SfuSignals,
+        *,
+        restart: bool = False,
+    ) -> None:
         self._adm = adm
         self._signals = signals
+        self._restart = restart
         if join.can_publish:
             await self._start_publisher(adm, signals)
         others = max(0, len(join.call.participants) - 1)
-        self.subscriber = new_peer_connection(self.network, trickle=self.trickle)
+        self.subscriber = self._watched(new_peer_connection(self.network, trickle=self.trickle))
 
         await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         await self._wait_for_media_path()
+
+    @property
+    def healthy(self) -> bool:
+        return not self._closed and all(
+            pc.connectionState == "connected"
+            for pc in (self.publisher, self.subscriber)
+            if pc is not None
+        )
+
+    def _watched(self, pc: PolicyPeerConnection) -> PolicyPeerConnection:
+        """Tell ``on_failure`` when ``pc`` fails or closes while this transport is open (ICE
+        consent lost: the path went away for longer than the consent checks allow)."""
+
+        @pc.on("connectionstatechange")  # type: ignore[untyped-decorator]
+        def changed() -> None:
+            if pc.connectionState in ("failed", "closed") and not self._closed:
+                handler, self.on_failure = self.on_failure, None  # once per transport
+                if handler is not None:
+                    handler(f"the media connection {pc.connectionState}")
+
+        return pc
 
     async def _wait_for_media_path(self) -> None:
         """Join only when the media really flows: a path that ICE cannot find (an unreachable
         address, a firewall) is a typed error here instead of a silent "joined"."""
         started = asyncio.get_running_loop().time()
+        timeout = RESTART_ICE_TIMEOUT_S if self._restart else ICE_TIMEOUT_S
         for role, pc in (("publisher", self.publisher), ("subscriber", self.subscriber)):
             if pc is None:
                 continue
-            left = ICE_TIMEOUT_S - (asyncio.get_running_loop().time() - started)
+            left = timeout - (asyncio.get_running_loop().time() - started)
             state = await wait_connected(pc, max(0.1, left))
             if state != "connected":
                 offered = ", ".join(self.network.host_addresses) or "every interface"
@@ -95,11 +130,11 @@ class EmbeddedSfuTransport(MediaTransport):
 
     async def _start_publisher(self, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.capture = CaptureTrack()
-        pc = new_peer_connection(self.network, trickle=self.trickle)
+        pc = self._watched(new_peer_connection(self.network, trickle=self.trickle))
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await signals.offer("publisher", pc.local_sdp(), self.trickle)
+        answer = await signals.offer("publisher", pc.local_sdp(), self.trickle, self._restart)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
         self._start_trickle("publisher", pc)
         adm.set_capture_sink(self.capture.push)
@@ -154,8 +189,11 @@ class EmbeddedSfuTransport(MediaTransport):
                 slots += SPARE_SLOTS
             for _ in range(max(0, slots - have)):
                 pc.addTransceiver("audio", direction="recvonly")
+            first = pc.remoteDescription is None
             await pc.setLocalDescription(await pc.createOffer())
-            answer = await self._signals.offer("subscriber", pc.local_sdp(), self.trickle)
+            answer = await self._signals.offer(
+                "subscriber", pc.local_sdp(), self.trickle, first and self._restart
+            )
             if self._closed:
                 return
             self.owners = dict(answer.track_owners)

@@ -15,8 +15,11 @@ from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.rtc.jitter import JitterStats
 
-#: Sends an SDP offer to the coordinator for this call: (role, sdp, trickle) -> the SFU's answer.
-SignalFn = Callable[[str, str, bool], Awaitable[p.SfuAnswer]]
+#: Sends an SDP offer to the coordinator for this call: (role, sdp, trickle, restart) -> the SFU's
+#: answer. ``restart``: this offer replaces a connection that failed.
+SignalFn = Callable[[str, str, bool, bool], Awaitable[p.SfuAnswer]]
+#: Told once when the transport's media path fails by itself (not when it is closed).
+FailureFn = Callable[[str], None]
 #: Sends one trickled candidate (role, ``candidate:...`` or None for the end, sdp mid).
 CandidateFn = Callable[[str, str | None, str | None], Awaitable[None]]
 
@@ -32,9 +35,26 @@ class SfuSignals:
 class MediaTransport(ABC):
     """Moves one call's audio between its ADM and the SFU."""
 
+    #: Called with a reason when the media path fails on its own (ICE consent lost ...).
+    on_failure: FailureFn | None = None
+
     @abstractmethod
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
-        """Connect: publish the ADM's capture (if the role may publish) and subscribe to others."""
+    async def start(
+        self,
+        join: p.JoinResult,
+        adm: AudioDeviceModule,
+        signals: SfuSignals,
+        *,
+        restart: bool = False,
+    ) -> None:
+        """Connect: publish the ADM's capture (if the role may publish) and subscribe to others.
+        ``restart``: this replaces the call's earlier transport, whose connections failed or
+        were lost with the signalling (the SFU drops the old ones)."""
+
+    @property
+    def healthy(self) -> bool:
+        """True while every media connection is connected."""
+        return True
 
     @abstractmethod
     def handle_event(self, event: p.SfuTracksEvent) -> None:
@@ -60,7 +80,14 @@ class NoMediaTransport(MediaTransport):
         self.started = False
         self.closed = False
 
-    async def start(self, join: p.JoinResult, adm: AudioDeviceModule, signals: SfuSignals) -> None:
+    async def start(
+        self,
+        join: p.JoinResult,
+        adm: AudioDeviceModule,
+        signals: SfuSignals,
+        *,
+        restart: bool = False,
+    ) -> None:
         self.started = True
 
     def handle_event(self, event: p.SfuTracksEvent) -> None:

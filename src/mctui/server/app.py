@@ -45,6 +45,10 @@ class WebSocketSession(Session):
                 self.queue.get_nowait()
                 self.queue.put_nowait(None)
 
+    def drop(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
     async def write_loop(self) -> None:
         while True:
             text = await self.queue.get()
@@ -64,7 +68,7 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
         )
     # Frames up to 1 MiB reach the coordinator, which answers those over 64 KiB with a typed
     # `too_large` error; only absurd frames make aiohttp drop the connection.
-    ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=16 * p.MAX_MESSAGE_BYTES)
+    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=16 * p.MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     session = WebSocketSession(ws)
     coordinator.attach(session)
@@ -82,12 +86,26 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         deadline.cancel()
-        await coordinator.detach(session)
+        # No answer to the heartbeat, or a network error: the client may come back (grace).
+        # A close frame or an orderly end of the stream: it quit, or its process died.
+        lost = _connection_lost(ws.exception())
+        await coordinator.detach(session, lost=lost)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await writer
         await ws.close()
     return ws
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    """How a WebSocket ended says whether its client may come back. No answer to the heartbeat
+    (a frozen client, a path that went silent) or a network error: lost, it may reconnect. A
+    close frame, an end of stream or a reset (its process died, or it closed with data
+    unread): gone."""
+    if exc is None:
+        return False
+    log.debug("connection ended with %r", exc)
+    return not isinstance(exc, ConnectionResetError | BrokenPipeError)
 
 
 def _close_unauthenticated(session: WebSocketSession) -> None:

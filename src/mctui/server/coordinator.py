@@ -36,10 +36,10 @@ from mctui.server.records import (
     CallRecord,
     NoSfu,
     Participant,
-    PendingRing,
     Session,
     SfuBackend,
 )
+from mctui.server.ringing import RingDesk
 from mctui.server.tokens import TokenClaims, verify_claims
 
 __all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
@@ -66,18 +66,22 @@ class Coordinator:
             raise ValueError("the coordinator needs a non-empty secret")
         self._secret = secret
         self.limits = limits or ServerLimits()
-        self.ring_timeout = ring_timeout
         self.sfu: SfuBackend = sfu if sfu is not None else NoSfu()
         self.calls: dict[str, CallRecord] = {}
         self.sessions: dict[int, Session] = {}
         self._user_sessions: dict[str, set[int]] = {}
         # Indexes so a disconnect costs what that connection did, not the number of calls.
         self._session_calls: dict[int, set[str]] = {}
-        self._rang_in: dict[str, set[str]] = {}  # caller user id -> calls they rang in
+        self.rings = RingDesk(ring_timeout, self.calls.get, self._sessions_of, self._maybe_free)
         self._open_calls_of: dict[str, int] = {}  # owner -> calls created and not ended
         # Who created each call, kept after the call is freed so recreating it hands nothing
         # over; bounded (oldest forgotten first).
         self._owners: OrderedDict[str, str] = OrderedDict()
+        #: (user id, resume id) -> the connection a reconnecting client takes over: open ones,
+        #: and lost ones in their grace period.
+        self._resumable: dict[tuple[str, str], Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -85,43 +89,125 @@ class Coordinator:
         self.sessions[session.key] = session
         session.bucket = TokenBucket(self.limits.messages_per_second, self.limits.message_burst)
 
-    def authenticate(self, session: Session, token: str | None) -> p.UserInfo:
-        """Verify ``token`` and bind the session to its user (raises ``AuthError``)."""
+    def authenticate(
+        self, session: Session, token: str | None, resume: str | None = None
+    ) -> tuple[p.UserInfo, bool]:
+        """Verify ``token`` and bind the session to its user (raises ``AuthError``); with the
+        ``resume`` id of an earlier connection of the same user and scope, take over its calls.
+        Returns the user and whether a resume happened."""
         claims = self._verify(token)
+        previous = self._resumable.get((claims.user_id, resume)) if resume else None
+        if previous is not None and (previous is session or previous.scope != claims.call):
+            previous = None
         connections = self._user_sessions.get(claims.user_id, set())
-        if len(connections) >= self.limits.max_connections_per_user:
+        counted = len(connections - ({previous.key} if previous is not None else set()))
+        if counted >= self.limits.max_connections_per_user:
             raise LimitReachedError(
-                f"{claims.user_id!r} already has {len(connections)} connections, the most this "
+                f"{claims.user_id!r} already has {counted} connections, the most this "
                 "server allows: close one first"
             )
         user = p.UserInfo(id=claims.user_id, name=claims.name)
         session.user = user
         session.expires_at = claims.expires_at
         session.scope = claims.call
-        user_id = claims.user_id
-        self._user_sessions.setdefault(user_id, set()).add(session.key)
-        return user
+        session.resume_id = resume
+        self._user_sessions.setdefault(claims.user_id, set()).add(session.key)
+        if resume:
+            self._resumable[(claims.user_id, resume)] = session
+        if previous is None:
+            return user, False
+        self._take_over(previous, session)
+        return user, True
 
-    async def detach(self, session: Session) -> None:
-        """The connection closed: leave its calls and cancel the rings it started."""
-        self.sessions.pop(session.key, None)
+    def _take_over(self, old: Session, new: Session) -> None:
+        """``new`` becomes the participant ``old`` was, in every call: same place, same media,
+        no leave or join for the others (they saw it ``away`` if the grace period had begun)."""
+        if old.grace is not None:
+            old.grace.cancel()
+            old.grace = None
+        if self.sessions.pop(old.key, None) is not None:  # still open: the client gave up on it
+            self._forget_connection(old)
+            old.drop()
+        old.replaced = True
+        cids = self._session_calls.pop(old.key, set())
+        self._session_calls.setdefault(new.key, set()).update(cids)
+        for cid in cids:
+            call = self.calls.get(cid)
+            participant = call.participants.pop(old.key, None) if call is not None else None
+            if call is None or participant is None:
+                continue
+            participant.session = new
+            call.participants[new.key] = participant
+            self.sfu.session_replaced(old, new, call)
+            if participant.away:
+                participant.away = False
+                back = p.ParticipantAwayEvent(cid=cid, user=participant.user, away=False)
+                self._send_to_participants(call, back, exclude=new)
+        log.info("%s resumed %d call(s) on a new connection", new.user, len(cids))
+
+    def _forget_connection(self, session: Session) -> None:
         if session.user is not None:
             keys = self._user_sessions.get(session.user.id, set())
             keys.discard(session.key)
             if not keys:
                 self._user_sessions.pop(session.user.id, None)
+
+    async def detach(self, session: Session, *, lost: bool = False) -> None:
+        """The connection closed. Closed by the client (it quit, or its process died): its
+        calls are left now. ``lost`` (no answer to the heartbeat, a network error): with a
+        resume id, its places are kept for the grace period and the others see it ``away``."""
+        self.sessions.pop(session.key, None)
+        if session.replaced:
+            return
+        self._forget_connection(session)
+        calls = self._session_calls.get(session.key, set())
+        if lost and session.resume_id and calls and session.user is not None and not self.closed:
+            for cid in calls:
+                call = self.calls.get(cid)
+                participant = call.participants.get(session.key) if call is not None else None
+                if call is not None and participant is not None:
+                    participant.away = True
+                    away = p.ParticipantAwayEvent(cid=cid, user=participant.user, away=True)
+                    self._send_to_participants(call, away, exclude=session)
+            session.grace = asyncio.get_running_loop().call_later(
+                self.limits.reconnect_grace_s, self._grace_over, session
+            )
+            log.info("%s lost its connection; keeping its place for %g s", session.user,
+                     self.limits.reconnect_grace_s)  # fmt: skip
+            return
+        await self._drop_session(session, "disconnected")
+
+    def _grace_over(self, session: Session) -> None:
+        session.grace = None
+        task = asyncio.get_running_loop().create_task(self._drop_session(session, "timeout"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drop_session(self, session: Session, reason: p.LeaveReason) -> None:
+        """``session`` is gone for good: leave its calls and cancel the rings it started."""
+        if session.user is not None and session.resume_id:
+            key = (session.user.id, session.resume_id)
+            if self._resumable.get(key) is session:
+                del self._resumable[key]
         for cid in self._session_calls.pop(session.key, set()):
             call = self.calls.get(cid)
             if call is not None and session.key in call.participants:
-                await self._remove_participant(call, session)
+                await self._remove_participant(call, session, reason)
         if session.user is not None and session.user.id not in self._user_sessions:
-            for cid in self._rang_in.pop(session.user.id, set()):
+            for cid in self.rings.calls_rung_by(session.user.id):
                 call = self.calls.get(cid)
                 if call is not None:
-                    self._cancel_rings_by(call, session.user)
+                    self.rings.cancel_by(call, session.user)
 
     def close(self) -> None:
-        """Stop every ring timer (server shutdown)."""
+        """Stop every ring and grace timer (server shutdown)."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for waiting in list(self._resumable.values()):
+            if waiting.grace is not None:
+                waiting.grace.cancel()
+                waiting.grace = None
         for call in self.calls.values():
             for ring in call.rings.values():
                 if ring.timer is not None:
@@ -188,13 +274,15 @@ class Coordinator:
                     f"protocol version {request.version} is not supported; this server speaks"
                     f" version {p.PROTOCOL_VERSION}: upgrade the older side"
                 )
-            user = self.authenticate(session, request.token)
-            return {"user": user.model_dump(), "version": p.PROTOCOL_VERSION}
+            user, resumed = self.authenticate(session, request.token, request.resume)
+            return {"user": user.model_dump(), "version": p.PROTOCOL_VERSION, "resumed": resumed}
         if isinstance(request, p.UpdateTokenRequest):
             return self._update_token(session, request.token)
         user = self._require_user(session)
         self._check_scope(session, request)
         match request:
+            case p.PingRequest():
+                return {}
             case p.GetOrCreateCallRequest():
                 call = self._get_or_create(user, request.call_type, request.call_id, request.create)
                 self._add_members(call, user, request.members)
@@ -207,7 +295,7 @@ class Coordinator:
                     raise InvalidStateError(f"you have not joined {call.cid}")
                 await self._remove_participant(call, session)
                 if call.created_by == user.id or not self._user_joined(call, user.id):
-                    self._cancel_rings_by(call, user)
+                    self.rings.cancel_by(call, user)
                 return {}
             case p.EndCallRequest():
                 await self._end(user, self._call(request.cid))
@@ -216,10 +304,10 @@ class Coordinator:
                 self._ring(user, self._call(request.cid), request.members)
                 return {}
             case p.AcceptCallRequest():
-                self._accept(user, self._call(request.cid))
+                self.rings.accept(user, self._call(request.cid))
                 return {}
             case p.RejectCallRequest():
-                self._reject(user, self._call(request.cid), request.reason)
+                self.rings.reject(user, self._call(request.cid), request.reason)
                 return {}
             case p.UpdateMuteRequest():
                 call = self._call(request.cid)
@@ -354,16 +442,23 @@ class Coordinator:
     async def _join(
         self, session: Session, user: p.UserInfo, request: p.JoinCallRequest
     ) -> p.JoinResult:
+        cid = p.call_cid(request.call_type, request.call_id)
+        existed = cid in self.calls and not self.calls[cid].ended
         call = self._get_or_create(user, request.call_type, request.call_id, request.create)
         if call.ended:
             raise InvalidStateError(f"call {call.cid} has ended")
-        if session.key in call.participants:
-            raise InvalidStateError(f"this connection has already joined {call.cid}")
+        joined = call.participants.get(session.key)
+        if joined is not None:
+            if request.rejoin_role is None:
+                raise InvalidStateError(f"this connection has already joined {call.cid}")
+            return self._join_result(call, joined.role)  # a resumed client resyncs
         if len(call.participants) >= self.limits.max_participants_per_call:
             raise LimitReachedError(
                 f"{call.cid} has {len(call.participants)} participants, the most this server "
                 "allows in one call"
             )
+        if request.rejoin_role is not None:
+            self._restore_role(call, user, request.rejoin_role, created=not existed)
         if user.id not in call.members:
             call.members[user.id] = "viewer" if call.type == "livestream" else "member"
         role = call.members[user.id]
@@ -374,6 +469,9 @@ class Coordinator:
             ring.timer.cancel()
         event = p.ParticipantJoinedEvent(cid=call.cid, user=user, role=role)
         self._send_to_participants(call, event, exclude=session)
+        return self._join_result(call, role)
+
+    def _join_result(self, call: CallRecord, role: p.MemberRole) -> p.JoinResult:
         return p.JoinResult(
             call=call.info(),
             role=role,
@@ -381,18 +479,38 @@ class Coordinator:
             sfu=self.sfu.info_for(call),
         )
 
-    async def _remove_participant(self, call: CallRecord, session: Session) -> None:
+    def _restore_role(
+        self, call: CallRecord, user: p.UserInfo, role: p.MemberRole, *, created: bool
+    ) -> None:
+        """A client rejoining after a lost connection says which role it held. The server
+        believes it only for a call this rejoin recreated (a restart lost it) and for the grace
+        period after that: as after any restart, the first to come could have created the call
+        and owned it anyway, so this hands out nothing a user could not take already."""
+        now = time.monotonic()
+        if created:
+            call.restoring_until = now + self.limits.reconnect_grace_s
+            call.members[user.id] = role
+            call.owner_known = role == "host"
+        elif now < call.restoring_until and user.id not in call.members:
+            call.members[user.id] = role
+            if role == "host" and not call.owner_known:
+                call.owner_known = True
+
+    async def _remove_participant(
+        self, call: CallRecord, session: Session, reason: p.LeaveReason = "left"
+    ) -> None:
         participant = call.participants.pop(session.key, None)
         if participant is None:
             return
         self._session_calls.get(session.key, set()).discard(call.cid)
         await self.sfu.participant_left(session, call)
-        event = p.ParticipantLeftEvent(cid=call.cid, user=participant.user)
+        event = p.ParticipantLeftEvent(cid=call.cid, user=participant.user, reason=reason)
         self._send_to_participants(call, event)
         self._maybe_free(call)
 
     async def _end(self, user: p.UserInfo, call: CallRecord) -> None:
-        if call.created_by != user.id and call.members.get(user.id) != "host":
+        creator = call.created_by == user.id and call.owner_known
+        if not creator and call.members.get(user.id) != "host":
             raise PermissionDeniedError(f"only the host or creator can end {call.cid}")
         if call.ended:
             return
@@ -408,9 +526,9 @@ class Coordinator:
                 if session.key not in notified:
                     session.send(event)
                     notified.add(session.key)
-        self._clear_rings(call)
+        self.rings.clear(call)
         for participant in list(call.participants.values()):
-            await self._remove_participant(call, participant.session)
+            await self._remove_participant(call, participant.session, "ended")
         self._maybe_free(call)
 
     def _ring(self, caller: p.UserInfo, call: CallRecord, members: list[str]) -> None:
@@ -419,84 +537,7 @@ class Coordinator:
         if caller.id not in call.members:
             raise NotAMemberError(f"only members of {call.cid} can ring")
         self._add_members(call, caller, members)
-        self._rang_in.setdefault(caller.id, set()).add(call.cid)
-        loop = asyncio.get_running_loop()
-        info = call.info()
-        for callee in dict.fromkeys(members):
-            if callee == caller.id or self._user_joined(call, callee):
-                continue
-            old = call.rings.pop(callee, None)
-            if old is not None and old.timer is not None:
-                old.timer.cancel()
-            timer = loop.call_later(self.ring_timeout, self._ring_timed_out, call.cid, callee)
-            call.rings[callee] = PendingRing(caller=caller, timer=timer)
-            for session in self._sessions_of(callee):
-                session.send(p.CallRingEvent(call=info, caller=caller, timeout_s=self.ring_timeout))
-
-    def _ring_timed_out(self, cid: str, callee: str) -> None:
-        call = self.calls.get(cid)
-        if call is None:
-            return
-        ring = call.rings.pop(callee, None)
-        if ring is None:
-            return
-        event = p.CallMissedEvent(cid=cid, user=p.UserInfo(id=callee, name=callee))
-        for user_id in (callee, ring.caller.id):
-            for session in self._sessions_of(user_id):
-                session.send(event)
-        self._maybe_free(call)
-
-    def _accept(self, user: p.UserInfo, call: CallRecord) -> None:
-        if user.id not in call.members:
-            raise NotAMemberError(f"you are not a member of {call.cid}; you cannot accept it")
-        ring = call.rings.pop(user.id, None)
-        if ring is None:
-            raise InvalidStateError(f"{call.cid} is not ringing you")
-        if ring.timer is not None:
-            ring.timer.cancel()
-        event = p.CallAcceptedEvent(cid=call.cid, user=user)
-        for user_id in (ring.caller.id, user.id):
-            for session in self._sessions_of(user_id):
-                session.send(event)
-
-    def _reject(self, user: p.UserInfo, call: CallRecord, reason: p.RejectReason) -> None:
-        ring = call.rings.get(user.id)
-        if ring is not None:
-            del call.rings[user.id]
-            if ring.timer is not None:
-                ring.timer.cancel()
-            event = p.CallRejectedEvent(cid=call.cid, user=user, reason=reason)
-            for user_id in (ring.caller.id, user.id):
-                for session in self._sessions_of(user_id):
-                    session.send(event)
-            self._maybe_free(call)
-            return
-        if any(r.caller.id == user.id for r in call.rings.values()):
-            self._cancel_rings_by(call, user)
-            return
-        if user.id not in call.members:
-            raise NotAMemberError(f"you are not a member of {call.cid}; you cannot reject it")
-        raise InvalidStateError(f"{call.cid} has no ring for you to reject")
-
-    def _cancel_rings_by(self, call: CallRecord, caller: p.UserInfo) -> None:
-        """The caller cancelled (or left): every callee is told, reason ``cancel``."""
-        for callee, ring in list(call.rings.items()):
-            if ring.caller.id != caller.id:
-                continue
-            del call.rings[callee]
-            if ring.timer is not None:
-                ring.timer.cancel()
-            event = p.CallRejectedEvent(cid=call.cid, user=caller, reason="cancel")
-            for user_id in (callee, caller.id):
-                for session in self._sessions_of(user_id):
-                    session.send(event)
-        self._maybe_free(call)
-
-    def _clear_rings(self, call: CallRecord) -> None:
-        for ring in call.rings.values():
-            if ring.timer is not None:
-                ring.timer.cancel()
-        call.rings.clear()
+        self.rings.ring(caller, call, members)
 
     def _sessions_of(self, user_id: str) -> list[Session]:
         return [

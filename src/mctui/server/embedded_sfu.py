@@ -107,6 +107,8 @@ class EmbeddedSfu:
             room.peers[session.key] = peer
             self.activity.resend(call.cid)
         async with peer.lock:
+            if request.restart:
+                await self._drop_connection(room, peer, request.role)
             try:
                 if request.role == "publisher":
                     if not call.can_publish(participant.role):
@@ -142,6 +144,34 @@ class EmbeddedSfu:
                 relay.stop()
             peer.slots.clear()
         await close_peer_connection(pc)
+
+    async def _drop_connection(self, room: SfuRoom, peer: SfuPeer, role: str) -> None:
+        """The client starts ``role``'s connection afresh (its old one failed): close ours. A
+        publisher keeps its place in the others' slots, so they see no change but the gap."""
+        if role == "publisher":
+            pc, peer.publisher = peer.publisher, None
+        else:
+            pc, peer.subscriber = peer.subscriber, None
+            for relay in peer.slots.values():
+                relay.stop()
+            peer.slots.clear()
+        if pc is not None:
+            await close_peer_connection(pc)
+
+    def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
+        room = self.rooms.get(call.cid)
+        peer = room.peers.pop(old.key, None) if room is not None else None
+        if room is None or peer is None:
+            return
+        peer.session = new
+        room.peers[new.key] = peer
+        # what changed while the client was away reaches it now (its slots may be stale)
+        if peer.subscriber is not None:
+            needed = self._assign_slots(room, peer)
+            new.send(
+                p.SfuTracksEvent(cid=room.cid, track_owners=peer.owners(), slots_needed=needed)
+            )
+        self.activity.resend(call.cid)
 
     def _new_pc(
         self, peer: SfuPeer, cid: str, role: p.SfuRole, trickle: bool

@@ -34,6 +34,12 @@ class ServerLimits(BaseModel):
     max_sdp_bytes: PositiveInt = 20_000
     #: The longest a token may still be valid: longer ones are refused, whoever signed them.
     max_token_lifetime_s: PositiveInt = 24 * 3600
+    #: Seconds a participant whose connection was lost (no answer to the heartbeat) keeps their
+    #: place: a reconnect within it resumes them, after it the others see them leave (timeout).
+    reconnect_grace_s: PositiveFloat = 15.0
+    #: Seconds of silence after which the server pings a connection; one more half of it
+    #: without an answer and the connection counts as lost (a frozen or vanished client).
+    heartbeat_s: PositiveFloat = 5.0
 
 
 class TokenBucket:

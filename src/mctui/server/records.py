@@ -31,9 +31,18 @@ class Session(ABC):
         #: Set for a call-scoped (guest) token: the only call this connection may join.
         self.scope: str | None = None
         self.bucket: TokenBucket | None = None
+        #: The client's resume id (from ``hello``): a later connection with it takes over.
+        self.resume_id: str | None = None
+        #: Set while the connection is lost and its calls wait for a resume (the grace period).
+        self.grace: asyncio.TimerHandle | None = None
+        #: Another connection resumed this one's calls: closing this one changes nothing.
+        self.replaced = False
 
     @abstractmethod
     def send(self, message: BaseModel) -> None: ...
+
+    def drop(self) -> None:  # noqa: B027 - optional: transports that can close do
+        """Close the connection from the server's side (a resume replaced it)."""
 
 
 class SfuBackend(Protocol):
@@ -50,6 +59,9 @@ class SfuBackend(Protocol):
     ) -> None: ...
 
     async def participant_left(self, session: Session, call: CallRecord) -> None: ...
+
+    def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
+        """A client resumed on a new connection: ``new`` now owns ``old``'s media in ``call``."""
 
     async def close(self) -> None: ...
 
@@ -73,6 +85,9 @@ class NoSfu:
     async def participant_left(self, session: Session, call: CallRecord) -> None:
         return None
 
+    def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -83,6 +98,8 @@ class Participant:
     user: p.UserInfo
     role: p.MemberRole
     audio_muted: bool = False
+    #: The connection is lost and the grace period runs: the place is kept, the others know.
+    away: bool = False
 
 
 @dataclass
@@ -100,6 +117,12 @@ class CallRecord:
     participants: dict[int, Participant] = field(default_factory=dict)
     rings: dict[str, PendingRing] = field(default_factory=dict)
     ended: bool = False
+    #: Until this ``time.monotonic()``, a rejoining client gets back the role it says it held:
+    #: set when a rejoin recreates a call a server restart lost.
+    restoring_until: float = 0.0
+    #: False for a call recreated by a rejoin of someone who was not its host: its creator is
+    #: unknown, so only a host may end it.
+    owner_known: bool = True
 
     @property
     def cid(self) -> str:

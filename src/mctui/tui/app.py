@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
@@ -33,10 +34,31 @@ class ConnectingScreen(Screen[None]):
 
     BINDINGS = [("q", "app.quit", "Quit")]
 
+    def __init__(self, client: Client | None = None) -> None:
+        super().__init__()
+        self._client = client
+        self._stop: Callable[[], None] | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(" mctui  [dim]multicall voice[/]", id="title-bar")
         yield Static("connecting…", id="empty")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self._client is not None:
+            self._stop = self._client.state.observe("reconnect_attempt").listen(self._retrying)
+
+    def on_unmount(self) -> None:
+        if self._stop is not None:
+            self._stop()
+
+    def _retrying(self, attempt: int) -> None:
+        """An attempt failed and another begins: say so, instead of "connecting…" forever."""
+        if attempt > 1 and self._client is not None:
+            reason = self._client.state.connection_reason or "no answer"
+            self.query_one("#empty", Static).update(
+                f"connecting… attempt {attempt} ({escape(reason)})"
+            )
 
 
 class MctuiApp(App[None]):
@@ -55,9 +77,11 @@ class MctuiApp(App[None]):
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
         on_ready: Callable[[MctuiApp], Awaitable[None]] | None = None,
+        connecting: Client | None = None,
     ) -> None:
         super().__init__()
         self._connect = connect
+        self._connecting = connecting
         self._rooms = list(rooms)
         self._clock = clock
         self._levels = levels
@@ -79,7 +103,7 @@ class MctuiApp(App[None]):
         return self.rooms_screen is not None and self.rooms_screen.ready
 
     def get_default_screen(self) -> Screen[None]:
-        return ConnectingScreen()
+        return ConnectingScreen(self._connecting)
 
     def on_mount(self) -> None:
         self._start()
@@ -100,8 +124,15 @@ class MctuiApp(App[None]):
             clock=self._clock,
             levels=self._levels,
             on_ready=self._rooms_ready,
+            on_lost=self._lost,
         )
         await self.push_screen(self.rooms_screen)
+
+    def _lost(self, reason: str) -> None:
+        """Reconnecting gave up: end with exit code 1 and the reason as the one-line error."""
+        log.error("%s", reason)
+        self.failure = reason
+        self.exit(return_code=1)
 
     async def _rooms_ready(self) -> None:
         if self._on_ready is not None:

@@ -34,6 +34,7 @@ from mctui.engine.bridge import (
     RingChanged,
 )
 from mctui.engine.rooms import join_rooms, parse_room
+from mctui.engine.state import ClientConnection
 from mctui.errors import MctuiError
 from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
@@ -77,9 +78,11 @@ class RoomsScreen(Screen[None]):
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
         on_ready: Callable[[], Awaitable[None]] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        self._on_lost = on_lost
         self._initial_rooms = [parse_room(r) for r in rooms]
         self._log_path = log_path
         self._clock = clock
@@ -145,6 +148,11 @@ class RoomsScreen(Screen[None]):
             case Notice(text=text, severity=severity):
                 log.warning("%s", text)
                 self.notify(text + self._log_hint(), severity=severity, timeout=8)
+            case ConnectionChanged(connection=ClientConnection.DISCONNECTED):
+                self._show_status()
+                error = self.client.connection_error
+                if error is not None and self._on_lost is not None:
+                    self._on_lost(error.message)  # reconnecting gave up
             case ConnectionChanged():
                 self._show_status()
 

@@ -207,12 +207,13 @@ class RoomPane(Vertical):
                 (
                     participant.user.id,
                     Row(
-                        participant.user.display_name,
+                        participant.user.display_name
+                        + (" (reconnecting)" if participant.away else ""),
                         participant.is_speaking,
                         level,
                         peak,
                         participant.audio_muted,
-                        dim=not audible,
+                        dim=not audible or participant.away,
                     ),
                 )
             )

@@ -23,6 +23,8 @@ def status_text(client: Client | None, hint: str | None = None) -> str:
     mic = ", ".join(live) if live else (f"muted in {', '.join(held)}" if held else "off")
     speaker = ", ".join(c.id for c in calls if c.state.holds_speaker) or "none"
     connection = client.state.connection.value
+    if connection == "reconnecting":
+        connection = f"reconnecting… (attempt {client.state.reconnect_attempt})"
     dot = "[green]●[/]" if connection == "connected" else "[red]●[/]"
     mode = " single-call" if not client.options.allow_multiple_active_calls else ""
     return (

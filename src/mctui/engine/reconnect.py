@@ -1,0 +1,73 @@
+"""When to try reconnecting to the server: jittered exponential backoff, cut short when the path
+comes back.
+
+The backoff spreads a crowd of clients over time after a server restart (the first try comes
+within 250 ms, later ones double up to a 5 s cap, each scaled by a random 50-100 %). Waiting out a
+5 s step after a long outage would leave the user in silence for up to 5 s after the network
+returned, so between tries the client also *probes*: a bare TCP connect to the server's port every
+half second. A refused or unanswered probe costs the server nothing (no WebSocket, no hello);
+the first one that connects ends the wait and the real attempt goes at once. Probes are used only
+while the server is unreachable: a server that answers but refuses (full, errors) gets the plain
+backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+PROBE_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before reconnect attempt ``n`` (1-based)."""
+
+    first_s: float = 0.25
+    cap_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        draw = rng.random() if rng is not None else random.random()
+        if attempt <= 1:
+            return self.first_s * draw
+        step = min(self.cap_s, self.first_s * 2.0 ** (attempt - 1))
+        return step * (0.5 + 0.5 * draw)
+
+
+def server_address(url: str) -> tuple[str, int]:
+    """The host and TCP port behind an ``http(s)://`` or ``ws(s)://`` server URL."""
+    parts = urlsplit(url)
+    secure = parts.scheme in ("https", "wss")
+    return parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
+
+
+async def reachable(host: str, port: int, within_s: float) -> bool:
+    """True if a TCP connection to ``host:port`` opens within ``within_s`` (closed at once)."""
+    try:
+        async with asyncio.timeout(within_s):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def wait_before_retry(url: str, delay: float, *, probe: bool) -> None:
+    """Sleep ``delay`` seconds; with ``probe``, return as soon as the server's port answers."""
+    end = time.monotonic() + delay
+    if not probe:
+        await asyncio.sleep(delay)
+        return
+    host, port = server_address(url)
+    while (left := end - time.monotonic()) > 0:
+        started = time.monotonic()
+        if await reachable(host, port, min(PROBE_EVERY_S, left)):
+            return
+        spent = time.monotonic() - started
+        await asyncio.sleep(max(0.0, min(PROBE_EVERY_S - spent, end - time.monotonic())))
