@@ -145,6 +145,10 @@ class NetLab:
         """``popen`` in the clients' namespace."""
         return self.popen(self.client_ns, argv, **kw)
 
+    def server_popen(self, argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
+        """``popen`` in the server's namespace (a participant whose path is never impaired)."""
+        return self.popen(self.server_ns, argv, **kw)
+
     def run(
         self, ns: str, argv: list[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:

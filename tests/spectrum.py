@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+WINDOW_S = 0.2  # a recording is judged in windows this long
+
 
 def band_level_db(signal: npt.NDArray[np.float32], hz: float, rate: int = 48_000) -> float:
     """Level (dB, relative to full-scale sine) of the strongest bin within 5 Hz of ``hz``."""
@@ -23,3 +25,21 @@ def peak_hz(signal: npt.NDArray[np.float32], rate: int = 48_000) -> float:
     freqs = np.fft.rfftfreq(signal.size, 1 / rate)
     spectrum[freqs < 50] = 0
     return float(freqs[int(np.argmax(spectrum))])
+
+
+def tone_levels(audio: npt.NDArray[np.float32], hz: float) -> npt.NDArray[np.float64]:
+    """The tone's level in each ``WINDOW_S`` window of a mono recording."""
+    size = int(48_000 * WINDOW_S)
+    count = audio.size // size
+    return np.array([band_level_db(audio[i * size : (i + 1) * size], hz) for i in range(count)])
+
+
+def back_after(audio: npt.NDArray[np.float32], hz: float, mark_s: float, floor_db: float) -> float:
+    """Seconds after ``mark_s`` until the tone is above ``floor_db`` for 1 s straight."""
+    levels = tone_levels(audio, hz)
+    first = int(mark_s / WINDOW_S)
+    run = int(1.0 / WINDOW_S)
+    for index in range(first, levels.size - run):
+        if (levels[index : index + run] > floor_db).all():
+            return (index - first) * WINDOW_S
+    raise AssertionError(f"the {hz:g} Hz tone never came back after {mark_s:.1f} s")

@@ -22,7 +22,7 @@ from mctui.audio.wav_backend import read_wav
 from mctui.server.tokens import issue_token
 from netlab import CLIENT_IP, SERVER_IP, NetLab
 from netlab_probe import answer_candidates
-from spectrum import band_level_db
+from spectrum import back_after, band_level_db
 
 SECRET = "netlab-test-secret-0123456789abcdef"
 PORT = 8470
@@ -188,3 +188,54 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
     # pure tone keeps 19-25 dB here (see the issue notes); the same losses played as silence
     # would leave about 7 dB (19 % of the tone's power missing).
     assert snr >= 15, f"SINAD {snr:.1f} dB"
+
+
+@pytest.mark.parametrize("seconds", [10, 40])
+def test_audio_is_back_within_2_s_of_a_blackhole_ending(
+    lab: NetLab, server: str, tmp_path: Path, seconds: int
+) -> None:
+    """Nothing crosses the link for ``seconds``; then it heals. The listener hears the far
+    side again within 2 s. After 10 s the server still kept the listener's place (grace 15 s):
+    the far side sees it away and back, never leaving. After 40 s the place is gone: the far
+    side sees it time out and join again, and the audio still comes back by itself."""
+    lab.impair(loss=0.0, delay_ms=0, jitter_ms=0)
+    room = f"hole{seconds}"
+    far = HeadlessJoin(lab.server_popen, server, SECRET, f"far{seconds}", [room], tmp_path, hz=700)
+    ear = joiner(lab, server, f"ear{seconds}", room, tmp_path)
+    ear.wait(hears(f"far{seconds}"), timeout=30)
+    far.wait(lambda e: e["event"] == "participant_joined" and e["participant"] == f"ear{seconds}")
+    time.sleep(1.0)
+    lab.impair(blackhole=True)
+    try:
+        time.sleep(seconds)
+    finally:
+        lab.impair(blackhole=False)
+    healed_at = ear.recorded_s()
+    ear.wait(lambda e: e["event"] == "reconnected", timeout=30)
+    ear.wait(hears(f"far{seconds}"), timeout=10)
+    time.sleep(2.0)
+    far.quit()  # first: what it saw of the listener ends before the listener leaves
+    ear.quit()
+    took = back_after(read_wav(ear.wav), 700, healed_at, -25)
+    about_ear = [
+        (e["event"], e.get("away"), e.get("reason"))
+        for e in far.events()
+        if e.get("participant") == f"ear{seconds}" and e["event"].startswith("participant_")
+    ]
+    reconnected = next(e for e in ear.events() if e["event"] == "reconnected")
+    print(f"{seconds} s blackhole: audio back {took:.1f} s after the link healed; "
+          f"outage {reconnected['downtime_s']:.1f} s; the far side saw {about_ear}")  # fmt: skip
+    assert took <= 2.0
+    if seconds < 15:
+        assert about_ear == [
+            ("participant_joined", None, None),
+            ("participant_away", True, None),
+            ("participant_away", False, None),
+        ]
+    else:
+        assert about_ear[:3] == [
+            ("participant_joined", None, None),
+            ("participant_away", True, None),
+            ("participant_left", None, "timeout"),
+        ]
+        assert ("participant_joined", None, None) in about_ear[3:]

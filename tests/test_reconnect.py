@@ -17,15 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from headless_proc import MCTUI, HeadlessJoin, hears
 from mctui.audio.wav_backend import read_wav
-from spectrum import band_level_db
+from spectrum import WINDOW_S, back_after, tone_levels
 
 SECRET = "reconnect-test-secret-0123456789abcdef"
-WINDOW_S = 0.2  # the speaker mix is judged in windows this long
 
 
 class Procs:
@@ -91,24 +89,6 @@ def bot(
     assert process.stdout is not None
     assert f"bot {user}" in process.stdout.readline()
     return process
-
-
-def tone_levels(audio: np.ndarray, hz: float) -> np.ndarray:
-    """The tone's level in each ``WINDOW_S`` window of a mono recording."""
-    size = int(48_000 * WINDOW_S)
-    count = audio.size // size
-    return np.array([band_level_db(audio[i * size : (i + 1) * size], hz) for i in range(count)])
-
-
-def back_after(audio: np.ndarray, hz: float, mark_s: float, floor_db: float) -> float:
-    """Seconds after ``mark_s`` until the tone is above ``floor_db`` for 1 s straight."""
-    levels = tone_levels(audio, hz)
-    first = int(mark_s / WINDOW_S)
-    run = int(1.0 / WINDOW_S)
-    for index in range(first, levels.size - run):
-        if (levels[index : index + run] > floor_db).all():
-            return (index - first) * WINDOW_S
-    raise AssertionError(f"the {hz:g} Hz tone never came back after {mark_s:.1f} s")
 
 
 def test_a_server_killed_and_restarted_brings_every_call_back(procs: Procs, tmp_path: Path) -> None:

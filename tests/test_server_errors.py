@@ -168,7 +168,7 @@ async def test_version_mismatch_is_a_typed_error(raw, server):
     assert reply["code"] == "version_mismatch" and "upgrade" in reply["message"]
 
     class OldClient(WebSocketSignaling):
-        async def _hello(self, token: str) -> p.UserInfo:
+        async def _hello(self, token: str, resume: str | None) -> p.HelloResult:
             await self.request(p.HelloRequest, p.HelloResult, version=999, token=token)
             raise AssertionError("the server accepted version 999")
 

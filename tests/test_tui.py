@@ -392,3 +392,47 @@ async def test_a_failed_connect_ends_the_app_with_code_1_and_a_reason():
         await pilot.pause(0.2)
     assert app.return_code == 1
     assert app.failure is not None and "cannot reach the server" in app.failure
+
+
+def _status(app: MctuiApp) -> str:
+    from mctui.tui.widgets.status_bar import StatusBar
+
+    return str(app.rooms_screen.query_one(StatusBar).render())
+
+
+async def test_the_tui_shows_reconnecting_and_recovers_when_the_server_comes_back():
+    """The test stops the server and starts a new one on the same port: each pane says
+    RECONNECTING and the status line the attempt, at once (watched, not on the next key);
+    then everything is back, with the focus and the hand suspension as they were."""
+    from mctui.server.app import start_server
+
+    first = await start_server(SECRET, "127.0.0.1", 0)
+    port = first.port
+    app, client, ready = make_app(first, ["alpha", "bravo"])
+    second = None
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await start(pilot, ready)
+            await pilot.press("2")  # focus bravo; alpha is suspended by the policy
+            await pilot.pause()
+            calls = {c.id: c for c in client.state.active_calls}
+            await first.stop()
+            await wait_until(client.state, "connection", lambda c: c.value == "reconnecting")
+            await wait_until(client.state, "reconnect_attempt", lambda n: n >= 2, timeout=10)
+            await pilot.pause()
+            assert "reconnecting… (attempt" in _status(app)
+            for name in ("alpha", "bravo"):
+                assert "RECONNECTING" in badges_for(calls[name], False)
+                assert "RECONNECTING" in str(pane(app, name)._badges.render())
+            second = await start_server(SECRET, "127.0.0.1", port)
+            for call in calls.values():
+                await wait_until(call.state, "connection", lambda c: c.value == "joined", 10)
+            await pilot.pause()
+            assert "● connected" in _status(app).replace("[green]", "").replace("[/]", "")
+            assert "RECONNECTING" not in str(pane(app, "bravo")._badges.render())
+            assert client.state.focused_call is calls["bravo"]
+            assert calls["alpha"].state.is_audio_suspended
+            await pilot.press("q")
+    finally:
+        if second is not None:
+            await second.stop()

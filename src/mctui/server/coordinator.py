@@ -493,8 +493,11 @@ class Coordinator:
             call.owner_known = role == "host"
         elif now < call.restoring_until and user.id not in call.members:
             call.members[user.id] = role
-            if role == "host" and not call.owner_known:
-                call.owner_known = True
+            if role == "host" and not call.owner_known:  # the creator is back: it owns the call
+                self._close_count(call)
+                call.created_by, call.owner_known = user.id, True
+                self._owners[call.cid] = user.id
+                self._open_calls_of[user.id] = self._open_calls_of.get(user.id, 0) + 1
 
     async def _remove_participant(
         self, call: CallRecord, session: Session, reason: p.LeaveReason = "left"
