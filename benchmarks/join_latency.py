@@ -30,7 +30,7 @@ async def mctui_join_latency(runs: int) -> list[float]:
             call = guest.make_call(CallType.DEFAULT, "latency")
             start = time.perf_counter()
             await call.join()
-            transport = call._transport
+            transport = call._media.transport
             assert transport is not None
             await asyncio.wait_for(transport.first_frame, 10)  # type: ignore[attr-defined]
             results.append((time.perf_counter() - start) * 1000)

@@ -59,7 +59,7 @@ async def inner(url: str, seconds: float) -> dict[str, Any]:
     listener = await client("listener", ear)
     await asyncio.sleep(2.0)
     call = listener.state.active_calls[0]
-    transport = call._transport
+    transport = call._media.transport
     assert transport is not None
     before = dataclasses.replace(transport.receive_stats()["talker"])
     frames_before = ear.frames_processed
@@ -120,7 +120,7 @@ async def join_to_first_audio(trickle: bool, runs: int) -> dict[str, Any]:
             call = client.make_call(CallType.DEFAULT, "join")
             started = asyncio.get_running_loop().time()
             await call.join()
-            transport = call._transport
+            transport = call._media.transport
             await asyncio.wait_for(transport.first_frame, 10)  # type: ignore[union-attr]
             times.append((transport.first_frame.result() - started) * 1000)  # type: ignore[union-attr]
             await client.disconnect()

@@ -85,6 +85,7 @@ class Client:
         self._resume_id = secrets.token_urlsafe(18)
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()  # lost channels being closed
         self.backoff = Backoff()
         #: Set when reconnecting gave up: what to raise or show.
         self.connection_error: ConnectionLostError | None = None
@@ -210,6 +211,8 @@ class Client:
             self.focus.quiet = False
         for task in list(self._tasks):
             task.cancel()
+        if self._retiring:
+            await asyncio.wait(list(self._retiring), timeout=3.0)
         signaling, self._signaling = self._signaling, None
         if signaling is not None:
             await signaling.close()
@@ -262,8 +265,10 @@ class Client:
             return
         attempts = self.state.reconnect_attempt
         self._install(signaling)
-        if old is not None:
-            self.spawn(old.close())  # after the resume: its close changes nothing
+        if old is not None:  # after the resume its close changes nothing; it may take a while
+            retire = asyncio.get_running_loop().create_task(old.close(), name="signaling-retire")
+            self._retiring.add(retire)
+            retire.add_done_callback(self._retiring.discard)
         self._w.set(ClientState.reconnect_attempt, 0)
         self._w.set(ClientState.connection_reason, None)
         self._w.set(ClientState.connection, ClientConnection.CONNECTED)
