@@ -94,6 +94,43 @@ async def test_multicall_demo_reaches_steady_state_and_leaves_nothing(tmp_path):
     assert [pid for pid in children if alive(pid)] == []
 
 
+async def test_the_demo_heals_by_itself_when_its_server_dies(tmp_path):
+    """SIGKILL the demo's server (and bots) process: the demo starts it again on the same port,
+    the bots rejoin, and the user's client reconnects and hears them, with no key pressed."""
+    import os
+    import signal
+
+    demo = await Headless.start("demo", "multicall", "--headless", "--audio-backend", "null")
+    before: set[int] = set()
+    try:
+        await demo.until(loud("alpha"))
+        before = children_of(demo.proc.pid)
+        backend = [p for p in before if b"demo-backend" in _cmdline(p)]
+        assert len(backend) == 1
+        os.kill(backend[0], signal.SIGKILL)
+        await demo.until(lambda e: e["event"] == "reconnecting")
+        back = await demo.until(lambda e: e["event"] == "reconnected", timeout=30)
+        await demo.until(loud("alpha"), timeout=20)
+        assert back["downtime_s"] < 10
+        again = [p for p in children_of(demo.proc.pid) if b"demo-backend" in _cmdline(p)]
+        assert len(again) == 1 and again != backend
+        before |= children_of(demo.proc.pid)
+        assert ("left", "alpha") not in demo.names("left")
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in before if alive(pid)] == []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
 async def test_livestream_demo_ring_accept_suspends_then_resumes(tmp_path):
     wav = tmp_path / "speaker.wav"
     demo = await Headless.start(

@@ -509,13 +509,14 @@ def demo_backend(
     scenario_name: Annotated[str, typer.Argument()],
     ring_after: Annotated[float, typer.Option()] = 5.0,
     call_seconds: Annotated[float, typer.Option()] = 20.0,
+    port: Annotated[int, typer.Option()] = 0,
     log_file: LogFileOpt = None,
 ) -> None:
-    """(internal) The demo's server and bots; started and stopped by ``mctui demo``."""
+    """(internal) The demo's server and bots; started (again) and stopped by ``mctui demo``."""
     from mctui.demo import run_backend
 
     _setup(None, log_file, None)
-    _run(run_backend(scenario_name, ring_after, call_seconds))
+    _run(run_backend(scenario_name, ring_after, call_seconds, port))
 
 
 @app.command()

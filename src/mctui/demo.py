@@ -21,6 +21,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -34,6 +35,9 @@ from mctui.server.tokens import issue_token
 from mctui.shutdown import stop_on_signals
 
 YOU = "you"
+SECRET_ENV = "MCTUI_DEMO_SECRET"
+#: A backend that died is started again after this long (not in a tight loop if it keeps dying).
+RESTART_AFTER_S = 1.0
 SCENARIOS = ("multicall", "livestream")
 
 
@@ -76,11 +80,14 @@ async def _friend_rings(url: str, secret: str, ring_after: float, call_seconds: 
         await asyncio.sleep(30)
 
 
-async def run_backend(name: str, ring_after: float, call_seconds: float) -> None:
-    """Child process: start the server and the scenario's bots, print the URL, wait."""
+async def run_backend(name: str, ring_after: float, call_seconds: float, port: int = 0) -> None:
+    """Child process: start the server and the scenario's bots, print the URL, wait.
+
+    The secret comes from ``MCTUI_DEMO_SECRET`` when the parent restarts a backend that died
+    (same port, same secret: your token stays valid and your client reconnects by itself)."""
     scenario(name)  # an unknown scenario fails here, before anything starts
-    secret = secrets.token_urlsafe(32)
-    server = await start_server(secret, "127.0.0.1", 0, sfu=EmbeddedSfu())
+    secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
+    server = await start_server(secret, "127.0.0.1", port, sfu=EmbeddedSfu())
     bots: list[Bot] = []
     tasks: list[asyncio.Task[None]] = []
 
@@ -130,7 +137,12 @@ class DemoBackendError(MctuiError):
 
 
 class DemoBackendProcess:
-    """The child process, stopped by its PID however the demo ends (loop-independent)."""
+    """The child process, stopped by its PID however the demo ends (loop-independent).
+
+    If the child dies while the demo runs (killed, crashed), a watchdog thread starts it again on
+    the same port with the same secret, so the demo heals by itself: your client reconnects and
+    rejoins, and the bots of the new backend join again.
+    """
 
     def __init__(
         self, name: str, ring_after: float, call_seconds: float, log_path: Path | None = None
@@ -143,39 +155,72 @@ class DemoBackendProcess:
             self.args += ["--log-file", str(log_path)]
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._env = {**os.environ, SECRET_ENV: secrets.token_urlsafe(32)}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watchdog: threading.Thread | None = None
 
-    async def start(self) -> tuple[str, str]:
-        """Start the child and wait (off the loop) for its READY line: (url, your token)."""
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         # The child's stderr (a traceback, say) goes to the log file, never to the screen.
         stderr: int | IO[bytes] = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            stderr = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
+            stderr = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once; waits are off-loop
-                self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
-            )
+            return subprocess.Popen(
+                [*self.args, "--port", str(port)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=self._env,
+            )  # fmt: skip
         finally:
             if not isinstance(stderr, int):
                 stderr.close()
-        stdout = self.proc.stdout
-        assert stdout is not None
+
+    @staticmethod
+    def _ready_line(proc: subprocess.Popen[bytes]) -> tuple[str, str] | None:
+        """Block until the child's READY line: (url, your token); None if it exited first."""
+        assert proc.stdout is not None
+        while line := proc.stdout.readline().decode():
+            if line.startswith("READY "):
+                _, url, token = line.split()
+                return url, token
+        return None
+
+    async def start(self) -> tuple[str, str]:
+        """Start the child and wait (off the loop) for its READY line: (url, your token)."""
+        self.proc = self._spawn(0)
         loop = asyncio.get_running_loop()
+        ready = None
         try:
             async with asyncio.timeout(60):
-                while True:
-                    line = (await loop.run_in_executor(None, stdout.readline)).decode()
-                    if not line:
-                        break
-                    if line.startswith("READY "):
-                        _, url, token = line.split()
-                        return url, token
+                ready = await loop.run_in_executor(None, self._ready_line, self.proc)
         except TimeoutError:
             pass
+        if ready is not None:
+            port = int(ready[0].rsplit(":", 1)[1])
+            self._watchdog = threading.Thread(
+                target=self._watch, args=(port,), name="demo-watchdog", daemon=True
+            )
+            self._watchdog.start()
+            return ready
         code = self.proc.poll()
         why = f"it exited with code {code}" if code is not None else "it did not answer in 60 s"
         self.stop()
         raise DemoBackendError(f"the demo server did not start: {why}{self._last_log_line()}")
+
+    def _watch(self, port: int) -> None:
+        """Start the child again whenever it dies before ``stop()``."""
+        while (proc := self.proc) is not None:
+            proc.wait()
+            if self._stopping.wait(RESTART_AFTER_S):
+                return
+            with self._lock:  # never spawn after stop() has looked at self.proc
+                if self._stopping.is_set():
+                    return
+                self._close_pipes(proc)
+                self.proc = self._spawn(port)
+                self.restarts += 1
+            self._ready_line(self.proc)
 
     def _last_log_line(self) -> str:
         if self.log_path is None:
@@ -187,15 +232,24 @@ class DemoBackendProcess:
         return f" ({lines[-1].strip()})" if lines else ""
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
+        with self._lock:
+            self._stopping.set()
+            proc = self.proc
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._close_pipes(proc)
+        if self._watchdog is not None and self._watchdog is not threading.current_thread():
+            self._watchdog.join(timeout=15)
+
+    @staticmethod
+    def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 pipe.close()
