@@ -436,3 +436,28 @@ async def test_the_tui_shows_reconnecting_and_recovers_when_the_server_comes_bac
     finally:
         if second is not None:
             await second.stop()
+
+
+async def test_with_no_server_at_start_the_tui_retries_and_says_so_then_gives_up():
+    from textual.widgets import Static
+
+    client = Client(
+        "http://127.0.0.1:9", User("me"), issue_token(SECRET, "me"),
+        ClientOptions(audio_device="null", reconnect_timeout_s=2.0),
+    )  # fmt: skip
+
+    async def connect() -> Client:
+        await client.connect(retry=True)
+        return client
+
+    app = MctuiApp(connect, ["alpha"], connecting=client)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await wait_until(client.state, "reconnect_attempt", lambda n: n >= 2, timeout=5)
+        await pilot.pause()
+        text = str(app.screen.query_one("#empty", Static).render())
+        assert "attempt" in text and "cannot reach the server" in text, text
+        async with asyncio.timeout(10):
+            while app.return_code is None:
+                await pilot.pause(0.1)
+    assert app.return_code == 1
+    assert app.failure is not None and "cannot reach the server" in app.failure

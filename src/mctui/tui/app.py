@@ -47,6 +47,7 @@ class ConnectingScreen(Screen[None]):
     def on_mount(self) -> None:
         if self._client is not None:
             self._stop = self._client.state.observe("reconnect_attempt").listen(self._retrying)
+            self._retrying(self._client.state.reconnect_attempt)  # one may have begun already
 
     def on_unmount(self) -> None:
         if self._stop is not None:
