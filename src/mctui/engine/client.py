@@ -153,7 +153,12 @@ class Client:
             self._w.set(ClientState.reconnect_attempt, attempt)
             if attempt > 1 or not first_at_once:
                 delay = min(self.backoff.delay(attempt), max(0.0, deadline - time.monotonic()))
-                await wait_before_retry(self.url, delay, probe=unreachable and attempt > 1)
+                if not await wait_before_retry(self.url, delay, probe=unreachable):
+                    reason = f"cannot reach the server at {self.url} (no answer)"
+                    if time.monotonic() >= deadline:
+                        raise ServerUnreachableError(self.state.connection_reason or reason)
+                    self._w.set(ClientState.connection_reason, reason)
+                    continue
             left = deadline - time.monotonic()
             patience = self.options.connect_timeout_s
             if attempt > 1 or not first_at_once:

@@ -6,9 +6,9 @@ within 250 ms, later ones double up to a 5 s cap, each scaled by a random 50-100
 5 s step after a long outage would leave the user in silence for up to 5 s after the network
 returned, so between tries the client also *probes*: a bare TCP connect to the server's port every
 half second. A refused or unanswered probe costs the server nothing (no WebSocket, no hello);
-the first one that connects ends the wait and the real attempt goes at once. Probes are used only
-while the server is unreachable: a server that answers but refuses (full, errors) gets the plain
-backoff.
+the first one that connects ends the wait and the real attempt goes at once, and no real attempt
+is made while the probes go unanswered. Probes are used only while the server is unreachable: a
+server that answers but refuses (full, errors) gets the plain backoff.
 """
 
 from __future__ import annotations
@@ -58,16 +58,23 @@ async def reachable(host: str, port: int, within_s: float) -> bool:
     return True
 
 
-async def wait_before_retry(url: str, delay: float, *, probe: bool) -> None:
-    """Sleep ``delay`` seconds; with ``probe``, return as soon as the server's port answers."""
-    end = time.monotonic() + delay
+async def wait_before_retry(url: str, delay: float, *, probe: bool) -> bool:
+    """Sleep ``delay`` seconds. With ``probe``: return True as soon as the server's port answers
+    a TCP connect, and False if it never did (at least one probe is made, even with no delay).
+
+    A real attempt on a path that does not answer is worse than waiting: its SYN is lost and
+    TCP retries it after 1, 3, 7 s, so an attempt started in a blackhole connects seconds after
+    the path came back. Probes time out in half a second and go again."""
     if not probe:
         await asyncio.sleep(delay)
-        return
+        return True
+    end = time.monotonic() + delay
     host, port = server_address(url)
-    while (left := end - time.monotonic()) > 0:
+    while True:
         started = time.monotonic()
-        if await reachable(host, port, min(PROBE_EVERY_S, left)):
-            return
+        if await reachable(host, port, PROBE_EVERY_S):
+            return True
+        if time.monotonic() >= end:
+            return False
         spent = time.monotonic() - started
         await asyncio.sleep(max(0.0, min(PROBE_EVERY_S - spent, end - time.monotonic())))
