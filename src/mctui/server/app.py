@@ -142,7 +142,11 @@ class RunningServer:
     runner: web.AppRunner
 
     async def stop(self) -> None:
+        """Stop serving: every client is told at once (a close frame: it reconnects to the next
+        server at once instead of noticing a silence), then the listener and the SFU stop."""
         self.coordinator.close()
+        for session in list(self.coordinator.sessions.values()):
+            session.drop()
         await self.runner.cleanup()
         await self.coordinator.sfu.close()
 
