@@ -1,22 +1,35 @@
-"""CPU of the server process (coordinator + embedded SFU) with N participants in one room.
+"""The embedded SFU's capacity: participants in one room per core of the server process.
 
-The server runs as its own process (``mctui serve``) so its CPU is measured alone; the N tone
-clients run in this process. Each participant publishes a tone and receives the N-1 others, so the
-SFU forwards N*(N-1) streams.
+The server runs as its own process (``mctui serve``) so its CPU is measured alone. N light
+participants (``sfu_load.py``: real connections, pre-encoded Opus out, packets only counted in,
+so the clients are not what saturates this 2-core machine) join one room; each publishes and
+receives the N-1 others, so the SFU forwards N*(N-1) streams. A size *holds* when the server uses
+at most 80 % of one core and every stream flows (each participant received at least 90 % of the
+packets of each other one over the window). The sweep doubles N until a size does not hold,
+then bisects: the knee is the largest size that holds. CPU per participant is reported beside
+it (the SFU's work grows with N*(N-1) streams, so it rises with N); per-stream figures are shown
+per row for reference. The load processes' own CPU is reported too (how many cores the load used).
+
+Usage: ``python sfu_cpu.py [seconds] [start]`` (defaults 6 and 4).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
-from common import SECRET, emit, tone_client
-
-from mctui import CallType
+from common import SECRET, emit
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+HERE = Path(__file__).parent
+PER_PROCESS = 12  # light participants per load process
+CPU_LIMIT = 80.0
+FLOWING = 0.9
 
 
 def cpu_seconds(pid: int) -> float:
@@ -28,55 +41,124 @@ def cpu_seconds(pid: int) -> float:
 async def start_server_process() -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mctui", "serve", "--port", "0", "--secret", SECRET,
-        stdout=asyncio.subprocess.PIPE,
+        "--log-file", "/dev/null", stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     return proc, line.split("listening on ")[1].split()[0]
 
 
-async def measure(participants: int, seconds: float) -> dict[str, float]:
-    proc, url = await start_server_process()
-    clients = []
+async def counts(loads: list[asyncio.subprocess.Process]) -> dict[str, dict[str, int]]:
+    """Packets each participant received per publisher since the last call."""
+    merged: dict[str, dict[str, int]] = {}
+    for load in loads:
+        assert load.stdin is not None and load.stdout is not None
+        load.stdin.write(b"counts\n")
+        await load.stdin.drain()
+        merged.update(json.loads(await asyncio.wait_for(load.stdout.readline(), 30)))
+    return merged
+
+
+async def measure(participants: int, seconds: float) -> dict[str, Any]:
+    server, url = await start_server_process()
+    loads: list[asyncio.subprocess.Process] = []
     try:
-        for i in range(participants):
-            client = await tone_client(url, f"p{i}", 300 + 100 * i)
-            await client.make_call(CallType.DEFAULT, "load").join()
-            clients.append(client)
-        await asyncio.sleep(2.0)  # let every subscriber renegotiate and settle
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        for first in range(0, participants, PER_PROCESS):
+            load = await asyncio.create_subprocess_exec(
+                sys.executable, str(HERE / "sfu_load.py"), url, "load", str(first),
+                str(min(PER_PROCESS, participants - first)), str(participants),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=HERE,
+            )  # fmt: skip
+            assert load.stdout is not None
+            line = await asyncio.wait_for(load.stdout.readline(), 120)
+            if b"LOAD READY" not in line:
+                raise SystemExit(f"a load process did not start: {line!r}")
+            loads.append(load)
+        await asyncio.sleep(2.0)  # every connection up and flowing
+        await counts(loads)
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        load0 = sum(cpu_seconds(x.pid) for x in loads)
         await asyncio.sleep(seconds)
-        cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
-        percent = 100.0 * (cpu1 - cpu0) / (t1 - t0)
+        received = await counts(loads)
+        elapsed = time.monotonic() - t0
+        percent = 100.0 * (cpu_seconds(server.pid) - cpu0) / elapsed
+        load_percent = 100.0 * (sum(cpu_seconds(x.pid) for x in loads) - load0) / elapsed
+        expected = 50 * elapsed
+        users = [f"load{i}" for i in range(participants)]
+        flowing = sum(
+            1
+            for user in users
+            for other in users
+            if other != user and received.get(user, {}).get(other, 0) >= FLOWING * expected
+        )
         streams = participants * (participants - 1)
         return {
             "participants": participants,
             "streams": streams,
+            "streams_flowing": flowing,
             "cpu_percent": round(percent, 1),
-            "cpu_percent_per_stream": round(percent / streams, 2),
+            "cpu_percent_per_participant": round(percent / participants, 2),
+            "cpu_percent_per_stream": round(percent / max(1, streams), 3),
+            "load_processes": len(loads),
+            "load_cpu_percent": round(load_percent, 1),
+            "holds": percent <= CPU_LIMIT and flowing == streams,
         }
     finally:
-        for client in clients:
-            await client.disconnect()
-        proc.terminate()
-        await proc.wait()
+        for load in loads:
+            if load.stdin is not None:
+                load.stdin.close()
+        for load in loads:
+            try:
+                await asyncio.wait_for(load.wait(), 20)
+            except TimeoutError:
+                load.kill()
+                await load.wait()
+        server.terminate()
+        await server.wait()
 
 
-async def main(sizes: list[int], seconds: float) -> None:
-    rows = [await measure(n, seconds) for n in sizes]
-    knee = max(rows, key=lambda r: r["cpu_percent_per_stream"])
+async def main(seconds: float, start: int) -> None:
+    rows: dict[int, dict[str, Any]] = {}
+
+    async def holds(n: int) -> bool:
+        if n not in rows:
+            rows[n] = await measure(n, seconds)
+            print(json.dumps(rows[n]), file=sys.stderr, flush=True)
+        return bool(rows[n]["holds"])
+
+    good, bad = 0, 0
+    n = start
+    while await holds(n):  # double until a size does not hold
+        good, n = n, n * 2
+    bad = n
+    while bad - good > 1:  # then bisect
+        middle = (good + bad) // 2
+        if await holds(middle):
+            good = middle
+        else:
+            bad = middle
+    knee = rows.get(good)
     emit(
         "sfu",
         {
             "sfu": {
-                "rows": rows,
-                "cpu_percent_per_stream": rows[-1]["cpu_percent_per_stream"],
-                "max_per_stream_at": knee["participants"],
+                "rows": [rows[k] for k in sorted(rows)],
+                "knee_participants": good,
+                "cpu_percent_at_knee": knee["cpu_percent"] if knee else None,
+                "cpu_percent_per_participant": (
+                    knee["cpu_percent_per_participant"] if knee else None
+                ),
+                "load_processes_at_knee": knee["load_processes"] if knee else None,
+                "load_cpu_percent_at_knee": knee["load_cpu_percent"] if knee else None,
             }
         },
     )
 
 
 if __name__ == "__main__":
-    sizes = [int(x) for x in sys.argv[1].split(",")] if len(sys.argv) > 1 else [2, 6]
-    asyncio.run(main(sizes, float(sys.argv[2]) if len(sys.argv) > 2 else 10.0))
+    asyncio.run(
+        main(
+            float(sys.argv[1]) if len(sys.argv) > 1 else 6.0,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 4,
+        )
+    )

@@ -69,6 +69,7 @@ class EmbeddedSfuTransport(MediaTransport):
         self._restart = False
         self.on_failure = None
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.connected_at: dict[str, float] = {}
 
     async def start(
         self,
@@ -81,12 +82,15 @@ class EmbeddedSfuTransport(MediaTransport):
         self._adm = adm
         self._signals = signals
         self._restart = restart
+        # The others first: their audio is what a user waits for after pressing join, and the
+        # publisher's handshake then runs while the subscriber's is already under way.
+        others = max(0, len(join.call.participants) - 1)
+        self.subscriber = self._watched(
+            new_peer_connection(self.network, trickle=self.trickle), "subscriber"
+        )
+        await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         if join.can_publish:
             await self._start_publisher(adm, signals)
-        others = max(0, len(join.call.participants) - 1)
-        self.subscriber = self._watched(new_peer_connection(self.network, trickle=self.trickle))
-
-        await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         await self._wait_for_media_path()
 
     @property
@@ -97,12 +101,15 @@ class EmbeddedSfuTransport(MediaTransport):
             if pc is not None
         )
 
-    def _watched(self, pc: PolicyPeerConnection) -> PolicyPeerConnection:
-        """Tell ``on_failure`` when ``pc`` fails or closes while this transport is open (ICE
-        consent lost: the path went away for longer than the consent checks allow)."""
+    def _watched(self, pc: PolicyPeerConnection, role: str) -> PolicyPeerConnection:
+        """Note when ``pc`` connects (``connected_at``, loop time: where a join's time goes);
+        tell ``on_failure`` when it fails or closes while this transport is open (ICE consent
+        lost: the path went away for longer than the consent checks allow)."""
 
         @pc.on("connectionstatechange")  # type: ignore[untyped-decorator]
         def changed() -> None:
+            if pc.connectionState == "connected":
+                self.connected_at.setdefault(role, asyncio.get_running_loop().time())
             if pc.connectionState in ("failed", "closed") and not self._closed:
                 handler, self.on_failure = self.on_failure, None  # once per transport
                 if handler is not None:
@@ -130,7 +137,7 @@ class EmbeddedSfuTransport(MediaTransport):
 
     async def _start_publisher(self, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.capture = CaptureTrack()
-        pc = self._watched(new_peer_connection(self.network, trickle=self.trickle))
+        pc = self._watched(new_peer_connection(self.network, trickle=self.trickle), "publisher")
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())

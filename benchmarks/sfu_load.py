@@ -1,0 +1,143 @@
+"""Helper process for the SFU benchmark: light participants that cost their machine little.
+
+A real client encodes its microphone and decodes every participant it hears; on a 2-core machine
+a room of such clients saturates the clients long before the SFU. These participants speak the
+real protocol and run real WebRTC connections (ICE, DTLS, SRTP) but send one pre-encoded Opus
+packet every 20 ms (aiortc packs it, nothing encodes) and only *count* what they receive per
+publisher (nothing decodes). What the SFU does for them is what it does for anyone, except that
+their packets carry no RFC 6464 level (aiortc adds it only when it encodes), so the SFU's
+speaking-activity bookkeeping is not exercised.
+
+Usage: ``python sfu_load.py URL ROOM FIRST COUNT SLOTS``: participants ``load{FIRST}`` ..., each
+with SLOTS receive slots; prints ``LOAD READY``, then on each line read from stdin prints a JSON
+object: per participant, packets received per publisher since the last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack, RTCSessionDescription
+from common import SECRET
+
+from mctui import protocol as p
+from mctui.engine.signaling import WebSocketSignaling
+from mctui.rtc.peer import close_peer_connection, new_peer_connection, take_audio_packets
+from mctui.server.tokens import issue_token
+
+TIME_BASE = fractions.Fraction(1, 48_000)
+
+
+def opus_packets(count: int = 50) -> list[bytes]:
+    """One second of a 440 Hz tone as 20 ms Opus packets (encoded once, replayed)."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.layout, codec.format = 48_000, "stereo", "s16"
+    codec.bit_rate = 32_000
+    t = np.arange(960 * count) / 48_000
+    pcm = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    out: list[bytes] = []
+    for i in range(count):
+        chunk = np.repeat(pcm[i * 960 : (i + 1) * 960], 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48_000, i * 960
+        out.extend(bytes(packet) for packet in codec.encode(frame))
+    return out
+
+
+class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
+    """Replays pre-encoded Opus packets at 50 per second."""
+
+    kind = "audio"
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        super().__init__()
+        self._payloads = payloads
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet[Any]:
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        due = self._start + self._index * 0.02
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        packet = av.Packet(self._payloads[self._index % len(self._payloads)])
+        packet.pts, packet.time_base = self._index * 960, TIME_BASE
+        self._index += 1
+        return packet
+
+
+class LoadParticipant:
+    def __init__(self, url: str, user: str, room: str, payloads: list[bytes]) -> None:
+        self.url, self.user, self.room, self.payloads = url, user, room, payloads
+        self.counts: Counter[str] = Counter()
+        self.owners: dict[str, str] = {}
+        self.signaling = WebSocketSignaling(url)
+        self.pcs: list[Any] = []
+
+    async def start(self, slots: int) -> None:
+        sig = self.signaling
+        sig.set_event_handler(self._on_event)
+        await sig.open(issue_token(SECRET, self.user))
+        join = await sig.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id=self.room
+        )
+        cid = join.call.cid
+        publisher = new_peer_connection()
+        publisher.addTransceiver(PacketTrack(self.payloads), direction="sendonly")
+        subscriber = new_peer_connection()
+        for _ in range(slots):
+            subscriber.addTransceiver("audio", direction="recvonly")
+        self.pcs = [publisher, subscriber]
+        for role, pc in (("publisher", publisher), ("subscriber", subscriber)):
+            await pc.setLocalDescription(await pc.createOffer())
+            answer = await sig.request(
+                p.SfuSignalRequest, p.SfuAnswer, cid=cid, role=role, sdp=pc.localDescription.sdp
+            )
+            if role == "subscriber":
+                self.owners = dict(answer.track_owners)
+            await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        take_audio_packets(subscriber, self._count)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, p.SfuTracksEvent):
+            self.owners = dict(event.track_owners)
+
+    def _count(self, transceiver: Any, packet: Any) -> None:
+        owner = self.owners.get(transceiver.mid or "")
+        if owner is not None:
+            self.counts[owner] += 1
+
+    def take_counts(self) -> dict[str, int]:
+        counts, self.counts = dict(self.counts), Counter()
+        return counts
+
+    async def stop(self) -> None:
+        for pc in self.pcs:
+            await close_peer_connection(pc)
+        await self.signaling.close()
+
+
+async def main(url: str, room: str, first: int, count: int, slots: int) -> None:
+    payloads = opus_packets()
+    people = [LoadParticipant(url, f"load{first + i}", room, payloads) for i in range(count)]
+    for person in people:
+        await person.start(slots)
+    print("LOAD READY", flush=True)
+    loop = asyncio.get_running_loop()
+    while (line := await loop.run_in_executor(None, sys.stdin.readline)) and line.strip():
+        print(json.dumps({x.user: x.take_counts() for x in people}), flush=True)
+    for person in people:
+        await person.stop()
+
+
+if __name__ == "__main__":
+    url, room, first, count, slots = sys.argv[1:6]
+    asyncio.run(main(url, room, int(first), int(count), int(slots)))
