@@ -51,12 +51,12 @@ def table(results: dict[str, Any]) -> str:
         value = results.get(section, {}).get(key)
         return "n/a" if value is None else value
 
-    sfu_rows = ", ".join(
-        f"{r['participants']}: {r['cpu_percent']} %"
-        + ("" if r["streams_flowing"] == r["streams"] else f" ({r['streams_flowing']} of "
-           f"{r['streams']} streams flowing)")
-        for r in results.get("sfu", {}).get("rows", [])
-    )  # fmt: skip
+    def sfu_row(r: dict[str, Any]) -> str:
+        flowing = r.get("streams_flowing", r["streams"])
+        tail = "" if flowing == r["streams"] else f" ({flowing} of {r['streams']} flowing)"
+        return f"{r['participants']}: {r['cpu_percent']} %{tail}"
+
+    sfu_rows = ", ".join(sfu_row(r) for r in results.get("sfu", {}).get("rows", []))
     focus = f"p50 {g('focus_switch', 'p50_ms')} ms, p99 {g('focus_switch', 'p99_ms')} ms"
     steps = results.get("join_latency", {}).get("breakdown_p50_ms", {})
     join = (
