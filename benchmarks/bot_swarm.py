@@ -1,30 +1,31 @@
-"""Helper process for the capacity benchmark: 3 speaking bots in each of N rooms."""
+"""Helper process for the capacity benchmark: 3 speaking participants in each of N rooms.
+
+They are ``sfu_load``'s light participants (real connections; pre-encoded Opus out, packets only
+counted in), so one process can hold the 60-100 of them that the sweep needs on this 2-core
+machine: full bots, each encoding its voice, could not all join in time, which capped the sweep
+at 18 rooms before the client under test did.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 
-from common import SECRET
-
-from mctui.bots import Bot, speech_like
-from mctui.engine import User
-from mctui.server.tokens import issue_token
+from sfu_load import LoadParticipant, opus_packets
 
 
 async def main(url: str, rooms: int) -> None:
-    bots = []
+    payloads = opus_packets()
+    people = []
     for r in range(rooms):
         for b in range(3):
-            uid = f"swarm{r}-{b}"
-            bot = Bot(url, User(uid), issue_token(SECRET, uid), speech_like(seed=r * 3 + b),
-                      room=f"cap{r}")  # fmt: skip
-            await bot.start()
-            bots.append(bot)
+            person = LoadParticipant(url, f"swarm{r}-{b}", f"cap{r}", payloads)
+            await person.start(slots=4)
+            people.append(person)
     print("SWARM READY", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    for bot in bots:
-        await bot.stop()
+    for person in people:
+        await person.stop()
 
 
 if __name__ == "__main__":
