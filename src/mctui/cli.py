@@ -27,9 +27,12 @@ from mctui.cli_options import (
     AudioProfile,
     BackendOpt,
     ConfigOpt,
+    GraceOpt,
     IceCredentialOpt,
     IceServerOpt,
     IceUserOpt,
+    JanusKeyOpt,
+    JanusOpt,
     LogFileOpt,
     LogLevelOpt,
     Policy,
@@ -48,12 +51,10 @@ from mctui.config import (
     load_config,
 )
 from mctui.secrets import SecretError, load_secret
-from mctui.shutdown import stop_on_signals
 
 if TYPE_CHECKING:
     from mctui.engine import Client
-    from mctui.network import IceServer, NetworkPolicy
-    from mctui.server.limits import ServerLimits
+    from mctui.network import IceServer
 
 T = TypeVar("T")
 log = logging.getLogger("mctui.cli")
@@ -201,22 +202,24 @@ def serve(
     ice_server: IceServerOpt = None,
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
-    grace: Annotated[
-        float | None,
-        typer.Option(
-            min=0.1,
-            help="Seconds a participant whose connection was lost keeps their place "
-            "(default 15; [server] reconnect_grace_s).",
-        ),
-    ] = None,
+    grace: GraceOpt = None,
+    janus: JanusOpt = None,
+    janus_admin_key: JanusKeyOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
-    """Run the coordinator with the embedded SFU until Ctrl-C."""
+    """Run the coordinator and its SFU (embedded, or Janus instances) until Ctrl-C."""
     from mctui.network import NetworkPolicy
+    from mctui.server.serve import ListenError, serve_until_stopped
+    from mctui.server.sfu_factory import make_sfu
 
     settings = _setup(config, log_file, log_level, stderr=True)
+    if sfu is SfuKind.JANUS and not janus:
+        _fail("--sfu janus needs at least one --janus ws://HOST:8188")
+    for url in janus or []:
+        if not url.startswith(("ws://", "wss://")):
+            _fail(f"--janus {url!r}: expected ws://HOST:PORT or wss://HOST:PORT")
     announce = announce or settings.network.announce
     for address in (host, announce):
         if address not in (None, "localhost") and not _is_ip(address):
@@ -227,7 +230,11 @@ def serve(
     limits = settings.server
     if grace is not None:
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
-    _run(_serve(host, port, key, ring_timeout, sfu.value, limits, network))
+    backend = make_sfu(sfu.value, network, janus, janus_admin_key)
+    try:
+        _run(serve_until_stopped(key, host, port, ring_timeout, backend, limits, sfu.value))
+    except ListenError as exc:
+        _error(str(exc))
 
 
 def _is_ip(address: str) -> bool:
@@ -238,34 +245,6 @@ def _is_ip(address: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-async def _serve(
-    host: str,
-    port: int,
-    secret: str,
-    ring_timeout: float,
-    sfu_kind: str,
-    limits: ServerLimits,
-    network: NetworkPolicy,
-) -> None:
-    from mctui.server.app import start_server
-    from mctui.server.sfu_factory import make_sfu
-
-    sfu = make_sfu(sfu_kind, network)
-    try:
-        running = await start_server(
-            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits
-        )
-    except OSError as exc:
-        _error(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    print(f"mctui server listening on {running.url} (SFU: {sfu_kind})", flush=True)
-    stop = stop_on_signals()
-    try:
-        await stop.wait()
-    finally:
-        await running.stop()
-        print("mctui server stopped", flush=True)
 
 
 @app.command()

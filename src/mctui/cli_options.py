@@ -21,6 +21,7 @@ class Policy(StrEnum):
 
 class SfuKind(StrEnum):
     EMBEDDED = "embedded"
+    JANUS = "janus"
     NONE = "none"
 
 
@@ -61,6 +62,21 @@ IceServerOpt = Annotated[
         "--ice-server",
         help="STUN/TURN server (stun:HOST:PORT, turn:HOST:PORT?transport=tcp); repeatable.",
     ),
+]
+GraceOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=0.1,
+        help="Seconds a participant whose connection was lost keeps their place "
+        "(default 15; [server] reconnect_grace_s).",
+    ),
+]
+JanusOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="A Janus instance's WebSocket API (repeatable) for --sfu janus."),
+]
+JanusKeyOpt = Annotated[
+    str | None, typer.Option(help="Janus VideoRoom admin_key, if its config sets one.")
 ]
 ReconnectOpt = Annotated[
     float | None,

@@ -61,6 +61,9 @@ class SfuInfo(_Model):
     kind: Literal["embedded", "janus", "none"]
     url: str = ""
     room: str = ""
+    #: The address the media server is reached at, when it is not the coordinator's host
+    #: (a Janus on another machine): the client offers the address that routes there.
+    media_host: str = ""
 
 
 class CallInfo(_Model):
@@ -95,6 +98,15 @@ class HelloRequest(_Request):
     resume: str | None = Field(
         default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
     )
+
+
+class SfuSubscribeRequest(_Request):
+    """Ask the SFU to send the others' audio (an SFU that makes the subscriber's offer itself,
+    as Janus does): the reply is its offer, or no SDP while nobody publishes; later offers
+    come as ``sfu.offer`` events. Answers go back as ``sfu_signal`` with ``sdp_type`` answer."""
+
+    type: Literal["sfu_subscribe"] = "sfu_subscribe"
+    cid: str
 
 
 class PingRequest(_Request):
@@ -211,6 +223,7 @@ Request = Annotated[
     | UpdateTokenRequest
     | SfuSignalRequest
     | SfuCandidateRequest
+    | SfuSubscribeRequest
     | PingRequest,
     Field(discriminator="type"),
 ]
@@ -230,6 +243,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "sfu_signal",
         "sfu_candidate",
         "ping",
+        "sfu_subscribe",
     }
 )
 
@@ -260,6 +274,14 @@ class SfuAnswer(_Model):
 
     sdp: str
     sdp_type: Literal["answer"] = "answer"
+    track_owners: dict[str, str] = {}
+
+
+class SfuOffer(_Model):
+    """The SFU's offer for a subscriber connection (None: nobody publishes yet), with which
+    participant each receive slot (mid) carries."""
+
+    sdp: str | None = None
     track_owners: dict[str, str] = {}
 
 
@@ -373,6 +395,25 @@ class SfuTracksEvent(_Model):
     slots_needed: int = 0
 
 
+class SfuOfferEvent(_Model):
+    """A new offer from the SFU for this client's subscriber connection (publishers came or
+    went); the client answers with ``sfu_signal`` (``sdp_type`` answer)."""
+
+    type: Literal["sfu.offer"] = "sfu.offer"
+    cid: str
+    sdp: str
+    track_owners: dict[str, str] = {}
+
+
+class CallMediaErrorEvent(_Model):
+    """The media server of this call failed (a Janus instance went away): the client rebuilds
+    its media, which the server places on a media server that works."""
+
+    type: Literal["call.media_error"] = "call.media_error"
+    cid: str
+    message: str
+
+
 class SfuCandidateEvent(_Model):
     """One of the SFU's late ICE candidates for a trickling connection, or (no ``candidate``)
     the end of them."""
@@ -412,6 +453,8 @@ Event = Annotated[
     | ParticipantAwayEvent
     | ParticipantMutedEvent
     | SfuTracksEvent
+    | SfuOfferEvent
+    | CallMediaErrorEvent
     | SfuCandidateEvent
     | CallLevelsEvent,
     Field(discriminator="type"),

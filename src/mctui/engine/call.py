@@ -64,6 +64,9 @@ class CallHost(Protocol):
     def network(self) -> NetworkPolicy:
         """What this client's peer connections offer and which ICE servers they ask."""
 
+    def network_for(self, media_host: str) -> NetworkPolicy:
+        """The same, toward a media server at ``media_host`` ("": the coordinator's host)."""
+
     async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
         """One request to the coordinator, its reply parsed into ``reply``."""
 
@@ -562,12 +565,10 @@ class Call:
             case p.ParticipantAwayEvent():
                 if self._roster.update(event.user.id, away=event.away):
                     self.refresh_participants()
-            case p.SfuTracksEvent():
-                if self._media.transport is not None:
-                    self._media.transport.handle_event(event)
-            case p.SfuCandidateEvent():
-                if self._media.transport is not None:
-                    self._media.transport.handle_candidate(event)
+            case p.SfuTracksEvent() | p.SfuCandidateEvent() | p.SfuOfferEvent():
+                self._media.handle_event(event)
+            case p.CallMediaErrorEvent():
+                self._on_media_failure(event.message)
             case p.CallLevelsEvent():
                 self._roster.set_activity(event.levels)  # right for suspended calls too
                 self.refresh_participants()

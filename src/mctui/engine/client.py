@@ -113,6 +113,14 @@ class Client:
                 self._network = NetworkPolicy.toward(host, options.ice_servers, options.trickle_ice)
         return self._network
 
+    def network_for(self, media_host: str) -> NetworkPolicy:
+        """The policy for a media server at ``media_host`` (a Janus on another machine): the
+        address that routes there; the coordinator's when the server names none."""
+        options = self._options
+        if not media_host or options.local_addresses is not None:
+            return self.network
+        return NetworkPolicy.toward(media_host, options.ice_servers, options.trickle_ice)
+
     # --- connection ---------------------------------------------------------------------------
 
     async def connect(self, *, retry: bool = False) -> None:

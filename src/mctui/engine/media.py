@@ -63,6 +63,18 @@ class CallMedia:
             for pid, s in self.transport.receive_stats().items()
         }
 
+    def handle_event(self, event: p.SfuTracksEvent | p.SfuCandidateEvent | p.SfuOfferEvent) -> None:
+        """The SFU's word for the transport: slots, trickled candidates, new offers."""
+        transport = self.transport
+        if transport is None:
+            return
+        if isinstance(event, p.SfuTracksEvent):
+            transport.handle_event(event)
+        elif isinstance(event, p.SfuCandidateEvent):
+            transport.handle_candidate(event)
+        else:
+            transport.handle_offer(event)
+
     async def start(self, join: p.JoinResult, config: AudioConfigurationPolicy) -> None:
         adm = self._host.audio.create_adm(self._cid, config)
         adm.set_hold_observer(self._on_holds_changed)
@@ -98,16 +110,25 @@ class CallMedia:
     async def _start_transport(
         self, join: p.JoinResult, adm: AudioDeviceModule, *, restart: bool
     ) -> None:
-        transport = create_transport(join.sfu, self._host.network)
+        transport = create_transport(join.sfu, self._host.network_for(join.sfu.media_host))
         transport.on_failure = self._on_failure
         self.transport = transport
-        await transport.start(join, adm, SfuSignals(self._offer, self._candidate), restart=restart)
+        signals = SfuSignals(self._offer, self._candidate, self._subscribe, self._answer)
+        await transport.start(join, adm, signals, restart=restart)
 
     async def _offer(self, role: str, sdp: str, trickle: bool, restart: bool) -> p.SfuAnswer:
         return await self._host.request(
             p.SfuSignalRequest, p.SfuAnswer,
             cid=self._cid, role=role, sdp=sdp, sdp_type="offer", trickle=trickle, restart=restart,
         )  # fmt: skip
+
+    async def _subscribe(self) -> p.SfuOffer:
+        return await self._host.request(p.SfuSubscribeRequest, p.SfuOffer, cid=self._cid)
+
+    async def _answer(self, role: str, sdp: str) -> None:
+        await self._host.request(
+            p.SfuSignalRequest, p.SfuAnswer, cid=self._cid, role=role, sdp=sdp, sdp_type="answer"
+        )
 
     async def _candidate(self, role: str, candidate: str | None, mid: str | None) -> None:
         await self._host.request(

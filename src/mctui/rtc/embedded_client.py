@@ -226,13 +226,17 @@ class EmbeddedSfuTransport(MediaTransport):
         """Frames received, concealed and late per participant, as the playout counted them."""
         return {owner: stream.stats for owner, stream in self.streams.items()}
 
-    def handle_event(self, event: p.SfuTracksEvent) -> None:
-        self.owners = dict(event.track_owners)
+    def _set_owners(self, owners: dict[str, str]) -> None:
+        """Which participant each receive slot carries; streams of those no longer carried go."""
+        self.owners = dict(owners)
         carried = set(self.owners.values())
         for owner in [o for o in self.streams if o not in carried]:
             self.streams.pop(owner).close()
             if self._adm is not None:
                 self._adm.detach_source(owner)
+
+    def handle_event(self, event: p.SfuTracksEvent) -> None:
+        self._set_owners(event.track_owners)
         pc = self.subscriber
         if pc is not None and event.slots_needed > len(pc.getTransceivers()):
             self._spawn(self._renegotiate(event.slots_needed), "rtc-renegotiate")

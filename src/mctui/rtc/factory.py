@@ -19,4 +19,8 @@ def create_transport(sfu: p.SfuInfo, network: NetworkPolicy) -> MediaTransport:
         from mctui.rtc.embedded_client import EmbeddedSfuTransport
 
         return EmbeddedSfuTransport(network)
+    if sfu.kind == "janus":
+        from mctui.rtc.janus_client import JanusTransport
+
+        return JanusTransport(network)
     raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

@@ -24,12 +24,20 @@ FailureFn = Callable[[str], None]
 CandidateFn = Callable[[str, str | None, str | None], Awaitable[None]]
 
 
+#: Asks an SFU that offers the subscriber connection itself (Janus) for its offer.
+SubscribeFn = Callable[[], Awaitable[p.SfuOffer]]
+#: Sends this side's answer to such an offer (role, sdp).
+AnswerFn = Callable[[str, str], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class SfuSignals:
     """How a transport talks to the SFU through the coordinator, for one call."""
 
     offer: SignalFn
     candidate: CandidateFn
+    subscribe: SubscribeFn | None = None
+    answer: AnswerFn | None = None
 
 
 class MediaTransport(ABC):
@@ -66,6 +74,10 @@ class MediaTransport(ABC):
 
     def handle_candidate(self, event: p.SfuCandidateEvent) -> None:
         """One of the SFU's trickled ICE candidates (or the end of them)."""
+        return None
+
+    def handle_offer(self, event: p.SfuOfferEvent) -> None:
+        """A new offer for the subscriber connection from an SFU that makes them (Janus)."""
         return None
 
     def receive_stats(self) -> dict[str, JitterStats]:

@@ -336,6 +336,11 @@ class Coordinator:
                     raise InvalidStateError(f"join {call.cid} before sending media")
                 await self.sfu.add_candidate(session, call, request)
                 return {}
+            case p.SfuSubscribeRequest():
+                call = self._call(request.cid)
+                if session.key not in call.participants:
+                    raise InvalidStateError(f"join {call.cid} before asking for media")
+                return await self.sfu.subscribe(session, call)
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
     # --- helpers ------------------------------------------------------------------------------

@@ -158,6 +158,9 @@ class EmbeddedSfu:
         if pc is not None:
             await close_peer_connection(pc)
 
+    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+        raise BadRequestError("the embedded SFU takes the subscriber's offer: send sfu_signal")
+
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
         room = self.rooms.get(call.cid)
         peer = room.peers.pop(old.key, None) if room is not None else None

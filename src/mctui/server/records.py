@@ -63,6 +63,9 @@ class SfuBackend(Protocol):
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
         """A client resumed on a new connection: ``new`` now owns ``old``'s media in ``call``."""
 
+    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+        """For an SFU that offers the subscriber connection itself: its first offer."""
+
     async def close(self) -> None: ...
 
 
@@ -87,6 +90,9 @@ class NoSfu:
 
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
         return None
+
+    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+        raise InvalidStateError("this server has no SFU")
 
     async def close(self) -> None:
         return None

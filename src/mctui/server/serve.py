@@ -1,0 +1,37 @@
+"""``mctui serve``'s life: start the coordinator and its SFU, say so, run until a signal."""
+
+from __future__ import annotations
+
+from mctui.server.app import start_server
+from mctui.server.limits import ServerLimits
+from mctui.server.records import SfuBackend
+from mctui.shutdown import stop_on_signals
+
+
+class ListenError(RuntimeError):
+    """The server could not listen where it was asked to (port in use, no such address)."""
+
+
+async def serve_until_stopped(
+    secret: str,
+    host: str,
+    port: int,
+    ring_timeout: float,
+    sfu: SfuBackend,
+    limits: ServerLimits,
+    sfu_name: str,
+) -> None:
+    try:
+        running = await start_server(
+            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits
+        )
+    except OSError as exc:
+        await sfu.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    print(f"mctui server listening on {running.url} (SFU: {sfu_name})", flush=True)
+    stop = stop_on_signals()
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
+        print("mctui server stopped", flush=True)
