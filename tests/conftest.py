@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -11,6 +11,8 @@ from mctui.server.app import RunningServer, start_server
 from mctui.server.tokens import issue_token
 
 SECRET = "test-secret-not-for-production-0123456789"
+JANUS_PORTS = (8188, 8189)
+JANUS_ADMIN_KEY = "janus-test-admin-key"
 
 ClientFactory = Callable[..., Awaitable[Client]]
 
@@ -71,27 +73,70 @@ async def _connected(
     return client
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_sfus`` run once on the embedded SFU and once on Janus."""
+    if metafunc.definition.get_closest_marker("both_sfus") is not None:
+        metafunc.parametrize("sfu_server", ["embedded", "janus"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def janus_sfu_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Two real Janus instances in a NetLab's server namespace, for the whole session (they
+    hold no state between tests: every call gets its own room)."""
+    import janus_lab
+    import netlab
+
+    for why in (netlab.available(), janus_lab.available()):
+        if why is not None:
+            pytest.fail(f"the Janus tests cannot run here: {why}")
+    lab = netlab.NetLab().start()
+    try:
+        for port in JANUS_PORTS:
+            janus_lab.start(lab, tmp_path_factory.mktemp(f"janus{port}"), port, JANUS_ADMIN_KEY)
+        yield lab
+    finally:
+        lab.stop()
+        assert netlab.namespaces_left() == []
+
+
 @pytest.fixture
-async def sfu_server() -> AsyncIterator[RunningServer]:
-    """The coordinator with the embedded SFU; checks no peer connection or SFU task is left."""
+async def sfu_server(request: pytest.FixtureRequest) -> AsyncIterator[RunningServer]:
+    """The coordinator with an SFU: the embedded one, or (parametrized ``janus``) two Janus
+    instances, with this test's loop moved into the lab's clients' namespace so its clients
+    reach Janus. Checks no peer connection or SFU task is left."""
     import asyncio
+    import contextlib
 
     from mctui.rtc.peer import open_peer_connections
     from mctui.server.embedded_sfu import EmbeddedSfu
 
-    running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0, sfu=EmbeddedSfu())
-    try:
-        yield running
-    finally:
-        await running.stop()
-    await asyncio.sleep(0)
-    assert open_peer_connections() == [], "a peer connection was left open"
-    leftover = [
-        t.get_name()
-        for t in asyncio.all_tasks()
-        if t.get_name().startswith(("sfu-", "rtc-", "audio-", "signaling-")) and not t.done()
-    ]
-    assert leftover == [], f"tasks left running: {leftover}"
+    kind = getattr(request, "param", "embedded")
+    with contextlib.ExitStack() as stack:
+        if kind == "janus":
+            import janus_lab
+            from mctui.server.janus_sfu import JanusSfu
+            from netlab import SERVER_IP
+
+            lab = request.getfixturevalue("janus_sfu_lab")
+            stack.enter_context(janus_lab.inside(lab.client_ns))
+            urls = [f"ws://{SERVER_IP}:{port}" for port in JANUS_PORTS]
+            sfu: object = JanusSfu(urls, JANUS_ADMIN_KEY)
+        else:
+            sfu = EmbeddedSfu()
+        running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0, sfu=sfu)  # type: ignore[arg-type]
+        try:
+            yield running
+        finally:
+            await running.stop()
+        await asyncio.sleep(0)
+        assert open_peer_connections() == [], "a peer connection was left open"
+        leftover = [
+            t.get_name()
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith(("sfu-", "rtc-", "audio-", "signaling-", "janus-"))
+            and not t.done()
+        ]
+        assert leftover == [], f"tasks left running: {leftover}"
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ async def test_a_call_scoped_token_joins_only_its_call_and_cannot_end_or_ring(ma
         await guest.disconnect()
 
 
+@pytest.mark.both_sfus
 async def test_a_livestream_viewer_cannot_publish(sfu_server):
     host = await connected(sfu_server.url, "host")
     viewer = await connected(sfu_server.url, "viewer")

@@ -83,6 +83,7 @@ async def setup(sfu_server, bots, tmp_path):
         await client.disconnect()
 
 
+@pytest.mark.both_sfus
 async def test_suspend_existing_routes_speaker_and_mic(setup):
     user, backend, a, b, bot_a, bot_b = await setup(SE)
     mix = await record(backend)
@@ -100,6 +101,7 @@ async def test_suspend_existing_routes_speaker_and_mic(setup):
     assert band_level_db(bot_b.heard(), 1000) < band_level_db(bot_a.heard(), 1000) - 40
 
 
+@pytest.mark.both_sfus
 async def test_manual_mixes_both_rooms_and_mic_reaches_both(setup):
     user, backend, a, b, bot_a, bot_b = await setup(MANUAL)
     mix = await record(backend)
@@ -109,6 +111,7 @@ async def test_manual_mixes_both_rooms_and_mic_reaches_both(setup):
     assert band_level_db(bot_b.heard(), 1000) > -30
 
 
+@pytest.mark.both_sfus
 async def test_duck_existing_background_is_18_db_down(setup):
     user, backend, a, b, bot_a, bot_b = await setup(DUCK)
     mix = await record(backend)
@@ -119,6 +122,7 @@ async def test_duck_existing_background_is_18_db_down(setup):
     assert band_level_db(bot_a.heard(), 1000) < band_level_db(bot_b.heard(), 1000) - 40
 
 
+@pytest.mark.both_sfus
 async def test_suspend_incoming_keeps_the_first_room_end_to_end(setup):
     """Suspend-incoming with real media: room A joined first keeps mic and speaker; B joined
     later waits suspended; B's tone is not in the mix and the mic reaches only A's bot."""
@@ -131,6 +135,7 @@ async def test_suspend_incoming_keeps_the_first_room_end_to_end(setup):
     assert band_level_db(bot_b.heard(), 1000) < band_level_db(bot_a.heard(), 1000) - 40
 
 
+@pytest.mark.both_sfus
 async def test_each_participants_audio_carries_its_own_label(sfu_server, bots, media_client):
     """Two bots in one room, 440 and 660 Hz: each participant's meter follows that bot's own
     microphone, so the SFU cannot have swapped whose audio is whose."""

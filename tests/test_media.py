@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from helpers import wait_heard, wait_until
 from mctui import CallType
 from spectrum import band_level_db, peak_hz
@@ -17,6 +19,7 @@ def _remote_levels_above(call, floor_db: float, count: int):
     return wait_until(call.state, "participants", ok, timeout=10)
 
 
+@pytest.mark.both_sfus
 async def test_two_users_hear_each_other_not_themselves(media_client):
     alice = await media_client("alice", tone_hz=440)
     bob = await media_client("bob", tone_hz=660)
@@ -36,6 +39,7 @@ async def test_two_users_hear_each_other_not_themselves(media_client):
     assert band_level_db(heard_by_bob, 660) < band_level_db(heard_by_bob, 440) - 40
 
 
+@pytest.mark.both_sfus
 async def test_three_users_each_hears_two_separate_tracks(media_client):
     tones = {"alice": 440, "bob": 660, "carol": 880}
     clients = {uid: await media_client(uid, tone_hz=hz) for uid, hz in tones.items()}
@@ -60,6 +64,7 @@ async def test_three_users_each_hears_two_separate_tracks(media_client):
         assert adm is not None and set(adm.remotes) == set(tones) - {uid}
 
 
+@pytest.mark.both_sfus
 async def test_livestream_viewer_receives_host_and_is_never_forwarded(media_client):
     host = await media_client("host", tone_hz=440)
     viewer = await media_client("viewer", tone_hz=1000)

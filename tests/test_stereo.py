@@ -61,6 +61,7 @@ def test_capture_channels_follow_the_configuration():
         (AudioConfigurationPolicy.broadcaster(), False),
     ],
 )
+@pytest.mark.both_sfus
 async def test_stereo_image_survives_webrtc_and_the_sfu(sfu_server, config, stereo):
     bot = Bot(sfu_server.url, User("band"), issue_token(SECRET, "band"), stereo_signal(),
               room="concert")  # fmt: skip
