@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from conftest import SECRET
 from helpers import wait_until
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
@@ -24,7 +26,8 @@ def speaking(call, user_id):  # type: ignore[no-untyped-def]
     )
 
 
-async def test_suspended_room_shows_who_speaks_and_plays_nothing(sfu_server, bots):
+@pytest.mark.both_sfus
+async def test_suspended_room_shows_who_speaks_and_plays_nothing(sfu_server, bots, request):
     await bots("bot-a", 440, "room-a")
     bot_b = await bots("bot-b", 660, "room-b")
     await bot_b.call.set_microphone_enabled(False)  # silent until the test starts the clock
@@ -52,7 +55,9 @@ async def test_suspended_room_shows_who_speaks_and_plays_nothing(sfu_server, bot
         await bot_b.call.set_microphone_enabled(True)
         await wait_until(b.state, "participants", lambda ps: speaking(b, "bot-b") is not None)
         delay = time.monotonic() - started
-        assert delay < 0.3, f"speaking shown after {delay * 1000:.0f} ms"
+        # Janus says "talking" once 10 packets (200 ms) averaged above its threshold
+        bound = 0.6 if "janus" in request.node.name else 0.3
+        assert delay < bound, f"speaking shown after {delay * 1000:.0f} ms"
         bot = speaking(b, "bot-b")
         assert bot is not None and bot.audio_level > -20 and not bot.heard
 

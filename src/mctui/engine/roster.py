@@ -92,6 +92,10 @@ class Roster:
             if remote is not None and playing and remote.enabled:
                 level, peak = remote.level_dbfs, remote.peak_dbfs
                 speaking, heard = remote.speaking, True
+            elif activity is not None and participant.audio_muted:
+                # an SFU that learns of silence only from packets (Janus) may still say
+                # "talking" about someone who muted and stopped sending
+                level, peak, speaking, heard = FLOOR_DBFS, FLOOR_DBFS, False, False
             elif activity is not None:
                 level, peak = activity.level_dbfs, activity.level_dbfs
                 speaking, heard = activity.speaking, False

@@ -127,7 +127,7 @@ class JanusSfu:
                 body: dict[str, Any] = {
                     "request": "create", "description": room.cid, "secret": room.secret,
                     "publishers": 100, "audiocodec": "opus", "videocodec": "vp8",
-                    "audiolevel_event": True, "audio_active_packets": 25,
+                    "audiolevel_event": True, "audio_active_packets": 10,
                     "audio_level_average": 40, "is_private": True, "permanent": False,
                 }  # fmt: skip
                 if room.instance.admin_key:
