@@ -117,6 +117,18 @@ def table(results: dict[str, Any]) -> str:
         f"clients in {g('sfu', 'load_processes_at_knee')} processes used "
         f"{g('sfu', 'load_cpu_percent_at_knee')} % CPU; swept: {sfu_rows}"
     )
+    janus = results.get("sfu", {}).get("janus", {})
+    if janus.get("rows"):
+        janus_rows = ", ".join(sfu_row(r) for r in janus["rows"])
+        sfu += (
+            f". **Janus** (one instance, same harness): knee {janus.get('knee_participants')} "
+            f"participants, Janus at {janus.get('cpu_percent_at_knee')} % of a core "
+            f"({janus.get('cpu_percent_per_participant')} % per participant), the load clients "
+            f"at {janus.get('load_cpu_percent_at_knee')} % in "
+            f"{janus.get('load_processes_at_knee')} processes; swept: {janus_rows}"
+        )
+    elif janus.get("error"):
+        sfu += f". Janus: not measured ({janus['error']})"
     rows = [
         ("focus switch", focus, "p99 <= 20 ms", _verdict(_le(g("focus_switch", "p99_ms"), 20))),
         (

@@ -10,6 +10,10 @@ then bisects: the knee is the largest size that holds. CPU per participant is re
 it (the SFU's work grows with N*(N-1) streams, so it rises with N); per-stream figures are shown
 per row for reference. The load processes' own CPU is reported too (how many cores the load used).
 
+The same sweep runs with Janus as the SFU (Debian's ``janus``, one instance, in the tests' NetLab:
+Janus in the server's namespace, the coordinator and the load in the clients'), its CPU read
+from the Janus process: the embedded SFU against Janus, on the same harness in the same run.
+
 Usage: ``python sfu_cpu.py [seconds] [start]`` (defaults 6 and 4).
 """
 
@@ -27,8 +31,10 @@ from common import SECRET, emit
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "tests"))
 PER_PROCESS = 12  # light participants per load process
 CPU_LIMIT = 80.0
+JANUS_KEY = "benchmark-janus-admin-key"
 FLOWING = 0.9
 
 
@@ -38,10 +44,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-async def start_server_process() -> tuple[asyncio.subprocess.Process, str]:
+async def start_server_process(
+    *extra: str, prefix: tuple[str, ...] = ()
+) -> tuple[asyncio.subprocess.Process, str]:
+    """``mctui serve`` (``prefix``: e.g. ``ip netns exec NS``, which execs: same PID)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mctui", "serve", "--port", "0", "--secret", SECRET,
-        "--log-file", "/dev/null", stdout=asyncio.subprocess.PIPE,
+        *prefix, sys.executable, "-m", "mctui", "serve", "--port", "0", "--secret", SECRET,
+        "--log-file", "/dev/null", *extra, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
@@ -59,13 +68,34 @@ async def counts(loads: list[asyncio.subprocess.Process]) -> dict[str, dict[str,
     return merged
 
 
-async def measure(participants: int, seconds: float) -> dict[str, Any]:
-    server, url = await start_server_process()
+class Bed:
+    """Where the SFU and the load run: this machine's loopback (embedded SFU), or a NetLab with
+    a Janus instance in the server's namespace and the coordinator and load in the clients'."""
+
+    def __init__(self, janus_url: str | None = None, janus_pid: int = 0, ns: str = "") -> None:
+        self.janus_url, self.janus_pid = janus_url, janus_pid
+        self.prefix: tuple[str, ...] = ("ip", "netns", "exec", ns) if ns else ()
+
+    async def server(self) -> tuple[asyncio.subprocess.Process, str, int]:
+        """The coordinator, its URL, and the PID whose CPU is the SFU's."""
+        if self.janus_url is None:
+            proc, url = await start_server_process()
+            return proc, url, proc.pid
+        proc, url = await start_server_process(
+            "--sfu", "janus", "--janus", self.janus_url, "--janus-admin-key", JANUS_KEY,
+            prefix=self.prefix,
+        )  # fmt: skip
+        return proc, url, self.janus_pid
+
+
+async def measure(participants: int, seconds: float, bed: Bed | None = None) -> dict[str, Any]:
+    bed = bed or Bed()
+    server, url, sfu_pid = await bed.server()
     loads: list[asyncio.subprocess.Process] = []
     try:
         for first in range(0, participants, PER_PROCESS):
             load = await asyncio.create_subprocess_exec(
-                sys.executable, str(HERE / "sfu_load.py"), url, "load", str(first),
+                *bed.prefix, sys.executable, str(HERE / "sfu_load.py"), url, "load", str(first),
                 str(min(PER_PROCESS, participants - first)), str(participants),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=HERE,
             )  # fmt: skip
@@ -76,12 +106,12 @@ async def measure(participants: int, seconds: float) -> dict[str, Any]:
             loads.append(load)
         await asyncio.sleep(2.0)  # every connection up and flowing
         await counts(loads)
-        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        cpu0, t0 = cpu_seconds(sfu_pid), time.monotonic()
         load0 = sum(cpu_seconds(x.pid) for x in loads)
         await asyncio.sleep(seconds)
         received = await counts(loads)
         elapsed = time.monotonic() - t0
-        percent = 100.0 * (cpu_seconds(server.pid) - cpu0) / elapsed
+        percent = 100.0 * (cpu_seconds(sfu_pid) - cpu0) / elapsed
         load_percent = 100.0 * (sum(cpu_seconds(x.pid) for x in loads) - load0) / elapsed
         expected = 50 * elapsed
         users = [f"load{i}" for i in range(participants)]
@@ -117,17 +147,17 @@ async def measure(participants: int, seconds: float) -> dict[str, Any]:
         await server.wait()
 
 
-async def main(seconds: float, start: int) -> None:
+async def sweep(seconds: float, start: int, bed: Bed) -> dict[str, Any]:
+    """Double, then bisect, to the largest room that holds."""
     rows: dict[int, dict[str, Any]] = {}
 
     async def holds(n: int) -> bool:
         if n not in rows:
-            rows[n] = await measure(n, seconds)
+            rows[n] = await measure(n, seconds, bed)
             print(json.dumps(rows[n]), file=sys.stderr, flush=True)
         return bool(rows[n]["holds"])
 
-    good, bad = 0, 0
-    n = start
+    good, n = 0, start
     while await holds(n):  # double until a size does not hold
         good, n = n, n * 2
     bad = n
@@ -138,21 +168,42 @@ async def main(seconds: float, start: int) -> None:
         else:
             bad = middle
     knee = rows.get(good)
-    emit(
-        "sfu",
-        {
-            "sfu": {
-                "rows": [rows[k] for k in sorted(rows)],
-                "knee_participants": good,
-                "cpu_percent_at_knee": knee["cpu_percent"] if knee else None,
-                "cpu_percent_per_participant": (
-                    knee["cpu_percent_per_participant"] if knee else None
-                ),
-                "load_processes_at_knee": knee["load_processes"] if knee else None,
-                "load_cpu_percent_at_knee": knee["load_cpu_percent"] if knee else None,
-            }
-        },
-    )
+    return {
+        "rows": [rows[k] for k in sorted(rows)],
+        "knee_participants": good,
+        "cpu_percent_at_knee": knee["cpu_percent"] if knee else None,
+        "cpu_percent_per_participant": knee["cpu_percent_per_participant"] if knee else None,
+        "load_processes_at_knee": knee["load_processes"] if knee else None,
+        "load_cpu_percent_at_knee": knee["load_cpu_percent"] if knee else None,
+    }
+
+
+async def janus_sweep(seconds: float, start: int) -> dict[str, Any]:
+    """The same sweep with Janus (one instance) as the SFU, in a NetLab (tests' janus_lab)."""
+    import tempfile
+
+    import janus_lab
+    import netlab
+
+    for why in (netlab.available(), janus_lab.available()):
+        if why is not None:
+            return {"error": why}
+    lab = netlab.NetLab().start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            janus = janus_lab.start(lab, Path(folder), 8188, JANUS_KEY)
+            bed = Bed(f"ws://{netlab.SERVER_IP}:8188", janus.pid, lab.client_ns)
+            result = await sweep(seconds, start, bed)
+            result["server"] = "janus 1.1 (C), one instance"
+            return result
+    finally:
+        lab.stop()
+
+
+async def main(seconds: float, start: int) -> None:
+    embedded = await sweep(seconds, start, Bed())
+    janus = await janus_sweep(seconds, start)
+    emit("sfu", {"sfu": {**embedded, "janus": janus}})
 
 
 if __name__ == "__main__":

@@ -441,6 +441,9 @@ def demo(
     call_seconds: Annotated[
         float, typer.Option(min=0.5, help="livestream: length of the 1:1 after you accept.")
     ] = 20.0,
+    sfu: Annotated[SfuKind, typer.Option(help="The demo server's SFU.")] = SfuKind.EMBEDDED,
+    janus: JanusOpt = None,
+    janus_admin_key: JanusKeyOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -459,7 +462,12 @@ def demo(
         device = audio_device(settings, audio_backend, None, None, input_wav, output_wav)
     except MctuiError as exc:
         _fail(str(exc))
-    child = DemoBackendProcess(chosen.name, ring_after, call_seconds, _Run.log_path)
+    if sfu is SfuKind.JANUS and not janus:
+        _fail("--sfu janus needs at least one --janus ws://HOST:8188")
+    sfu_args = [f"--sfu={sfu.value}", *(f"--janus={url}" for url in janus or [])]
+    if janus_admin_key:
+        sfu_args.append(f"--janus-admin-key={janus_admin_key}")
+    child = DemoBackendProcess(chosen.name, ring_after, call_seconds, _Run.log_path, sfu_args)
 
     async def connect() -> Client:
         url, token_value = await child.start()
@@ -489,13 +497,18 @@ def demo_backend(
     ring_after: Annotated[float, typer.Option()] = 5.0,
     call_seconds: Annotated[float, typer.Option()] = 20.0,
     port: Annotated[int, typer.Option()] = 0,
+    sfu: Annotated[SfuKind, typer.Option()] = SfuKind.EMBEDDED,
+    janus: JanusOpt = None,
+    janus_admin_key: JanusKeyOpt = None,
     log_file: LogFileOpt = None,
 ) -> None:
     """(internal) The demo's server and bots; started (again) and stopped by ``mctui demo``."""
     from mctui.demo import run_backend
+    from mctui.server.sfu_factory import make_sfu
 
     _setup(None, log_file, None)
-    _run(run_backend(scenario_name, ring_after, call_seconds, port))
+    backend = make_sfu(sfu.value, None, janus, janus_admin_key)
+    _run(run_backend(scenario_name, ring_after, call_seconds, port, backend))
 
 
 @app.command()

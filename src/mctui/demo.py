@@ -31,6 +31,7 @@ from mctui.engine import CallType, User
 from mctui.errors import MctuiError
 from mctui.server.app import start_server
 from mctui.server.embedded_sfu import EmbeddedSfu
+from mctui.server.records import SfuBackend
 from mctui.server.tokens import issue_token
 from mctui.shutdown import stop_on_signals
 
@@ -80,14 +81,20 @@ async def _friend_rings(url: str, secret: str, ring_after: float, call_seconds: 
         await asyncio.sleep(30)
 
 
-async def run_backend(name: str, ring_after: float, call_seconds: float, port: int = 0) -> None:
+async def run_backend(
+    name: str,
+    ring_after: float,
+    call_seconds: float,
+    port: int = 0,
+    sfu: SfuBackend | None = None,
+) -> None:
     """Child process: start the server and the scenario's bots, print the URL, wait.
 
     The secret comes from ``MCTUI_DEMO_SECRET`` when the parent restarts a backend that died
     (same port, same secret: your token stays valid and your client reconnects by itself)."""
     scenario(name)  # an unknown scenario fails here, before anything starts
     secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
-    server = await start_server(secret, "127.0.0.1", port, sfu=EmbeddedSfu())
+    server = await start_server(secret, "127.0.0.1", port, sfu=sfu or EmbeddedSfu())
     bots: list[Bot] = []
     tasks: list[asyncio.Task[None]] = []
 
@@ -145,11 +152,17 @@ class DemoBackendProcess:
     """
 
     def __init__(
-        self, name: str, ring_after: float, call_seconds: float, log_path: Path | None = None
+        self,
+        name: str,
+        ring_after: float,
+        call_seconds: float,
+        log_path: Path | None = None,
+        sfu_args: list[str] | None = None,
     ) -> None:
         self.args = [
             sys.executable, "-m", "mctui", "demo-backend", name,
             "--ring-after", str(ring_after), "--call-seconds", str(call_seconds),
+            *(sfu_args or []),
         ]  # fmt: skip
         if log_path is not None:
             self.args += ["--log-file", str(log_path)]

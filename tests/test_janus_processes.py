@@ -1,0 +1,108 @@
+"""Janus with more moving parts: an instance that dies mid-call (the call moves to one that
+works, by itself), and the headless demo run as a user would, on Janus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import janus_lab
+from conftest import JANUS_ADMIN_KEY, JANUS_PORTS, SECRET
+from helpers import wait_until
+from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
+from mctui.audio.backends import MemoryBackend
+from mctui.engine.call import Call
+from mctui.server.app import start_server
+from mctui.server.janus_sfu import JanusSfu
+from mctui.server.tokens import issue_token
+from netlab import SERVER_IP
+
+
+def hearing(call: Call, user_id: str, yes: bool = True):  # type: ignore[no-untyped-def]
+    """Until ``call`` plays ``user_id``'s audio (its own meter of what it plays), or stops."""
+
+    def now(people) -> bool:  # type: ignore[no-untyped-def]
+        heard = any(p.user.id == user_id and p.heard and p.audio_level > -30 for p in people)
+        return heard == yes
+
+    return wait_until(call.state, "participants", now, timeout=20)
+
+
+async def test_a_lost_janus_instance_moves_its_calls_to_another(
+    janus_sfu_lab,
+    tmp_path_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    """A third instance carries a call and is killed (SIGKILL): the coordinator tells the call
+    (``call.media_error``), both clients rebuild their media, the call lands on the instance
+    that works and the audio is back; nobody left the call."""
+    lab = janus_sfu_lab
+    doomed = janus_lab.start(lab, tmp_path_factory.mktemp("janus8190"), 8190, JANUS_ADMIN_KEY)
+    urls = [f"ws://{SERVER_IP}:8190", f"ws://{SERVER_IP}:{JANUS_PORTS[0]}"]
+    with janus_lab.inside(lab.client_ns):
+        server = await start_server(SECRET, "127.0.0.1", 0, sfu=JanusSfu(urls, JANUS_ADMIN_KEY))
+        clients = []
+        try:
+            tone = (0.5 * np.sin(2 * np.pi * 500 * np.arange(48_000) / 48_000)).astype(np.float32)
+            for user, signal_data in (("talker", tone), ("ear", None)):
+                options = ClientOptions(
+                    audio_device=MemoryBackend(signal_data),
+                    audio_configuration_policy=AudioConfigurationPolicy.hifi(),
+                )
+                client = Client(server.url, User(user), issue_token(SECRET, user), options)
+                await client.connect()
+                clients.append(client)
+                await client.make_call(CallType.DEFAULT, "fragile").join()
+            ear = clients[1].state.active_calls[0]
+            await hearing(ear, "talker")
+            sfu: JanusSfu = server.coordinator.sfu  # type: ignore[assignment]
+            assert sfu.rooms["default:fragile"].instance.url == urls[0]
+            departures: list[int] = []
+            ear.state.observe("participants").listen(
+                lambda people: departures.append(1) if len(people) < 2 else None
+            )
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=5)
+            started = asyncio.get_running_loop().time()
+            await hearing(ear, "talker", yes=False)  # the audio did stop
+            await hearing(ear, "talker")
+            took = asyncio.get_running_loop().time() - started
+            print(f"audio back {took:.1f} s after the instance died")
+            assert sfu.rooms["default:fragile"].instance.url == urls[1]
+            assert departures == []
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await server.stop()
+
+
+def test_the_headless_demo_runs_on_janus(janus_sfu_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``mctui demo --sfu janus``: the demo's server drives Janus, its bots and the user's
+    client send their media there, and the user hears the room."""
+    lab = janus_sfu_lab
+    demo = lab.client_popen(
+        [sys.executable, "-m", "mctui", "demo", "multicall", "--headless", "--audio-backend",
+         "null", "--sfu", "janus", "--janus", f"ws://{SERVER_IP}:{JANUS_PORTS[0]}",
+         "--janus-admin-key", JANUS_ADMIN_KEY, "--log-file", str(tmp_path / "demo.log")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert demo.stdout is not None and demo.stdin is not None
+    heard = None
+    deadline = time.monotonic() + 60
+    while heard is None and time.monotonic() < deadline:
+        line = demo.stdout.readline()
+        if not line:
+            break
+        event = json.loads(line)
+        if event["event"] == "level" and event["room"] == "alpha" and event["heard"]:
+            heard = event if event["dbfs"] > -40 else None
+    demo.stdin.write("quit\n")
+    demo.stdin.flush()
+    assert demo.wait(timeout=30) == 0
+    assert heard is not None, (tmp_path / "demo.log").read_text()[-2000:]
