@@ -29,6 +29,7 @@ from common import SECRET
 
 from mctui import protocol as p
 from mctui.engine.signaling import WebSocketSignaling
+from mctui.network import NetworkPolicy
 from mctui.rtc.peer import close_peer_connection, new_peer_connection, take_audio_packets
 from mctui.server.tokens import issue_token
 
@@ -81,6 +82,11 @@ class LoadParticipant:
         self.owners: dict[str, str] = {}
         self.signaling = WebSocketSignaling(url)
         self.pcs: list[Any] = []
+        self.cid = ""
+        self.network = NetworkPolicy()
+        self.subscriber: Any = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, slots: int) -> None:
         sig = self.signaling
@@ -89,26 +95,62 @@ class LoadParticipant:
         join = await sig.request(
             p.JoinCallRequest, p.JoinResult, call_type="default", call_id=self.room
         )
-        cid = join.call.cid
-        publisher = new_peer_connection()
+        self.cid = join.call.cid
+        # toward the media server (a Janus elsewhere), else loopback as the coordinator
+        self.network = (
+            NetworkPolicy.toward(join.sfu.media_host) if join.sfu.media_host else NetworkPolicy()
+        )
+        publisher = new_peer_connection(self.network)
         publisher.addTransceiver(PacketTrack(self.payloads), direction="sendonly")
-        subscriber = new_peer_connection()
+        await publisher.setLocalDescription(await publisher.createOffer())
+        answer = await sig.request(
+            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="publisher",
+            sdp=publisher.localDescription.sdp,
+        )  # fmt: skip
+        await publisher.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        self.pcs = [publisher]
+        if join.sfu.kind == "janus":  # Janus offers the subscriber connection: answer it
+            offer = await sig.request(p.SfuSubscribeRequest, p.SfuOffer, cid=self.cid)
+            if offer.sdp is not None:
+                await self._answer(offer.sdp, offer.track_owners)
+            return
+        subscriber = new_peer_connection(self.network)
         for _ in range(slots):
             subscriber.addTransceiver("audio", direction="recvonly")
-        self.pcs = [publisher, subscriber]
-        for role, pc in (("publisher", publisher), ("subscriber", subscriber)):
-            await pc.setLocalDescription(await pc.createOffer())
-            answer = await sig.request(
-                p.SfuSignalRequest, p.SfuAnswer, cid=cid, role=role, sdp=pc.localDescription.sdp
-            )
-            if role == "subscriber":
-                self.owners = dict(answer.track_owners)
-            await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        await subscriber.setLocalDescription(await subscriber.createOffer())
+        answer = await sig.request(
+            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="subscriber",
+            sdp=subscriber.localDescription.sdp,
+        )  # fmt: skip
+        self.owners = dict(answer.track_owners)
+        await subscriber.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
         take_audio_packets(subscriber, self._count)
+        self.pcs.append(subscriber)
+
+    async def _answer(self, sdp: str, owners: dict[str, str]) -> None:
+        async with self._lock:
+            if self.subscriber is None:
+                self.subscriber = new_peer_connection(self.network)
+                self.pcs.append(self.subscriber)
+            pc = self.subscriber
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            take_audio_packets(pc, self._count)
+            await pc.setLocalDescription(await pc.createAnswer())
+            self.owners = dict(owners)
+            await self.signaling.request(
+                p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="subscriber",
+                sdp=pc.localDescription.sdp, sdp_type="answer",
+            )  # fmt: skip
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, p.SfuTracksEvent):
             self.owners = dict(event.track_owners)
+        elif isinstance(event, p.SfuOfferEvent):
+            task = asyncio.get_running_loop().create_task(
+                self._answer(event.sdp, event.track_owners)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _count(self, transceiver: Any, packet: Any) -> None:
         owner = self.owners.get(transceiver.mid or "")
@@ -120,6 +162,8 @@ class LoadParticipant:
         return counts
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         for pc in self.pcs:
             await close_peer_connection(pc)
         await self.signaling.close()

@@ -229,8 +229,9 @@ class JanusSfu:
 
     async def _subscribe(
         self, janus: JanusSession, room: JanusRoom, peer: JanusPeer, feeds: list[int]
-    ) -> tuple[str, dict[str, str]]:
-        """Add ``feeds`` to ``peer``'s subscriber handle (creating it): Janus's new offer."""
+    ) -> tuple[str | None, dict[str, str]]:
+        """Add ``feeds`` to ``peer``'s subscriber handle (creating it): Janus's new offer (None
+        when nothing changed)."""
         streams = [{"feed": feed} for feed in feeds]
         if peer.subscriber is None:
             peer.subscriber = await janus.attach(functools.partial(self._on_sub, room, peer))
@@ -244,8 +245,8 @@ class JanusSfu:
                 peer.subscriber, {"request": "subscribe", "streams": streams}
             )
         peer.feeds.update(feeds)
-        if jsep is None:
-            raise MediaError("Janus sent no offer for the subscription")
+        if jsep is None:  # nothing changed (the feed was in the first offer already)
+            return None, self._owners(room, data)
         return jsep["sdp"], self._owners(room, data)
 
     @staticmethod
@@ -277,7 +278,8 @@ class JanusSfu:
                 ):
                     return
                 sdp, owners = await self._subscribe(janus, room, peer, [feed])
-            peer.session.send(p.SfuOfferEvent(cid=room.cid, sdp=sdp, track_owners=owners))
+            if sdp is not None:
+                peer.session.send(p.SfuOfferEvent(cid=room.cid, sdp=sdp, track_owners=owners))
         except MediaError as exc:  # JanusError is one
             log.warning(
                 "subscribing %s to a publisher in %s failed: %s", peer.user_id, room.cid, exc
