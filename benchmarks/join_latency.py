@@ -53,8 +53,10 @@ class Stopwatch:
         self.start, self.marks = time.perf_counter(), {}
 
 
-async def mctui_join_latency(runs: int) -> tuple[list[float], list[dict[str, float]]]:
-    server = await start_server(SECRET, "127.0.0.1", 0, sfu=EmbeddedSfu())
+async def mctui_join_latency(
+    runs: int, sfu: Any = None
+) -> tuple[list[float], list[dict[str, float]]]:
+    server = await start_server(SECRET, "127.0.0.1", 0, sfu=sfu or EmbeddedSfu())
     host = await tone_client(server.url, "host", 440)
     room = host.make_call(CallType.DEFAULT, "latency")
     await room.join()
@@ -124,6 +126,47 @@ def _medians(breakdowns: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(statistics.median(b[k] for b in breakdowns if k in b), 1) for k in keys}
 
 
+JANUS_KEY = "benchmark-janus-admin-key"
+
+
+def janus_join_latency(runs: int) -> dict[str, Any]:
+    """The same join on Janus (one instance in the tests' NetLab; this script re-runs itself in
+    the clients' namespace with ``--janus URL``, where the coordinator and clients live)."""
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+    import janus_lab
+    import netlab
+
+    for why in (netlab.available(), janus_lab.available()):
+        if why is not None:
+            return {"error": why}
+    lab = netlab.NetLab().start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            janus_lab.start(lab, Path(folder), 8188, JANUS_KEY)
+            url = f"ws://{netlab.SERVER_IP}:8188"
+            result = lab.run(
+                lab.client_ns, [sys.executable, __file__, str(runs), "--janus", url], timeout=300
+            )
+    finally:
+        lab.stop()
+    lines = [x for x in result.stdout.splitlines() if x.startswith("{")]
+    if result.returncode != 0 or not lines:
+        return {"error": f"exit {result.returncode}: {result.stderr[-300:]}"}
+    return dict(json.loads(lines[-1]))
+
+
+async def janus_inner(runs: int, url: str) -> dict[str, Any]:
+    from mctui.server.janus_sfu import JanusSfu
+
+    measured, breakdowns = await mctui_join_latency(runs, JanusSfu([url], JANUS_KEY))
+    return {**summary(measured), "breakdown_p50_ms": _medians(breakdowns)}
+
+
 async def main(runs: int = 20) -> None:
     baseline = await bare_aiortc_latency(runs)
     measured, breakdowns = await mctui_join_latency(runs)
@@ -139,12 +182,19 @@ async def main(runs: int = 20) -> None:
                 "breakdown_p50_ms": _medians(breakdowns),
                 "like_for_like": "same peer connection class and candidate policy; both timed "
                 "to the first RTP packet, no jitter buffer on either side",
+                "janus": janus_join_latency(runs),
             }
         },
     )
 
 
 if __name__ == "__main__":
+    import json
     import sys
 
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20))
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    if "--janus" in sys.argv:
+        janus_url = sys.argv[sys.argv.index("--janus") + 1]
+        print(json.dumps(asyncio.run(janus_inner(count, janus_url))))
+    else:
+        asyncio.run(main(count))

@@ -59,6 +59,7 @@ def table(results: dict[str, Any]) -> str:
     sfu_rows = ", ".join(sfu_row(r) for r in results.get("sfu", {}).get("rows", []))
     focus = f"p50 {g('focus_switch', 'p50_ms')} ms, p99 {g('focus_switch', 'p99_ms')} ms"
     steps = results.get("join_latency", {}).get("breakdown_p50_ms", {})
+    janus_join = results.get("join_latency", {}).get("janus", {})
     join = (
         f"to the first packet: p50 {g('join_latency', 'p50_ms')} ms, p99 "
         f"{g('join_latency', 'p99_ms')} ms; bare aiortc (same connection class and policy, same "
@@ -67,6 +68,12 @@ def table(results: dict[str, Any]) -> str:
             "; where it goes (p50, ms from join): "
             + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in steps.items())
             if steps
+            else ""
+        )
+        + (
+            f"; on Janus (one instance, across the lab's link): p50 {janus_join['p50_ms']} ms, "
+            f"p99 {janus_join['p99_ms']} ms"
+            if "p50_ms" in janus_join
             else ""
         )
     )

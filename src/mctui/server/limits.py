@@ -30,8 +30,10 @@ class ServerLimits(BaseModel):
     #: People in one call at once.
     max_participants_per_call: PositiveInt = 100
     #: The largest frame the server reads (at most the protocol's 64 KiB) and SDP it accepts.
+    #: A subscriber's SDP grows by about 500 bytes per participant heard (one m-line each):
+    #: 60 000 bytes is a room of about 100 (20 000 stopped Janus rooms near 40).
     max_message_bytes: PositiveInt = 64 * 1024
-    max_sdp_bytes: PositiveInt = 20_000
+    max_sdp_bytes: PositiveInt = 60_000
     #: The longest a token may still be valid: longer ones are refused, whoever signed them.
     max_token_lifetime_s: PositiveInt = 24 * 3600
     #: Seconds a participant whose connection was lost (no answer to the heartbeat) keeps their
