@@ -96,7 +96,7 @@ def janus_sfu_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield lab
     finally:
         lab.stop()
-        assert netlab.namespaces_left() == []
+        assert netlab.namespaces_left(lab) == []
 
 
 @pytest.fixture

@@ -168,10 +168,11 @@ def _stop(process: subprocess.Popen[Any]) -> None:
         process.wait(timeout=5)
 
 
-def namespaces_left() -> list[str]:
-    """This process's lab namespaces that still exist (tests assert none)."""
+def namespaces_left(lab: NetLab | None = None) -> list[str]:
+    """This process's lab namespaces that still exist (tests assert none): ``lab``'s only, or
+    every lab's (another fixture's lab may rightly still be up)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    mine = f"mctui-{os.getpid()}-"
+    mine = (lab.server_ns, lab.client_ns) if lab is not None else (f"mctui-{os.getpid()}-",)
     return [line.split()[0] for line in out.splitlines() if line.startswith(mine)]
 
 

@@ -106,3 +106,68 @@ def test_the_headless_demo_runs_on_janus(janus_sfu_lab, tmp_path: Path) -> None:
     demo.stdin.flush()
     assert demo.wait(timeout=30) == 0
     assert heard is not None, (tmp_path / "demo.log").read_text()[-2000:]
+
+
+class Events:
+    """A headless process's JSON events, read as they come (it emits levels at 10 Hz)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.seen: list[dict[str, object]] = []
+
+    def until(self, predicate, timeout: float = 60) -> dict[str, object]:  # type: ignore[no-untyped-def]
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            assert line, f"the process ended: {self.seen[-5:]}"
+            event = json.loads(line)
+            self.seen.append(event)
+            if predicate(event):
+                return event  # type: ignore[no-any-return]
+        raise AssertionError(f"no such event in {timeout} s: {self.seen[-5:]}")
+
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+
+def test_a_ring_into_a_livestream_on_janus(janus_sfu_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The livestream demo on Janus: the friend's ring suspends the show, the 1:1 is heard, and
+    the show comes back when it ends; the recorded mix says so."""
+    from mctui.audio.wav_backend import read_wav
+    from spectrum import band_level_db
+
+    wav = tmp_path / "speaker.wav"
+    demo = janus_sfu_lab.client_popen(
+        [sys.executable, "-m", "mctui", "demo", "livestream", "--headless", "--audio-backend",
+         "null", "--output-wav", str(wav), "--ring-after", "3", "--call-seconds", "5",
+         "--sfu", "janus", "--janus", f"ws://{SERVER_IP}:{JANUS_PORTS[0]}",
+         "--janus-admin-key", JANUS_ADMIN_KEY, "--log-file", str(tmp_path / "demo.log")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    events = Events(demo)
+    events.until(lambda e: e["event"] == "level" and e["room"] == "show" and e["heard"]
+                 and e["dbfs"] > -40)  # fmt: skip
+    ring = events.until(lambda e: e["event"] == "ring")
+    events.send("accept")
+    suspended = events.until(lambda e: e["event"] == "suspended" and e["room"] == "show")
+    left = events.until(lambda e: e["event"] == "left" and e["room"] == "one-to-one")
+    resumed = events.until(lambda e: e["event"] == "resumed" and e["room"] == "show")
+    events.until(lambda e: e["event"] == "level" and e["t"] > resumed["t"] + 3)  # type: ignore[operator]
+    events.send("quit")
+    bye = events.until(lambda e: e["event"] == "bye")
+    assert demo.wait(timeout=30) == 0
+    audio = read_wav(wav)
+    start = float(bye["t"]) - audio.size / 48_000  # type: ignore[arg-type]
+
+    def window(a: object, b: object):  # type: ignore[no-untyped-def]
+        return audio[int((float(a) - start) * 48_000) : int((float(b) - start) * 48_000)]  # type: ignore[arg-type]
+
+    assert ring["caller"] == "friend"
+    assert band_level_db(window(float(ring["t"]) - 1.5, float(ring["t"]) - 0.2), 440) > -30  # type: ignore[arg-type]
+    during = window(float(suspended["t"]) + 0.8, float(left["t"]) - 0.3)  # type: ignore[arg-type]
+    assert band_level_db(during, 440) < -60, "the show must be silent during the 1:1"
+    after = window(float(resumed["t"]) + 1.0, float(resumed["t"]) + 2.5)  # type: ignore[arg-type]
+    assert band_level_db(after, 440) > -30, "the show should come back after the 1:1"

@@ -39,7 +39,7 @@ def lab() -> Iterator[NetLab]:
         yield running
     finally:
         running.stop()
-        assert netlab.namespaces_left() == []
+        assert netlab.namespaces_left(running) == []
 
 
 def _serve(lab: NetLab, log: Path, port: int, *extra: str) -> str:

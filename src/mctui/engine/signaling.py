@@ -180,7 +180,13 @@ class WebSocketSignaling(SignalingChannel):
                 self.url,
                 heartbeat=None,
                 max_msg_size=4 * p.MAX_MESSAGE_BYTES,
+                # a close handshake on a dead path must not hold anything up for long
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
             )
+        except asyncio.CancelledError:
+            await self._http.close()  # given up on (a reconnect stopped): leave nothing open
+            self._http = None
+            raise
         except (aiohttp.ClientError, OSError) as exc:
             await self._http.close()
             self._http = None
@@ -193,8 +199,8 @@ class WebSocketSignaling(SignalingChannel):
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="signaling-read")
         try:
             return await self._hello(token, resume)
-        except MctuiError:
-            await self.close()
+        except BaseException:  # refused, timed out or cancelled: close what was opened
+            await asyncio.shield(self.close())
             raise
 
     async def _read(self) -> None:
