@@ -134,26 +134,18 @@ def janus_join_latency(runs: int) -> dict[str, Any]:
     the clients' namespace with ``--janus URL``, where the coordinator and clients live)."""
     import json
     import sys
-    import tempfile
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
     import janus_lab
-    import netlab
 
-    for why in (netlab.available(), janus_lab.available()):
-        if why is not None:
-            return {"error": why}
-    lab = netlab.NetLab().start()
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            janus_lab.start(lab, Path(folder), 8188, JANUS_KEY)
-            url = f"ws://{netlab.SERVER_IP}:8188"
+        with janus_lab.one_instance(JANUS_KEY) as (lab, url, _):
             result = lab.run(
                 lab.client_ns, [sys.executable, __file__, str(runs), "--janus", url], timeout=300
             )
-    finally:
-        lab.stop()
+    except RuntimeError as exc:
+        return {"error": str(exc)}
     lines = [x for x in result.stdout.splitlines() if x.startswith("{")]
     if result.returncode != 0 or not lines:
         return {"error": f"exit {result.returncode}: {result.stderr[-300:]}"}

@@ -180,26 +180,15 @@ async def sweep(seconds: float, start: int, bed: Bed) -> dict[str, Any]:
 
 async def janus_sweep(seconds: float, start: int) -> dict[str, Any]:
     """The same sweep with Janus (one instance) as the SFU, in a NetLab (tests' janus_lab)."""
-    import tempfile
-
     import janus_lab
-    import netlab
 
-    for why in (netlab.available(), janus_lab.available()):
-        if why is not None:
-            return {"error": why}
-    lab = netlab.NetLab().start()
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            janus = janus_lab.start(lab, Path(folder), 8188, JANUS_KEY)
-            bed = Bed(f"ws://{netlab.SERVER_IP}:8188", janus.pid, lab.client_ns)
-            result = await sweep(seconds, start, bed)
+        with janus_lab.one_instance(JANUS_KEY) as (lab, url, pid):
+            result = await sweep(seconds, start, Bed(url, pid, lab.client_ns))
             result["server"] = "janus 1.1 (C), one instance"
             return result
     except Exception as exc:  # the embedded figures still count
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
-    finally:
-        lab.stop()
 
 
 async def main(seconds: float, start: int) -> None:

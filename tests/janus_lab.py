@@ -108,6 +108,27 @@ def start(lab: NetLab, folder: Path, ws_port: int, admin_key: str) -> subprocess
 
 
 @contextlib.contextmanager
+def one_instance(admin_key: str, ws_port: int = 8188) -> Iterator[tuple[NetLab, str, int]]:
+    """A fresh NetLab with one Janus in its server namespace (for benchmarks): the lab, the
+    instance's API URL and its PID; everything stopped and deleted afterwards. Raises
+    ``RuntimeError`` with the reason when Janus or the lab cannot run here."""
+    import tempfile
+
+    import netlab
+
+    for why in (netlab.available(), available()):
+        if why is not None:
+            raise RuntimeError(why)
+    lab = netlab.NetLab().start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            janus = start(lab, Path(folder), ws_port, admin_key)
+            yield lab, f"ws://{SERVER_IP}:{ws_port}", janus.pid
+    finally:
+        lab.stop()
+
+
+@contextlib.contextmanager
 def inside(ns: str) -> Iterator[None]:
     """Run the calling thread in network namespace ``ns`` (sockets it opens live there)."""
     libc = ctypes.CDLL(None, use_errno=True)
