@@ -329,3 +329,23 @@ async def test_everyone_leaving_a_room_at_once_is_not_an_internal_error(
     await asyncio.sleep(0.5)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert "default:together" not in sfu_server.coordinator.sfu.rooms
+
+
+def test_clients_ignore_fields_they_do_not_know_and_the_server_does_not():
+    """A newer server may add a field to a reply or event without breaking older clients; a
+    request with a field the server does not know is still a typed error."""
+    import pydantic
+
+    from mctui import protocol as p
+
+    reply = p.SERVER_MESSAGE_ADAPTER.validate_json(
+        '{"type": "reply", "id": 1, "result": {}, "added_later": true}'
+    )
+    assert isinstance(reply, p.Reply)
+    join = p.JoinResult.model_validate(
+        {"call": {"cid": "default:a", "type": "default", "id": "a", "created_by": "x"},
+         "role": "member", "can_publish": True, "sfu": {"kind": "embedded", "added": 1}}
+    )  # fmt: skip
+    assert join.sfu.kind == "embedded"
+    with pytest.raises(pydantic.ValidationError):
+        p.REQUEST_ADAPTER.validate_python({"type": "ping", "id": 1, "added_later": True})

@@ -39,7 +39,10 @@ _IdStr = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """What the server sends (replies, events and their shapes): fields a client does not know
+    yet are ignored, so a newer server can add one without breaking older clients."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 # --- shared shapes ------------------------------------------------------------------------------
@@ -85,6 +88,9 @@ def call_cid(call_type: str, call_id: str) -> str:
 
 
 class _Request(_Model):
+    """What a client sends: strict, an unknown field is a typed ``bad_request``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: int = Field(ge=0)
 
 
