@@ -142,9 +142,8 @@ async def sfu_server(request: pytest.FixtureRequest) -> AsyncIterator[RunningSer
 @pytest.fixture
 async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory]:
     """Clients of the SFU server, each with a memory audio device playing a tone (or silence)."""
-    import numpy as np
-
     from mctui.audio.backends import MemoryBackend
+    from mctui.bots.signals import tone
 
     clients: list[Client] = []
 
@@ -154,10 +153,7 @@ async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory
         policy: MultiCallAudioPolicy = MultiCallAudioPolicy.SUSPEND_EXISTING,
         **options: object,
     ) -> Client:
-        signal = None
-        if tone_hz is not None:
-            t = np.arange(48_000) / 48_000
-            signal = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
+        signal = tone(tone_hz) if tone_hz is not None else None
         # Tones stand in for voices: "hifi" skips the voice chain, whose noise suppression
         # rightly removes steady tones.
         opts = ClientOptions(

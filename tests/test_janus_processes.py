@@ -11,13 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import janus_lab
 from conftest import JANUS_ADMIN_KEY, JANUS_PORTS, SECRET
 from helpers import wait_until
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui.audio.backends import MemoryBackend
+from mctui.bots.signals import tone
 from mctui.engine.call import Call
 from mctui.server.app import start_server
 from mctui.server.janus_sfu import JanusSfu
@@ -49,8 +48,7 @@ async def test_a_lost_janus_instance_moves_its_calls_to_another(
         server = await start_server(SECRET, "127.0.0.1", 0, sfu=JanusSfu(urls, JANUS_ADMIN_KEY))
         clients = []
         try:
-            tone = (0.5 * np.sin(2 * np.pi * 500 * np.arange(48_000) / 48_000)).astype(np.float32)
-            for user, signal_data in (("talker", tone), ("ear", None)):
+            for user, signal_data in (("talker", tone(500)), ("ear", None)):
                 options = ClientOptions(
                     audio_device=MemoryBackend(signal_data),
                     audio_configuration_policy=AudioConfigurationPolicy.hifi(),

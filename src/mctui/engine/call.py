@@ -205,11 +205,8 @@ class Call:
                 call_id=self.id,
                 create=create,
             )
-            self.info = join.call
-            self._join = join
+            self._note_join(join)
             config = self.audio_configuration_policy
-            self._w.set(CallState.role, join.role)
-            self._w.set(CallState.can_publish, join.can_publish)
             self._w.set(
                 CallState.microphone_enabled, options.microphone.resolve(config.capture_on_join)
             )
@@ -217,7 +214,7 @@ class Call:
             for user in join.call.participants:
                 if user.id != self.client.user.id:
                     self._roster.joined(user)
-            await self._start_media(join, config)
+            await self._media.start(join, config)
             if self.state.connection is not CallConnection.JOINING:
                 raise InvalidStateError(f"{self.cid} was left while joining")
             self._w.set(CallState.connection, CallConnection.JOINED)
@@ -232,8 +229,12 @@ class Call:
             await self.client.remove_active_call(self)
             raise
 
-    async def _start_media(self, join: p.JoinResult, config: AudioConfigurationPolicy) -> None:
-        await self._media.start(join, config)
+    def _note_join(self, join: p.JoinResult) -> None:
+        """What the server said of this (re)join: the call, our role, whether we may publish."""
+        self.info = join.call
+        self._join = join
+        self._w.set(CallState.role, join.role)
+        self._w.set(CallState.can_publish, join.can_publish)
 
     @property
     def _adm(self) -> AudioDeviceModule | None:
@@ -292,10 +293,7 @@ class Call:
                 ended = "ended" in exc.message
                 await self.lose("ended" if ended else f"could not rejoin: {exc.message}")
                 return
-            self.info = join.call
-            self._join = join
-            self._w.set(CallState.role, join.role)
-            self._w.set(CallState.can_publish, join.can_publish)
+            self._note_join(join)
             for gone in self._roster.sync(join.call.participants, self.client.user.id):
                 if self._adm is not None:
                     self._adm.remove_remote(gone)

@@ -139,13 +139,11 @@ class Client:
         try:
             signaling, _ = await self._open_with_retry(budget, first_at_once=True)
         except BaseException:
-            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
-            raise
-        finally:
             self._w.set(ClientState.reconnect_attempt, 0)
             self._w.set(ClientState.connection_reason, None)
-        self._install(signaling)
-        self._w.set(ClientState.connection, ClientConnection.CONNECTED)
+            self._w.set(ClientState.connection, ClientConnection.DISCONNECTED)
+            raise
+        self._connected(signaling)
 
     async def _open_with_retry(
         self, budget_s: float, *, first_at_once: bool
@@ -159,7 +157,8 @@ class Client:
         while True:
             attempt += 1
             self._w.set(ClientState.reconnect_attempt, attempt)
-            if attempt > 1 or not first_at_once:
+            patience = self.options.connect_timeout_s
+            if attempt > 1 or not first_at_once:  # a retry: wait first, within the budget
                 delay = min(self.backoff.delay(attempt), max(0.0, deadline - time.monotonic()))
                 if not await wait_before_retry(self.url, delay, probe=unreachable):
                     reason = f"cannot reach the server at {self.url} (no answer)"
@@ -167,10 +166,7 @@ class Client:
                         raise ServerUnreachableError(self.state.connection_reason or reason)
                     self._w.set(ClientState.connection_reason, reason)
                     continue
-            left = deadline - time.monotonic()
-            patience = self.options.connect_timeout_s
-            if attempt > 1 or not first_at_once:
-                patience = max(0.1, min(patience, left))
+                patience = max(0.1, min(patience, deadline - time.monotonic()))
             try:
                 return await self._open_signaling(patience)
             except (AuthError, PermissionDeniedError, VersionMismatchError, InvalidStateError):
@@ -202,10 +198,15 @@ class Client:
             )
         return signaling, hello.resumed
 
-    def _install(self, signaling: SignalingChannel) -> None:
+    def _connected(self, signaling: SignalingChannel) -> None:
+        """``signaling`` is the client's channel now: its events come here, its loss starts a
+        reconnect, and the state says CONNECTED with no attempt under way."""
         signaling.set_event_handler(self._on_event)
         signaling.set_closed_handler(lambda: self._on_signaling_closed(signaling))
         self._signaling = signaling
+        self._w.set(ClientState.reconnect_attempt, 0)
+        self._w.set(ClientState.connection_reason, None)
+        self._w.set(ClientState.connection, ClientConnection.CONNECTED)
 
     async def disconnect(self) -> None:
         """Leave every call, close the audio device and the connection.
@@ -277,14 +278,11 @@ class Client:
             await self._give_up(exc.message)
             return
         attempts = self.state.reconnect_attempt
-        self._install(signaling)
+        self._connected(signaling)
         if old is not None:  # after the resume its close changes nothing; it may take a while
             retire = asyncio.get_running_loop().create_task(old.close(), name="signaling-retire")
             self._retiring.add(retire)
             retire.add_done_callback(self._retiring.discard)
-        self._w.set(ClientState.reconnect_attempt, 0)
-        self._w.set(ClientState.connection_reason, None)
-        self._w.set(ClientState.connection, ClientConnection.CONNECTED)
         await asyncio.gather(*(c.rejoin(resumed) for c in list(self.state.active_calls)))
         downtime = time.monotonic() - lost_at
         log.info(

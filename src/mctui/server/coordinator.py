@@ -321,9 +321,7 @@ class Coordinator:
                 self._send_to_participants(call, event, exclude=session)
                 return {}
             case p.SfuSignalRequest():
-                call = self._call(request.cid)
-                if session.key not in call.participants:
-                    raise InvalidStateError(f"join {call.cid} before sending media")
+                call = self._media_call(session, request.cid)
                 if len(request.sdp) > self.limits.max_sdp_bytes:
                     raise MessageTooLargeError(
                         f"an SDP of {len(request.sdp)} bytes is over the "
@@ -331,16 +329,11 @@ class Coordinator:
                     )
                 return await self.sfu.signal(session, call, request)
             case p.SfuCandidateRequest():
-                call = self._call(request.cid)
-                if session.key not in call.participants:
-                    raise InvalidStateError(f"join {call.cid} before sending media")
+                call = self._media_call(session, request.cid)
                 await self.sfu.add_candidate(session, call, request)
                 return {}
             case p.SfuSubscribeRequest():
-                call = self._call(request.cid)
-                if session.key not in call.participants:
-                    raise InvalidStateError(f"join {call.cid} before asking for media")
-                return await self.sfu.subscribe(session, call)
+                return await self.sfu.subscribe(session, self._media_call(session, request.cid))
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
     # --- helpers ------------------------------------------------------------------------------
@@ -378,6 +371,13 @@ class Coordinator:
             cid = getattr(request, "cid", scope)
         if cid != scope:
             raise PermissionDeniedError(f"this token may only join {scope}")
+
+    def _media_call(self, session: Session, cid: str) -> CallRecord:
+        """The call a media request is about, which this connection must have joined."""
+        call = self._call(cid)
+        if session.key not in call.participants:
+            raise InvalidStateError(f"join {call.cid} before sending or asking for media")
+        return call
 
     def _call(self, cid: str) -> CallRecord:
         call = self.calls.get(cid)

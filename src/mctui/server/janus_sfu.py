@@ -148,11 +148,14 @@ class JanusSfu:
         await room.ready.wait()
         return janus
 
-    def _peer(self, room: JanusRoom, session: Session, user_id: str) -> JanusPeer:
+    def _peer(self, session: Session, call: CallRecord) -> tuple[JanusRoom, JanusPeer]:
+        """The call's room and this participant's handles in it (made at first use)."""
+        room = self._place(call.cid)
         peer = room.peers.get(session.key)
         if peer is None:
+            user_id = call.participants[session.key].user.id
             peer = room.peers[session.key] = JanusPeer(session, user_id)
-        return peer
+        return room, peer
 
     # --- what the coordinator asks --------------------------------------------------------------
 
@@ -160,8 +163,7 @@ class JanusSfu:
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
     ) -> dict[str, Any]:
         participant = call.participants[session.key]
-        room = self._place(call.cid)
-        peer = self._peer(room, session, participant.user.id)
+        room, peer = self._peer(session, call)
         try:
             janus = await self._ready(room)
             async with peer.lock:
@@ -209,9 +211,7 @@ class JanusSfu:
         return {"sdp": jsep["sdp"], "sdp_type": "answer"}
 
     async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
-        participant = call.participants[session.key]
-        room = self._place(call.cid)
-        peer = self._peer(room, session, participant.user.id)
+        room, peer = self._peer(session, call)
         peer.wants = True
         try:
             janus = await self._ready(room)
@@ -245,9 +245,8 @@ class JanusSfu:
                 peer.subscriber, {"request": "subscribe", "streams": streams}
             )
         peer.feeds.update(feeds)
-        if jsep is None:  # nothing changed (the feed was in the first offer already)
-            return None, self._owners(room, data)
-        return jsep["sdp"], self._owners(room, data)
+        # no JSEP: nothing changed (the feed was in the first offer already)
+        return (jsep["sdp"] if jsep is not None else None), self._owners(room, data)
 
     @staticmethod
     def _owners(room: JanusRoom, data: dict[str, Any]) -> dict[str, str]:
