@@ -1,4 +1,4 @@
-"""The ``mctui`` command line: serve, token, devices, demo, join, bot, bench.
+"""The ``mctui`` command line: serve, token, invite, devices, demo, join, bot, bench.
 
 Every failure exits non-zero with one line on stderr (``mctui: error: ...``); a bad argument exits
 with code 2. Details go to the log file (``--log-file``, default in the user log directory), and
@@ -232,7 +232,7 @@ def serve(
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
     backend = make_sfu(sfu.value, network, janus, janus_admin_key)
     try:
-        _run(serve_until_stopped(key, host, port, ring_timeout, backend, limits, sfu.value))
+        _run(serve_until_stopped(key, host, port, ring_timeout, backend, limits, sfu.value, ice))
     except ListenError as exc:
         _error(str(exc))
 
@@ -284,6 +284,44 @@ def token(
         print(issue_token(key, user_id, name or user_id, seconds, call=scope))
     except ValueError as exc:
         _fail(str(exc))
+
+
+@app.command()
+def invite(
+    room: Annotated[str, typer.Argument(help="The room a guest may join (TYPE:ID or ID).")],
+    ttl: Annotated[str, typer.Option(help="How long the link works: 30m, 2h (at most 24h).")] = (
+        "2h"
+    ),
+    name: Annotated[str | None, typer.Option(help="The guest's display name.")] = None,
+    server: Annotated[
+        str, typer.Option(help="The server's address as the guest reaches it (http/https).")
+    ] = "http://127.0.0.1:8470",
+    secret: SecretOpt = None,
+    secret_file: SecretFileOpt = None,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Print a link that lets someone join ROOM from a web browser, with nothing to install.
+
+    The link carries a guest token scoped to ROOM: the guest may join only that call (a viewer
+    in a livestream), cannot end it or ring anyone, and the link stops working after --ttl."""
+    import secrets as random_ids
+
+    from mctui.names import RoomNameError, invite_link, split_room
+    from mctui.server.tokens import issue_token, parse_duration
+
+    _setup(config, log_file, log_level)
+    key = _secret(secret, secret_file)
+    try:
+        seconds = parse_duration(ttl)
+        cid = "{}:{}".format(*split_room(room))
+        guest = f"guest-{random_ids.token_hex(4)}"
+        link = invite_link(server, cid, issue_token(key, guest, name or "Guest", seconds, call=cid))
+    except (ValueError, RoomNameError) as exc:
+        _fail(str(exc))
+    print(f"Guest link for {cid} (works for {ttl}; anyone with it can join this call):")
+    print(link)
 
 
 def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:

@@ -66,6 +66,12 @@ class InvalidStateError(MctuiError):
     code = "invalid_state"
 
 
+class CallEndedError(InvalidStateError):
+    """The call was ended by its host: it cannot be joined or rung any more."""
+
+    code = "call_ended"
+
+
 class ServerUnreachableError(MctuiError):
     """The coordinator could not be reached at the given URL."""
 
@@ -132,6 +138,7 @@ _BY_CODE: dict[str, type[MctuiError]] = {
         NotAMemberError,
         CallNotFoundError,
         InvalidStateError,
+        CallEndedError,
         ServerUnreachableError,
         NotConnectedError,
         RequestTimeoutError,

@@ -46,3 +46,18 @@ def websocket_url(base_url: str) -> str:
     if base.startswith(("ws://", "wss://")):
         return base if base.endswith("/ws") else base + "/ws"
     raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
+
+
+def invite_link(base_url: str, cid: str, token: str) -> str:
+    """The link a guest opens in a browser: the server's page with the call and the guest
+    token in the fragment (``#…``), which a browser never sends to any server."""
+    from urllib.parse import urlencode
+
+    base = base_url.rstrip("/")
+    for scheme, web in (("wss://", "https://"), ("ws://", "http://")):
+        if base.startswith(scheme):
+            base = web + base[len(scheme) :]
+    base = base.removesuffix("/ws")
+    if not base.startswith(("http://", "https://")):
+        raise ValueError(f"server URL must start with http:// or https://, not {base_url!r}")
+    return f"{base}/#{urlencode({'call': cid, 'token': token}, safe=':')}"

@@ -27,6 +27,7 @@ ErrorCode = Literal[
     "not_a_member",
     "call_not_found",
     "invalid_state",
+    "call_ended",
     "media_error",
     "rate_limited",
     "limit_reached",
@@ -58,6 +59,14 @@ class MemberInfo(_Model):
     role: MemberRole = "member"
 
 
+class IceServerInfo(_Model):
+    """A STUN or TURN server, as a browser's ``RTCIceServer`` takes it."""
+
+    urls: list[str]
+    username: str = ""
+    credential: str = ""
+
+
 class SfuInfo(_Model):
     """Where a joined client sends and receives media for one call."""
 
@@ -67,6 +76,9 @@ class SfuInfo(_Model):
     #: The address the media server is reached at, when it is not the coordinator's host
     #: (a Janus on another machine): the client offers the address that routes there.
     media_host: str = ""
+    #: The ICE servers the server was told to use (``serve --ice-server``): clients that have
+    #: no list of their own (the web page of guests) use these.
+    ice_servers: list[IceServerInfo] = []
 
 
 class CallInfo(_Model):
@@ -113,6 +125,21 @@ class SfuSubscribeRequest(_Request):
 
     type: Literal["sfu_subscribe"] = "sfu_subscribe"
     cid: str
+
+
+#: How long an invite lasts by default, and at least (the server's token lifetime caps it).
+INVITE_TTL_S = 2 * 3600
+MIN_INVITE_TTL_S = 60
+
+
+class CreateInviteRequest(_Request):
+    """A member asks for a guest token for one call: it may join only that call (as a member,
+    or a viewer in a livestream) and cannot end it or ring anyone. The client makes the link."""
+
+    type: Literal["create_invite"] = "create_invite"
+    cid: str
+    ttl_s: int = Field(default=INVITE_TTL_S, ge=MIN_INVITE_TTL_S)
+    name: str = Field(default="", max_length=64)
 
 
 class PingRequest(_Request):
@@ -230,6 +257,7 @@ Request = Annotated[
     | SfuSignalRequest
     | SfuCandidateRequest
     | SfuSubscribeRequest
+    | CreateInviteRequest
     | PingRequest,
     Field(discriminator="type"),
 ]
@@ -250,6 +278,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "sfu_candidate",
         "ping",
         "sfu_subscribe",
+        "create_invite",
     }
 )
 
@@ -289,6 +318,14 @@ class SfuOffer(_Model):
 
     sdp: str | None = None
     track_owners: dict[str, str] = {}
+
+
+class InviteResult(_Model):
+    """A guest token for one call, and the guest's user id and expiry."""
+
+    token: str
+    guest_id: str
+    expires_at: float
 
 
 class EmptyResult(_Model):

@@ -37,9 +37,11 @@ from mctui.engine.types import (
     CallType,
     ClientOptions,
     ConnectOptions,
+    Invite,
     User,
 )
-from mctui.errors import InvalidStateError, MctuiError, NotConnectedError
+from mctui.errors import CallEndedError, InvalidStateError, MctuiError, NotConnectedError
+from mctui.names import invite_link
 from mctui.network import NetworkPolicy
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ R = TypeVar("R", bound=BaseModel)
 
 class CallHost(Protocol):
     """What a call needs from its client, and nothing more."""
+
+    #: The coordinator's address (``http://host:port``), as this client reaches it.
+    url: str
 
     @property
     def user(self) -> User: ...
@@ -290,7 +295,7 @@ class Call:
             except NotConnectedError:
                 return  # lost again: the client's next round rejoins
             except MctuiError as exc:
-                ended = "ended" in exc.message
+                ended = isinstance(exc, CallEndedError)
                 await self.lose("ended" if ended else f"could not rejoin: {exc.message}")
                 return
             self._note_join(join)
@@ -354,6 +359,18 @@ class Call:
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
+
+    # --- guests -------------------------------------------------------------------------------
+
+    async def invite(self, ttl_s: int = p.INVITE_TTL_S, name: str = "") -> Invite:
+        """A link for someone without mctui: it opens the server's web page, which joins this
+        call as a guest (a viewer in a livestream). Only members may invite; the server signs
+        the guest's token, so this works without the server's secret."""
+        result = await self.client.request(
+            p.CreateInviteRequest, p.InviteResult, cid=self.cid, ttl_s=ttl_s, name=name
+        )
+        link = invite_link(self.client.url, self.cid, result.token)
+        return Invite(link=link, guest_id=result.guest_id, expires_at=result.expires_at)
 
     # --- ringing ------------------------------------------------------------------------------
 

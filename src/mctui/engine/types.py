@@ -130,3 +130,13 @@ class ReceiveStats:
     played: int = 0
     concealed: int = 0
     late: int = 0
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A link that lets someone join one call from a web browser (``Call.invite``): it carries a
+    guest token that may join only that call and expires at ``expires_at`` (Unix time)."""
+
+    link: str
+    guest_id: str
+    expires_at: float

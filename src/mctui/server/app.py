@@ -1,4 +1,5 @@
-"""The coordinator over HTTP: one WebSocket per connected user at ``/ws``, health at ``/health``.
+"""The coordinator over HTTP: one WebSocket per connected user at ``/ws``, health at ``/health``,
+and the guests' web client at ``/`` (``server/web``: see ``web_client.py``).
 
 Binds 127.0.0.1 unless told otherwise. Each connection gets a bounded outgoing queue; a client too
 slow to drain it is disconnected rather than allowed to grow the server's memory.
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from mctui import protocol as p
 from mctui.server.coordinator import Coordinator, Session, SfuBackend
 from mctui.server.limits import ServerLimits
+from mctui.server.web_client import add_web_client
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ def create_app(coordinator: Coordinator) -> web.Application:
     app[COORDINATOR_KEY] = coordinator
     app.router.add_get("/ws", _ws_handler)
     app.router.add_get("/health", _health)
+    add_web_client(app)
     return app
 
 
@@ -159,9 +162,12 @@ async def start_server(
     ring_timeout: float = 30.0,
     sfu: SfuBackend | None = None,
     limits: ServerLimits | None = None,
+    ice_servers: list[p.IceServerInfo] | None = None,
 ) -> RunningServer:
     """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
-    coordinator = Coordinator(secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits)
+    coordinator = Coordinator(
+        secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=ice_servers
+    )
     runner = web.AppRunner(
         create_app(coordinator), handle_signals=False, access_log=None, shutdown_timeout=5.0
     )

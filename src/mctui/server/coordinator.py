@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from typing import Any
@@ -21,6 +22,7 @@ from mctui import protocol as p
 from mctui.errors import (
     AuthError,
     BadRequestError,
+    CallEndedError,
     CallNotFoundError,
     InvalidStateError,
     LimitReachedError,
@@ -40,7 +42,7 @@ from mctui.server.records import (
     SfuBackend,
 )
 from mctui.server.ringing import RingDesk
-from mctui.server.tokens import TokenClaims, verify_claims
+from mctui.server.tokens import TokenClaims, issue_token, verify_claims
 
 __all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
 
@@ -61,12 +63,15 @@ class Coordinator:
         ring_timeout: float = DEFAULT_RING_TIMEOUT_S,
         sfu: SfuBackend | None = None,
         limits: ServerLimits | None = None,
+        ice_servers: list[p.IceServerInfo] | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the coordinator needs a non-empty secret")
         self._secret = secret
         self.limits = limits or ServerLimits()
         self.sfu: SfuBackend = sfu if sfu is not None else NoSfu()
+        #: Told to every joining client (a browser guest has no list of its own).
+        self.ice_servers = list(ice_servers or [])
         self.calls: dict[str, CallRecord] = {}
         self.sessions: dict[int, Session] = {}
         self._user_sessions: dict[str, set[int]] = {}
@@ -284,7 +289,8 @@ class Coordinator:
             case p.PingRequest():
                 return {}
             case p.GetOrCreateCallRequest():
-                call = self._get_or_create(user, request.call_type, request.call_id, request.create)
+                create = request.create and session.scope is None  # guests never create calls
+                call = self._get_or_create(user, request.call_type, request.call_id, create)
                 self._add_members(call, user, request.members)
                 return {"call": call.info(for_member=user.id in call.members).model_dump()}
             case p.JoinCallRequest():
@@ -334,6 +340,8 @@ class Coordinator:
                 return {}
             case p.SfuSubscribeRequest():
                 return await self.sfu.subscribe(session, self._media_call(session, request.cid))
+            case p.CreateInviteRequest():
+                return self._invite(session, user, request).model_dump()
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
     # --- helpers ------------------------------------------------------------------------------
@@ -449,9 +457,13 @@ class Coordinator:
     ) -> p.JoinResult:
         cid = p.call_cid(request.call_type, request.call_id)
         existed = cid in self.calls and not self.calls[cid].ended
+        guest = session.scope is not None
+        if guest and not existed:
+            # A guest cannot start (or restart) a call: it waits until a member is in it.
+            raise CallNotFoundError(f"call {cid} has not started yet")
         call = self._get_or_create(user, request.call_type, request.call_id, request.create)
         if call.ended:
-            raise InvalidStateError(f"call {call.cid} has ended")
+            raise CallEndedError(f"call {call.cid} has ended")
         joined = call.participants.get(session.key)
         if joined is not None:
             if request.rejoin_role is None:
@@ -462,7 +474,7 @@ class Coordinator:
                 f"{call.cid} has {len(call.participants)} participants, the most this server "
                 "allows in one call"
             )
-        if request.rejoin_role is not None:
+        if request.rejoin_role is not None and not guest:
             self._restore_role(call, user, request.rejoin_role, created=not existed)
         if user.id not in call.members:
             call.members[user.id] = "viewer" if call.type == "livestream" else "member"
@@ -477,12 +489,33 @@ class Coordinator:
         return self._join_result(call, role)
 
     def _join_result(self, call: CallRecord, role: p.MemberRole) -> p.JoinResult:
+        sfu = self.sfu.info_for(call)
+        if self.ice_servers:
+            sfu = sfu.model_copy(update={"ice_servers": self.ice_servers})
         return p.JoinResult(
-            call=call.info(),
-            role=role,
-            can_publish=call.can_publish(role),
-            sfu=self.sfu.info_for(call),
+            call=call.info(), role=role, can_publish=call.can_publish(role), sfu=sfu
         )
+
+    def _invite(
+        self, session: Session, user: p.UserInfo, request: p.CreateInviteRequest
+    ) -> p.InviteResult:
+        """A guest token for one call, for a member of it (not for a guest: no chains of
+        invites). The guest joins as a member, or as a viewer in a livestream."""
+        if session.scope is not None:
+            raise PermissionDeniedError("a guest cannot invite others")
+        call = self._call(request.cid)
+        if call.ended:
+            raise CallEndedError(f"call {call.cid} has ended")
+        if user.id not in call.members:
+            raise NotAMemberError(f"only members of {call.cid} can invite guests")
+        ttl = min(request.ttl_s, self.limits.max_token_lifetime_s)
+        guest_id = f"guest-{secrets.token_hex(4)}"
+        name = request.name.strip() or "Guest"
+        token = issue_token(
+            self._secret, guest_id, name, ttl, call=call.cid,
+            max_lifetime_s=self.limits.max_token_lifetime_s,
+        )  # fmt: skip
+        return p.InviteResult(token=token, guest_id=guest_id, expires_at=time.time() + ttl)
 
     def _restore_role(
         self, call: CallRecord, user: p.UserInfo, role: p.MemberRole, *, created: bool
@@ -530,7 +563,7 @@ class Coordinator:
             participant.session.send(event)
             notified.add(participant.session.key)
         for callee in list(call.rings):
-            for session in self._sessions_of(callee):
+            for session in self._sessions_of(callee, call.cid):
                 if session.key not in notified:
                     session.send(event)
                     notified.add(session.key)
@@ -541,16 +574,16 @@ class Coordinator:
 
     def _ring(self, caller: p.UserInfo, call: CallRecord, members: list[str]) -> None:
         if call.ended:
-            raise InvalidStateError(f"call {call.cid} has ended")
+            raise CallEndedError(f"call {call.cid} has ended")
         if caller.id not in call.members:
             raise NotAMemberError(f"only members of {call.cid} can ring")
         self._add_members(call, caller, members)
         self.rings.ring(caller, call, members)
 
-    def _sessions_of(self, user_id: str) -> list[Session]:
-        return [
-            self.sessions[k] for k in self._user_sessions.get(user_id, ()) if k in self.sessions
-        ]
+    def _sessions_of(self, user_id: str, cid: str) -> list[Session]:
+        """``user_id``'s connections that may hear about ``cid`` (a guest's only of its call)."""
+        found = (self.sessions.get(k) for k in self._user_sessions.get(user_id, ()))
+        return [s for s in found if s is not None and s.scope in (None, cid)]
 
     def _send_to_participants(
         self, call: CallRecord, message: BaseModel, exclude: Session | None = None

@@ -22,7 +22,7 @@ class RingDesk:
         self,
         timeout: float,
         find: Callable[[str], CallRecord | None],
-        sessions_of: Callable[[str], list[Session]],
+        sessions_of: Callable[[str, str], list[Session]],
         maybe_free: Callable[[CallRecord], None],
     ) -> None:
         self.timeout = timeout
@@ -48,7 +48,7 @@ class RingDesk:
                 old.timer.cancel()
             timer = loop.call_later(self.timeout, self._timed_out, call.cid, callee)
             call.rings[callee] = PendingRing(caller=caller, timer=timer)
-            for session in self._sessions_of(callee):
+            for session in self._sessions_of(callee, call.cid):
                 session.send(p.CallRingEvent(call=info, caller=caller, timeout_s=self.timeout))
 
     def _timed_out(self, cid: str, callee: str) -> None:
@@ -60,7 +60,7 @@ class RingDesk:
             return
         event = p.CallMissedEvent(cid=cid, user=p.UserInfo(id=callee, name=callee))
         for user_id in (callee, ring.caller.id):
-            for session in self._sessions_of(user_id):
+            for session in self._sessions_of(user_id, cid):
                 session.send(event)
         self._maybe_free(call)
 
@@ -74,7 +74,7 @@ class RingDesk:
             ring.timer.cancel()
         event = p.CallAcceptedEvent(cid=call.cid, user=user)
         for user_id in (ring.caller.id, user.id):
-            for session in self._sessions_of(user_id):
+            for session in self._sessions_of(user_id, call.cid):
                 session.send(event)
 
     def reject(self, user: p.UserInfo, call: CallRecord, reason: p.RejectReason) -> None:
@@ -85,7 +85,7 @@ class RingDesk:
                 ring.timer.cancel()
             event = p.CallRejectedEvent(cid=call.cid, user=user, reason=reason)
             for user_id in (ring.caller.id, user.id):
-                for session in self._sessions_of(user_id):
+                for session in self._sessions_of(user_id, call.cid):
                     session.send(event)
             self._maybe_free(call)
             return
@@ -106,7 +106,7 @@ class RingDesk:
                 ring.timer.cancel()
             event = p.CallRejectedEvent(cid=call.cid, user=caller, reason="cancel")
             for user_id in (callee, caller.id):
-                for session in self._sessions_of(user_id):
+                for session in self._sessions_of(user_id, call.cid):
                     session.send(event)
         self._maybe_free(call)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mctui import protocol as p
+from mctui.network import IceServer
 from mctui.server.app import start_server
 from mctui.server.limits import ServerLimits
 from mctui.server.records import SfuBackend
@@ -20,10 +22,15 @@ async def serve_until_stopped(
     sfu: SfuBackend,
     limits: ServerLimits,
     sfu_name: str,
+    ice_servers: tuple[IceServer, ...] = (),
 ) -> None:
+    told = [
+        p.IceServerInfo(urls=[s.url], username=s.username or "", credential=s.credential or "")
+        for s in ice_servers
+    ]
     try:
         running = await start_server(
-            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits
+            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=told
         )
     except OSError as exc:
         await sfu.close()

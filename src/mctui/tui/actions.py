@@ -35,6 +35,7 @@ DEFAULT_KEYS: tuple[KeyAction, ...] = (
     KeyAction("quit", "q", "Quit", "Leave every room and quit"),
     KeyAction("join", "j", "Join", "Join another room"),
     KeyAction("leave", "l", "Leave", "Leave the focused room"),
+    KeyAction("invite", "i", "Invite", "Show a link that lets someone join the focused room"),
     KeyAction("accept", "a", "Accept", "Accept the incoming call", show=False),
     KeyAction("reject", "r", "Reject", "Reject the incoming call", show=False),
     KeyAction("cycle_policy", "p", "Policy", "Switch the multicall audio policy"),

@@ -40,6 +40,7 @@ from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import EngineEvent
 from mctui.tui.screens.help import HelpScreen, help_text
+from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
 from mctui.tui.screens.ring import RingScreen, describe_preview
 from mctui.tui.widgets.room_pane import LevelSource, RoomPane
@@ -321,6 +322,19 @@ class RoomsScreen(Screen[None]):
         call = self._selected()
         if call is not None:
             await self._run(call.leave())
+
+    async def action_invite(self) -> None:
+        call = self._selected()
+        if call is None:
+            self._say("join a room first, then press i to invite someone to it")
+            return
+        try:
+            invite = await call.invite()
+        except MctuiError as exc:
+            log.error("inviting to %s failed: %s", call.cid, exc)
+            self.notify(f"{call.id}: cannot invite: {exc}{self._log_hint()}", severity="error")
+            return
+        self.app.push_screen(InviteScreen(call.id, invite))
 
     def action_join(self) -> None:
         self.app.push_screen(JoinScreen(), self._join_named)

@@ -1,0 +1,252 @@
+"""A real headless Chromium for the guest page's tests, in a network namespace with only ``lo``.
+
+``LoopbackHost`` is that namespace (created and deleted by the test, never linked to the root
+namespace): the server, the bots, the headless mctui clients and Chromium all run in it and meet
+on its own 127.0.0.1. ``Browser`` drives Chromium through the DevTools protocol over a pipe
+(``--remote-debugging-pipe``: fds 3 and 4), so the test reaches into the namespace without any
+socket. Every process is stopped by PID and the namespace deleted by ``stop()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from netlab import _stop
+
+CHROMIUM = "/usr/bin/chromium"
+_serial = itertools.count()
+
+#: What the issue asks for, plus Chromium's own background traffic turned off (it would find
+#: no route in this namespace anyway) and no sandbox (tests run as root).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--remote-debugging-pipe",
+    "--allow-loopback-in-peer-connection",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--disable-breakpad",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--no-pings",
+    "--metrics-recording-only",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
+    "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
+    "--window-size=720,640",
+]
+
+
+def available() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not os.path.exists(CHROMIUM):
+        return "Debian's chromium is not installed (make test installs it)"
+    if shutil.which("ip") is None or os.geteuid() != 0:
+        return "network namespaces need iproute2 and root"
+    return None
+
+
+class LoopbackHost:
+    """One network namespace with only ``lo`` up: a machine with no network but itself."""
+
+    def __init__(self) -> None:
+        self.ns = f"mctui-{os.getpid()}-{next(_serial)}-web"
+        self.processes: list[subprocess.Popen[Any]] = []
+        self._made = False
+
+    def start(self) -> LoopbackHost:
+        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
+        self._made = True
+        subprocess.run(
+            ["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True, capture_output=True
+        )
+        return self
+
+    def popen(self, argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
+        """Start ``argv`` in the namespace (``ip netns exec`` execs it: the PID is its own)."""
+        process = subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], **kw)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            _stop(process)
+        self.processes.clear()
+        if self._made:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, timeout=10)
+            self._made = False
+
+
+class CdpError(RuntimeError):
+    """Chromium answered a DevTools command with an error, or not at all."""
+
+
+class Browser:
+    """Headless Chromium in ``host``, one page, driven over the DevTools pipe."""
+
+    def __init__(self, host: LoopbackHost, workdir: Path, capture_wav: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+
+        def pipes_as_3_and_4() -> None:  # runs in the child before exec
+            # Out of the way first (a pipe may itself be fd 3 or 4), then into place. dup2's
+            # copies are inheritable; everything else of ours is close-on-exec.
+            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
+            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        self.process = host.popen(
+            [
+                CHROMIUM, *CHROMIUM_FLAGS,
+                f"--user-data-dir={workdir / 'profile'}",
+                f"--use-file-for-fake-audio-capture={capture_wav}",
+                "about:blank",
+            ],
+            stdout=open(workdir / "chromium.out", "wb"),  # noqa: SIM115 - the child keeps it
+            stderr=subprocess.STDOUT,
+            close_fds=False,
+            preexec_fn=pipes_as_3_and_4,
+        )  # fmt: skip
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._ids = itertools.count(1)
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="cdp-reader")
+        self._reader.start()
+        self.session = self._attach_to_page()
+        self.command("Page.enable")
+        self.command("Runtime.enable")
+
+    # --- the pipe ------------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(self._from_browser, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._arrived:
+                    self._answers[-1] = {"error": {"message": "chromium closed the pipe"}}
+                    self._arrived.notify_all()
+                return
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                if "id" in message:
+                    with self._arrived:
+                        self._answers[message["id"]] = message
+                        self._arrived.notify_all()
+
+    def command(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 20,
+        session: str | None = "page",
+    ) -> dict[str, Any]:  # fmt: skip
+        """Send one DevTools command and wait for its answer."""
+        ident = next(self._ids)
+        message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
+        if session == "page":
+            message["sessionId"] = self.session
+        elif session is not None:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while ident not in self._answers:
+                if -1 in self._answers:
+                    raise CdpError(f"{method}: {self._answers[-1]['error']['message']}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CdpError(f"{method}: no answer within {timeout} s")
+                self._arrived.wait(left)
+            answer = self._answers.pop(ident)
+        if "error" in answer:
+            raise CdpError(f"{method}: {answer['error'].get('message')}")
+        return answer.get("result", {})  # type: ignore[no-any-return]
+
+    def _attach_to_page(self) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            targets = self.command("Target.getTargets", session=None)["targetInfos"]
+            pages = [t for t in targets if t["type"] == "page"]
+            if pages:
+                attached = self.command(
+                    "Target.attachToTarget",
+                    {"targetId": pages[0]["targetId"], "flatten": True},
+                    session=None,
+                )
+                return str(attached["sessionId"])
+            time.sleep(0.1)
+        raise CdpError("chromium opened no page")
+
+    # --- the page ------------------------------------------------------------------------------
+
+    def open(self, url: str) -> None:
+        self.command("Page.navigate", {"url": url})
+        self.wait_for("document.readyState === 'complete' && !!window.mctuiGuest")
+
+    def evaluate(self, expression: str, *, timeout: float = 20) -> Any:
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        result = self.command(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            timeout=timeout,
+        )
+        if "exceptionDetails" in result:
+            raise CdpError(f"{expression!r} threw: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20) -> Any:
+        """Poll ``expression`` until it is truthy; its value."""
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        phase = self.evaluate("JSON.stringify([mctuiGuest.phase, mctuiGuest.problem])")
+        raise AssertionError(f"{expression!r} stayed {value!r} for {timeout} s (page: {phase})")
+
+    def press(self, key: str) -> None:
+        """A key typed by the user (keydown, char, keyup) into the focused page."""
+        for kind in ("keyDown", "char", "keyUp"):
+            params = {"type": kind, "key": key, "text": key if kind != "keyUp" else ""}
+            self.command("Input.dispatchKeyEvent", params)
+
+    def screenshot(self, path: Path) -> None:
+        data = self.command("Page.captureScreenshot", {"format": "png"})["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def stop(self) -> None:
+        _stop(self.process)
+        for fd in (self._to_browser, self._from_browser):
+            with contextlib.suppress(OSError):
+                os.close(fd)
