@@ -209,6 +209,10 @@ class Browser:
     # --- the page ------------------------------------------------------------------------------
 
     def open(self, url: str) -> None:
+        """Load ``url`` as a new document (a link differing only in its fragment would
+        otherwise be a same-document navigation)."""
+        self.command("Page.navigate", {"url": "about:blank"})
+        self.wait_for("location.href === 'about:blank' && document.readyState === 'complete'")
         self.command("Page.navigate", {"url": url})
         self.wait_for("document.readyState === 'complete' && !!window.mctuiGuest")
 
@@ -228,9 +232,13 @@ class Browser:
         deadline = time.monotonic() + timeout
         value = None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
+            try:
+                value = self.evaluate(expression)
+            except CdpError as exc:  # the page is (re)loading: its objects are not there yet
+                value = str(exc)
+            else:
+                if value:
+                    return value
             time.sleep(0.1)
         phase = self.evaluate("JSON.stringify([mctuiGuest.phase, mctuiGuest.problem])")
         raise AssertionError(f"{expression!r} stayed {value!r} for {timeout} s (page: {phase})")

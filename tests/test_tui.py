@@ -461,3 +461,46 @@ async def test_with_no_server_at_start_the_tui_retries_and_says_so_then_gives_up
                 await pilot.pause(0.1)
     assert app.return_code == 1
     assert app.failure is not None and "cannot reach the server" in app.failure
+
+
+async def test_i_shows_the_rooms_invite_link_copies_it_and_the_guest_appears(server):
+    from urllib.parse import parse_qs, urlsplit
+
+    from mctui.server.tokens import verify_claims
+    from mctui.tui.screens.invite import InviteScreen
+    from mctui.tui.widgets.room_pane import ParticipantRows
+
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        await pilot.press("i")
+        await _until(pilot, lambda: isinstance(app.screen, InviteScreen))
+        link = app.screen.invite.link
+        assert app.clipboard == link  # OSC 52: Textual writes it to the terminal too
+        shown = str(app.screen.query_one("#invite-link").render())
+        assert link[:60] in shown.replace("\n", "")
+        fragment = parse_qs(urlsplit(link).fragment)
+        assert link.startswith(server.url + "/#") and fragment["call"] == ["default:alpha"]
+        claims = verify_claims(SECRET, fragment["token"][0])
+        assert claims.call == "default:alpha" and claims.name == "Guest"
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, InviteScreen))
+        guest = Client(
+            server.url, User(claims.user_id), fragment["token"][0],
+            ClientOptions(audio_device="null"),
+        )  # fmt: skip
+        await guest.connect()
+        try:
+            await guest.make_call(CallType.DEFAULT, "alpha").join()
+            rows = pane(app, "alpha").query_one(ParticipantRows)
+            await _until(pilot, lambda: "Guest" in str(rows.render()))
+        finally:
+            await guest.disconnect()
+        await pilot.press("q")
+
+
+async def _until(pilot, condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the screen did not get there in time"
+        await pilot.pause(0.05)

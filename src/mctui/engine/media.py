@@ -23,7 +23,7 @@ from mctui.rtc.factory import create_transport
 from mctui.rtc.transport import MediaTransport, SfuSignals
 
 if TYPE_CHECKING:
-    from mctui.engine.call import CallHost
+    from mctui.engine.host import CallHost
 
 log = logging.getLogger(__name__)
 

@@ -730,6 +730,8 @@
     if (event.key === "m" || event.key === "M") toggleMute();
     else if (event.key === "l" || event.key === "L") leave();
   });
+  // Another invite pasted into this tab changes only the fragment: start over with it.
+  window.addEventListener("hashchange", () => location.reload());
   window.addEventListener("pagehide", () => {
     if (signals && state.phase === "in-call") signals.close();
   });

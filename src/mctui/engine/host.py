@@ -1,0 +1,60 @@
+"""What a call needs from its client (``CallHost``), and nothing more: ``Call`` reaches its
+``Client`` only through this, so the two stay separable and testable apart."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from mctui.audio.session import AudioSession
+from mctui.engine.types import ClientOptions, User
+from mctui.network import NetworkPolicy
+
+if TYPE_CHECKING:
+    from mctui.engine.call import Call
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class CallHost(Protocol):
+    """What a call needs from its client, and nothing more."""
+
+    #: The coordinator's address (``http://host:port``), as this client reaches it.
+    url: str
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def options(self) -> ClientOptions: ...
+
+    @property
+    def audio(self) -> AudioSession: ...
+
+    @property
+    def network(self) -> NetworkPolicy:
+        """What this client's peer connections offer and which ICE servers they ask."""
+
+    def network_for(self, media_host: str) -> NetworkPolicy:
+        """The same, toward a media server at ``media_host`` ("": the coordinator's host)."""
+
+    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
+        """One request to the coordinator, its reply parsed into ``reply``."""
+
+    async def set_active_call(self, call: Call) -> None: ...
+
+    async def remove_active_call(self, call: Call) -> None: ...
+
+    def take_audio(self, call: Call) -> None:
+        """``call`` takes the audio back (the policy makes room first)."""
+
+    def suspend_by_user(self, call: Call) -> None:
+        """The user suspended ``call`` by hand."""
+
+    def ring_cleared(self, call: Call) -> None:
+        """``call`` no longer rings this user."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as a task the client cancels when it disconnects."""
