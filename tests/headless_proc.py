@@ -58,11 +58,12 @@ class HeadlessJoin:
         return [json.loads(line) for line in lines if line.strip()]
 
     def wait(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20, after: int = 0
     ) -> dict[str, Any]:
+        """The first event (from the ``after``-th on) that satisfies ``predicate``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for event in self.events():
+            for event in self.events()[after:]:
                 if predicate(event):
                     return event
             if self.process.poll() is not None:

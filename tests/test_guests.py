@@ -49,9 +49,13 @@ def guest_voice(hz: float) -> np.ndarray:
 @dataclass
 class Web:
     host: LoopbackHost
+    server: subprocess.Popen[str]
     browser: Browser
     listener: HeadlessJoin
     workdir: Path
+
+    def serve(self) -> None:
+        self.server = _serve(self.host, self.workdir)
 
     def invite(self, room: str = ROOM, *extra: str) -> str:
         """``mctui invite`` (it only signs; it needs no network)."""
@@ -88,12 +92,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     workdir = tmp_path_factory.mktemp("guests")
     host = LoopbackHost().start()
     try:
-        server = host.popen(
-            [*MCTUI, "serve", "--port", str(PORT), "--secret", SECRET, "--log-file",
-             str(workdir / "serve.log")],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        wait_for_line(server, "listening")
+        server = _serve(host, workdir)
         bot = host.popen(
             [*MCTUI, "bot", ROOM, "--tone", str(BOT_HZ), "--server", URL, "--secret", SECRET,
              "--log-file", str(workdir / "bot.log")],
@@ -105,10 +104,20 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         capture = workdir / "guest-mic.wav"
         write_wav(capture, guest_voice(GUEST_HZ))
         chromium = Browser(host, workdir / "chromium", capture)
-        yield Web(host, chromium, listener, workdir)
+        yield Web(host, server, chromium, listener, workdir)
     finally:
         host.stop()
         assert namespaces_left() == [] or host.ns not in namespaces_left()
+
+
+def _serve(host: LoopbackHost, workdir: Path) -> subprocess.Popen[str]:
+    server = host.popen(
+        [*MCTUI, "serve", "--port", str(PORT), "--secret", SECRET, "--log-file",
+         str(workdir / "serve.log")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_for_line(server, "listening")
+    return server
 
 
 def test_a_guest_joins_from_the_link_hears_and_is_heard(web: Web) -> None:
@@ -139,6 +148,7 @@ def test_a_guest_joins_from_the_link_hears_and_is_heard(web: Web) -> None:
         "[...document.querySelectorAll('#participants .who')].map(e => e.textContent)"
     )
     assert sorted(names) == sorted(["Ann", f"bot-{BOT_HZ}hz", "listener"])
+    assert page.evaluate("mctuiGuest.trickled") > 0  # candidates went after the offer
     page.screenshot(web.workdir / "guest-page.png")
 
 
@@ -154,14 +164,32 @@ def test_mute_silences_the_guest_and_unmute_brings_it_back(web: Web) -> None:
     assert web.guest_level_db() > -30
 
 
+def test_the_page_says_reconnecting_and_comes_back_after_a_server_restart(web: Web) -> None:
+    page = web.browser
+    guest = web.guest_id()
+    seen = len(web.listener.events())
+    web.server.kill()
+    web.server.wait(timeout=5)
+    page.wait_for("mctuiGuest.phase === 'reconnecting'", timeout=10)
+    assert "Reconnecting" in page.evaluate("document.getElementById('status').textContent")
+    web.serve()
+    page.wait_for("mctuiGuest.phase === 'in-call'", timeout=20)
+    assert page.evaluate("mctuiGuest.me.id") == guest  # the same guest, not a new one
+    web.listener.wait(lambda e: e["event"] == "reconnected", timeout=15, after=seen)
+    time.sleep(1.0)
+    assert web.guest_level_db() > -30
+
+
 def test_leave_removes_the_guest_from_the_call(web: Web) -> None:
     page = web.browser
     guest = web.guest_id()
+    seen = len(web.listener.events())
     page.press("l")
     page.wait_for("mctuiGuest.phase === 'left'")
     left = web.listener.wait(
-        lambda e: e["event"] == "participant_left" and e["participant"] == guest, timeout=5
-    )
+        lambda e: e["event"] == "participant_left" and e["participant"] == guest,
+        timeout=5, after=seen,
+    )  # fmt: skip
     assert left["reason"] == "left"
     assert page.evaluate("document.getElementById('rejoin').hidden") is False
 

@@ -176,3 +176,31 @@ async def test_joined_clients_are_told_the_servers_ice_servers():
     finally:
         await client.disconnect()
         await running.stop()
+
+
+def test_the_invite_command_prints_a_link_and_refuses_bad_input_with_code_2(tmp_path):
+    import subprocess
+    import sys
+
+    def invite(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mctui", "invite", *args, "--secret", SECRET,
+             "--log-file", str(tmp_path / "invite.log")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    made = invite("livestream:show", "--ttl", "30m", "--name", "Ann", "--server", "https://x.io")
+    assert made.returncode == 0, made.stderr
+    page, cid, token = link_parts(made.stdout.strip().splitlines()[-1])
+    assert (page, cid) == ("https://x.io/", "livestream:show")
+    claims = verify_claims(SECRET, token)
+    assert claims.call == "livestream:show" and claims.name == "Ann"
+    assert claims.user_id.startswith("guest-") and claims.expires_at <= time.time() + 1800 + 1
+    for args, says in (
+        (("bad room!",), "bad room name"),
+        (("show", "--ttl", "30h"), "at most 24 h"),
+        (("show", "--server", "ftp://x"), "http:// or https://"),
+    ):
+        refused = invite(*args)
+        assert refused.returncode == 2 and says in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1

@@ -34,6 +34,7 @@
     participants: new Map(), // user id -> {id, name, role, muted, away}
     levels: new Map(), // user id -> {level_dbfs, speaking}
     reconnectAttempt: 0,
+    trickled: 0, // candidates sent after their offer (trickle ICE)
   };
   window.mctuiGuest = state;
 
@@ -132,9 +133,11 @@
     }
 
     ping() {
-      // No answer in time: the path went silent (a blackhole); close and reconnect.
-      this.request("ping", {}, PING_TIMEOUT_MS).catch(() => {
-        if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.close();
+      // No answer in time: the path went silent (a blackhole); close and reconnect. The
+      // invite ran out mid-call: say so (reconnecting could not help).
+      this.request("ping", {}, PING_TIMEOUT_MS).catch((error) => {
+        if (error.code === "unauthorized") fail(explain(error));
+        else if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.close();
       });
     }
 
@@ -191,6 +194,7 @@
         this.heldCandidates[role].push(message); // the SFU takes candidates after the offer
         return;
       }
+      if (message.candidate) state.trickled += 1;
       this.signals.request("sfu_candidate", message).catch((error) => {
         console.warn("a candidate was refused", error);
       });
@@ -199,6 +203,7 @@
     flushCandidates(role) {
       this.sentOffer[role] = true;
       for (const message of this.heldCandidates[role].splice(0)) {
+        if (message.candidate) state.trickled += 1;
         this.signals.request("sfu_candidate", message).catch(() => {});
       }
     }
