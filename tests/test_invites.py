@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from conftest import SECRET
-from mctui import CallType, Client, ClientOptions, User
+from mctui import CallType
 from mctui import protocol as p
 from mctui.errors import (
     CallNotFoundError,
@@ -21,17 +21,7 @@ from mctui.errors import (
 from mctui.server.app import start_server
 from mctui.server.limits import ServerLimits
 from mctui.server.tokens import issue_token, verify_claims
-
-
-async def connected(url: str, user_id: str, token: str | None = None) -> Client:
-    client = Client(
-        url,
-        User(user_id),
-        token or issue_token(SECRET, user_id),
-        ClientOptions(audio_device="null"),
-    )
-    await client.connect()
-    return client
+from test_access import connected
 
 
 def link_parts(link: str) -> tuple[str, str, str]:

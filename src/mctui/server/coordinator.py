@@ -499,8 +499,7 @@ class Coordinator:
     def _invite(
         self, session: Session, user: p.UserInfo, request: p.CreateInviteRequest
     ) -> p.InviteResult:
-        """A guest token for one call, for a member of it (not for a guest: no chains of
-        invites). The guest joins as a member, or as a viewer in a livestream."""
+        """A guest token for one call, for a member of it (a guest cannot invite others)."""
         if session.scope is not None:
             raise PermissionDeniedError("a guest cannot invite others")
         call = self._call(request.cid)

@@ -1,0 +1,101 @@
+"""What every ``mctui`` command does first and how it fails: read the config, open the log, and
+exit with one line (code 2 for the user's typing, 1 otherwise) that names the log file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+
+try:  # typer >= 0.20 vendors its own click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exc  # type: ignore[no-redef]
+
+from mctui import __version__
+from mctui.config import Config, ConfigError, LogLevel, default_log_path, load_config
+from mctui.secrets import SecretError, load_secret
+
+T = TypeVar("T")
+log = logging.getLogger("mctui.cli")
+
+
+class _Run:
+    """The config and log file of this command run (set by ``_setup``)."""
+
+    log_path: Path | None = None
+
+
+def _fail(message: str) -> NoReturn:
+    """A usage error: one line, exit code 2."""
+    raise click_exc.UsageError(message)
+
+
+def _error(message: str, code: int = 1) -> NoReturn:
+    """A failure that is not the user's typing: one line naming the log, exit ``code``."""
+    where = f" (details in {_Run.log_path})" if _Run.log_path else ""
+    log.error("%s", message)
+    print(f"mctui: error: {message}{where}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _setup(
+    config: Path | None,
+    log_file: Path | None,
+    log_level: LogLevel | None,
+    *,
+    stderr: bool = False,
+) -> Config:
+    """Read the config file and open the log: what every command does first."""
+    from mctui.logs import setup_logging
+
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    path = log_file or settings.log.file or default_log_path()
+    level = (log_level or settings.log.level).value
+    _Run.log_path = setup_logging(path, level, stderr=stderr)
+    log.info("mctui %s: %s", __version__, " ".join(sys.argv[1:]))
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine. (uvloop was measured here and changed nothing: the cost is in
+    codecs and aiortc's Python, not in the loop.)"""
+    return asyncio.run(coro)
+
+
+def _secret(secret: str | None, secret_file: Path | None) -> str:
+    try:
+        return load_secret(secret, secret_file)
+    except SecretError as exc:
+        _fail(str(exc))
+
+
+def _server_url(url: str) -> str:
+    from mctui.names import websocket_url
+
+    try:
+        websocket_url(url)
+    except ValueError as exc:
+        _fail(f"--server {url!r}: {exc}")
+    return url
+
+
+def _rooms(rooms: list[str]) -> list[str]:
+    from mctui.names import RoomNameError, split_room
+
+    if not rooms:
+        _fail("name at least one room")
+    for room in rooms:
+        try:
+            split_room(room)
+        except RoomNameError as exc:
+            _fail(str(exc))
+    return rooms
