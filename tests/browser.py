@@ -119,18 +119,17 @@ class Browser:
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
-        self.process = host.popen(
-            [
-                CHROMIUM, *CHROMIUM_FLAGS,
-                f"--user-data-dir={workdir / 'profile'}",
-                f"--use-file-for-fake-audio-capture={capture_wav}",
-                "about:blank",
-            ],
-            stdout=open(workdir / "chromium.out", "wb"),  # noqa: SIM115 - the child keeps it
-            stderr=subprocess.STDOUT,
-            close_fds=False,
-            preexec_fn=pipes_as_3_and_4,
-        )  # fmt: skip
+        with open(workdir / "chromium.out", "wb") as log:
+            self.process = host.popen(
+                [
+                    CHROMIUM, *CHROMIUM_FLAGS,
+                    f"--user-data-dir={workdir / 'profile'}",
+                    f"--use-file-for-fake-audio-capture={capture_wav}",
+                    "about:blank",
+                ],
+                stdout=log, stderr=subprocess.STDOUT, close_fds=False,
+                preexec_fn=pipes_as_3_and_4,
+            )  # fmt: skip
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._ids = itertools.count(1)
@@ -254,7 +253,12 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def stop(self) -> None:
+        """Stop Chromium by PID, then close the pipe. The read end is closed only once the
+        reader thread has seen its end: closing an fd a thread is blocked reading would let a
+        socket opened later reuse the number, and the thread would eat that socket's data."""
+        with contextlib.suppress(OSError):
+            os.close(self._to_browser)
         _stop(self.process)
-        for fd in (self._to_browser, self._from_browser):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._reader.join(timeout=10)
+        if not self._reader.is_alive():
+            os.close(self._from_browser)

@@ -119,7 +119,7 @@ def test_meter_is_drawn_in_a_few_runs_not_one_segment_per_cell():
     assert "░" in hollow.plain and len(hollow.spans) <= 6
 
 
-def test_fast_audio_level_is_the_true_rms_and_is_installed():
+def test_fast_audio_level_is_the_true_rms_and_aiortcs_module_is_untouched():
     """Ours is the frame's RMS in whole dB; aiortc's reads an L = R stereo frame 3 dB high (it
     divides both channels' energy by one channel's samples). How much faster ours is, is the
     benchmarks' business."""
@@ -129,7 +129,7 @@ def test_fast_audio_level_is_the_true_rms_and_is_installed():
     from mctui.rtc import peer
     from mctui.rtc.frames import to_av_frame
 
-    assert aiortc.rtp.compute_audio_level_dbov is peer.audio_level_dbov
+    assert aiortc.rtp.compute_audio_level_dbov is peer.ORIGINAL_AUDIO_LEVEL_DBOV  # untouched
     original = peer.ORIGINAL_AUDIO_LEVEL_DBOV  # aiortc's pure-Python one
     rng = np.random.default_rng(1)
     assert peer.audio_level_dbov(to_av_frame(np.zeros(960, np.float32), 0)) == -127
@@ -141,16 +141,21 @@ def test_fast_audio_level_is_the_true_rms_and_is_installed():
         assert abs(original(frame) - peer.audio_level_dbov(frame) - 3) <= 1
 
 
-async def test_the_level_on_the_wire_is_the_sent_frames_level(sfu_server, bots):
-    """The effect of the patched level function: the SFU reads, in each RTP header, the RMS of
+async def test_the_level_on_the_wire_is_the_sent_frames_level(sfu_server, bots, monkeypatch):
+    """The effect of the per-sender level step: the SFU reads, in each RTP header, the RMS of
     the frames the bot sent (RFC 6464: -dBov, whole dB)."""
     import asyncio
 
+    import aiortc.rtp
+
     from mctui.audio.levels import rms_dbfs
 
+    consulted: list[int] = []  # aiortc's own level function: mctui's senders never call it
+    monkeypatch.setattr(aiortc.rtp, "compute_audio_level_dbov", lambda f: consulted.append(1) or 0)
     await bots("wire", 1000, "wire-room")
     activity = sfu_server.coordinator.sfu.activity
     await asyncio.sleep(1.0)
     expected = round(float(rms_dbfs(tone(1000)[:960])[0]))
     room = activity._rooms["default:wire-room"]
     assert round(room.publishers["wire"].level_dbfs) == expected
+    assert consulted == []

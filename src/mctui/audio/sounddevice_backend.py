@@ -13,7 +13,6 @@ reported through ``on_failure``; the session then switches to the null device an
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
 import threading
@@ -24,6 +23,7 @@ import numpy as np
 
 from mctui.audio.backends import AudioBackend, NullBackend, ProcessFn
 from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
+from mctui.audio.portaudio_private import rescan_devices, skip_terminate_at_exit
 from mctui.errors import NoAudioDeviceError
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,10 @@ def refresh_devices() -> None:
     sd = load_sounddevice()
     if _portaudio_wedged:
         return
-    with contextlib.suppress(Exception):
-        sd._terminate()
-        sd._initialize()
+    try:
+        rescan_devices(sd)
+    except sd.PortAudioError as exc:  # no usable host API now: the device list says so
+        log.warning("re-scanning audio devices failed: %s", exc)
 
 
 def describe_devices() -> tuple[list[dict[str, Any]], int | None, int | None]:
@@ -181,8 +182,7 @@ class SoundDeviceBackend(AudioBackend):
         log.warning("%s; switching to the null device", reason)
         self._device_lost = True
         _portaudio_wedged = True
-        with contextlib.suppress(Exception):
-            atexit.unregister(self._sd._exit_handler)
+        skip_terminate_at_exit(self._sd)
         if self.on_failure is not None:
             self.on_failure(reason)
 

@@ -12,9 +12,11 @@ The private attributes used here, each with a test of its effect rather than a r
 gatherer's aioice ``Connection`` and its candidate lists (the SFU answers with exactly its
 ``--host`` address, a client offers exactly 127.0.0.1 on loopback: ``test_networks``,
 ``test_perf_fixes``; the offer leaves before the STUN answer: ``test_trickle``), the receiver's
-packet handler (aiortc's own track never fills: ``test_perf_fixes``), aiortc's audio-level
-function (the level on the wire: ``test_perf_fixes``) and aioice's consent task (no task left:
-``test_resources``).
+packet handler (aiortc's own track never fills: ``test_perf_fixes``), the sender's encode step
+with its mangled track and encoder (the level on the wire is ours, and aiortc's level function is
+never called: ``test_perf_fixes``) and aioice's consent task (no task left: ``test_resources``).
+Nothing here assigns into aiortc's or aioice's modules; sounddevice's private parts are in
+``audio/portaudio_private.py``.
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpCodecParameters,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.codecs import get_encoder
 from aiortc.rtcicetransport import candidate_from_aioice
+from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
@@ -63,9 +69,43 @@ def audio_level_dbov(frame: av.AudioFrame) -> int:
     return round(min(max(20 * math.log10(rms), -127), 0))
 
 
-#: aiortc's pure-Python version, kept for the test that proves ours matches it on mono frames.
+#: aiortc's pure-Python version (left in place: nothing process-wide is replaced), for the test
+#: that proves ours matches it on mono frames.
 ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_audio_level_dbov
-aiortc.rtp.compute_audio_level_dbov = audio_level_dbov
+
+
+def _levels_in_numpy(sender: RTCRtpSender) -> None:
+    """This sender (only) measures each frame's RFC 6464 level with ``audio_level_dbov``.
+
+    aiortc computes the level inside its sender's ``_next_encoded_frame`` through a module
+    global; rather than replace that for the whole process, this instance gets its own copy of
+    the step: read the track, encode (in the executor, as aiortc does), or pack a pre-encoded
+    packet. The sender's private track and encoder are aiortc's name-mangled attributes.
+    """
+    state = sender.__dict__
+    if state.get("_mctui_levels"):
+        return
+
+    async def next_encoded_frame(codec: RTCRtpCodecParameters) -> RTCEncodedFrame | None:
+        data = await state["_RTCRtpSender__track"].recv()
+        if not sender._enabled:
+            return None
+        encoder = state["_RTCRtpSender__encoder"]
+        if encoder is None:
+            encoder = state["_RTCRtpSender__encoder"] = get_encoder(codec)
+        level = None
+        if isinstance(data, av.AudioFrame):
+            level = audio_level_dbov(data)
+            payloads, timestamp = await asyncio.get_running_loop().run_in_executor(
+                None, encoder.encode, data, False
+            )
+        else:
+            payloads, timestamp = encoder.pack(data)
+        # aiortc annotates the level as int, and passes None itself for pre-encoded packets
+        return RTCEncodedFrame(payloads, timestamp, level) if payloads else None  # type: ignore[arg-type]
+
+    state["_next_encoded_frame"] = next_encoded_frame
+    state["_mctui_levels"] = True
 
 
 def _rtc_ice_servers(policy: NetworkPolicy) -> list[RTCIceServer]:
@@ -102,6 +142,12 @@ class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
         for connection in _ice_connections(self):
             _apply_policy(connection, self)
         await super().setLocalDescription(sessionDescription)
+
+    def addTransceiver(self, trackOrKind: Any, direction: str = "sendrecv") -> RTCRtpTransceiver:
+        transceiver = super().addTransceiver(trackOrKind, direction=direction)
+        if transceiver.kind == "audio":
+            _levels_in_numpy(transceiver.sender)
+        return transceiver
 
     def local_sdp(self) -> str:
         """The local description to send: while trickling, without ``a=end-of-candidates``
