@@ -34,6 +34,8 @@ URL = f"http://127.0.0.1:{PORT}"
 GUEST_HZ = 1000
 BOT_HZ = 440
 ROOM = "web"
+#: Told to the page by the server; nothing answers there (the page must not wait for it).
+STUN = "stun:127.0.0.1:3478"
 
 
 def guest_voice(hz: float) -> np.ndarray:
@@ -113,7 +115,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
 def _serve(host: LoopbackHost, workdir: Path) -> subprocess.Popen[str]:
     server = host.popen(
         [*MCTUI, "serve", "--port", str(PORT), "--secret", SECRET, "--log-file",
-         str(workdir / "serve.log")],
+         str(workdir / "serve.log"), "--ice-server", STUN],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     wait_for_line(server, "listening")
@@ -149,6 +151,7 @@ def test_a_guest_joins_from_the_link_hears_and_is_heard(web: Web) -> None:
     )
     assert sorted(names) == sorted(["Ann", f"bot-{BOT_HZ}hz", "listener"])
     assert page.evaluate("mctuiGuest.trickled") > 0  # candidates went after the offer
+    assert page.evaluate("mctuiGuest.iceServers") == [STUN]  # the server's --ice-server list
     page.screenshot(web.workdir / "guest-page.png")
 
 

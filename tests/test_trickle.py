@@ -122,3 +122,29 @@ async def test_a_bad_candidate_is_a_typed_error_and_the_call_goes_on(media_clien
             cid=call.cid, role="publisher", candidate="candidate:garbage", sdp_mid="0",
         )  # fmt: skip
     await wait_heard(call, "tone")
+
+
+async def test_a_slow_sfu_answer_does_not_cost_a_non_trickling_client_its_connection() -> None:
+    """The SFU is told a STUN server that never answers; a client that gathers first (no ICE
+    servers of its own: no trickle) waits seconds for the SFU's answer. Its keepalive pings are
+    answered meanwhile (the server's reader answers them ahead of the queue), so it joins and
+    never goes RECONNECTING."""
+    from mctui.engine.state import ClientConnection
+
+    silent = IceServer("stun:127.0.0.1:9")  # the discard port: nothing answers
+    sfu = EmbeddedSfu(NetworkPolicy(("127.0.0.1",), None, (silent,)))
+    server = await start_server(SECRET, "127.0.0.1", 0, sfu=sfu)
+    clients: list[Client] = []
+    try:
+        user = await _connected(server.url, "user", ClientOptions(audio_device="null"), {}, clients)
+        seen: list[ClientConnection] = []
+        user.state.observe("connection").listen(seen.append)
+        started = time.monotonic()
+        await user.make_call(CallType.DEFAULT, "slow").join()
+        took = time.monotonic() - started
+        assert took > 2.5, f"the SFU answered in {took:.1f} s: the test proves nothing"
+        assert ClientConnection.RECONNECTING not in seen
+    finally:
+        for client in clients:
+            await client.disconnect()
+        await server.stop()

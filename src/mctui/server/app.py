@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from mctui.server.web_client import add_web_client
 log = logging.getLogger(__name__)
 
 OUTGOING_QUEUE = 1024
+#: Requests read but not handled yet, per connection.
+INBOX = 64
 COORDINATOR_KEY = web.AppKey("coordinator", Coordinator)
 
 
@@ -77,16 +80,24 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     writer = loop.create_task(session.write_loop())
     deadline = loop.call_later(limits.auth_timeout_s, _close_unauthenticated, session)
+    # Requests are handled in order by one worker; the reader only answers keepalive pings
+    # itself, so a request that takes long (an SFU gathering candidates from a STUN server that
+    # does not answer) never makes the client think the server is gone.
+    inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(maxsize=INBOX)
+    worker = loop.create_task(_work(coordinator, session, inbox))
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
-                await coordinator.handle_text(session, msg.data)
-                # A backlog of frames is read without suspending; yield after each one so a
-                # flood on one connection never starves the others or the SFU's media tasks.
-                await asyncio.sleep(0)
+                if session.user is not None and _is_ping(msg.data):
+                    await coordinator.handle_text(session, msg.data)
+                else:
+                    await inbox.put(msg.data)  # a full inbox stops the reading: backpressure
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:
+        await inbox.put(None)  # what the client sent before it went is still handled
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
         deadline.cancel()
         # No answer to the heartbeat, or a network error: the client may come back (grace).
         # A close frame or an orderly end of the stream: it quit, or its process died.
@@ -97,6 +108,27 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
             await writer
         await ws.close()
     return ws
+
+
+async def _work(
+    coordinator: Coordinator, session: WebSocketSession, inbox: asyncio.Queue[str | bytes | None]
+) -> None:
+    while (raw := await inbox.get()) is not None:
+        await coordinator.handle_text(session, raw)
+        # A backlog of frames is handled without suspending; yield after each one so a flood on
+        # one connection never starves the others or the SFU's media tasks.
+        await asyncio.sleep(0)
+
+
+def _is_ping(raw: str | bytes) -> bool:
+    """A keepalive ping (small, and its ``type`` says so), answered ahead of the queue."""
+    if len(raw) > 64:
+        return False
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("type") == "ping"
 
 
 def _connection_lost(exc: BaseException | None) -> bool:

@@ -35,6 +35,7 @@
     levels: new Map(), // user id -> {level_dbfs, speaking}
     reconnectAttempt: 0,
     trickled: 0, // candidates sent after their offer (trickle ICE)
+    iceServers: [], // the STUN/TURN servers the server told us to use
   };
   window.mctuiGuest = state;
 
@@ -482,6 +483,7 @@
   async function startMedia(join, restart) {
     if (media) media.close();
     media = new Media(signals, link.cid, join, mic, (why) => onMediaFailure(why));
+    state.iceServers = media.iceServers.flatMap((server) => server.urls);
     await media.start(restart);
   }
 
