@@ -53,8 +53,12 @@ CHROMIUM_FLAGS = [
     "--use-mock-keychain",
     "--disable-gpu",
     "--disable-dev-shm-usage",
+    # WebRtcHideLocalIpsWithMdns: a page without microphone permission offers mDNS names
+    # instead of its addresses, and Chromium's mDNS responder cannot start in a namespace with
+    # only lo (no multicast): it would then offer no candidate at all. Real networks have it.
     "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
-    "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
+    "CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions,"
+    "WebRtcHideLocalIpsWithMdns",
     "--window-size=720,640",
 ]
 

@@ -180,6 +180,15 @@ class HeadlessSession:
             elif verb == "join" and args:
                 call_type, name = parse_room(args[0])
                 await client.make_call(call_type, name).join()
+            elif verb in ("end", "invite") and args:
+                call = self._find(args[0])
+                if call is None:
+                    return
+                if verb == "end":
+                    await call.end()
+                else:
+                    invite = await call.invite(name=" ".join(args[1:]))
+                    self.emit("invite", room=call.id, link=invite.link, guest=invite.guest_id)
             elif verb in ("focus", "mute", "unmute", "leave", "suspend", "resume") and args:
                 call = self._find(args[0])
                 if call is None:
