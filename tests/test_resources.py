@@ -13,8 +13,8 @@ from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, Use
 from mctui.rtc.peer import open_peer_connections
 from mctui.server.tokens import issue_token
 
-JOIN_LEAVE_CYCLES = 300
-RING_CYCLES = 100
+JOIN_LEAVE_CYCLES = 150
+RING_CYCLES = 50
 SLACK = 6  # tasks/fds that may legitimately be mid-flight (timers, a closing socket)
 
 

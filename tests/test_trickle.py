@@ -125,14 +125,18 @@ async def test_a_bad_candidate_is_a_typed_error_and_the_call_goes_on(media_clien
 
 
 async def test_a_slow_sfu_answer_does_not_cost_a_non_trickling_client_its_connection() -> None:
-    """The SFU is told a STUN server that never answers; a client that gathers first (no ICE
+    """The SFU is told a STUN server that answers late; a client that gathers first (no ICE
     servers of its own: no trickle) waits seconds for the SFU's answer. Its keepalive pings are
     answered meanwhile (the server's reader answers them ahead of the queue), so it joins and
     never goes RECONNECTING."""
     from mctui.engine.state import ClientConnection
 
-    silent = IceServer("stun:127.0.0.1:9")  # the discard port: nothing answers
-    sfu = EmbeddedSfu(NetworkPolicy(("127.0.0.1",), None, (silent,)))
+    # Answering after 5.5 s: a ping is sent every 2.5 s, so one lands in the first 2.5 s of
+    # that wait and, were it queued behind the SFU's answer, would wait more than the 2.5 s a
+    # client allows (3 s was tried: it need not catch one).
+    responder, port = await start_stun(5.5)
+    slow = IceServer(f"stun:127.0.0.1:{port}")
+    sfu = EmbeddedSfu(NetworkPolicy(("127.0.0.1",), None, (slow,)))
     server = await start_server(SECRET, "127.0.0.1", 0, sfu=sfu)
     clients: list[Client] = []
     try:
@@ -148,3 +152,5 @@ async def test_a_slow_sfu_answer_does_not_cost_a_non_trickling_client_its_connec
         for client in clients:
             await client.disconnect()
         await server.stop()
+        assert responder.transport is not None
+        responder.transport.close()
