@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.app-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test lint bench venv venv-test system-deps system-deps-test format clean
+.PHONY: demo test lint bench venv venv-test system-deps system-deps-test deps-test format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,11 @@ format: venv-test
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-test: system-deps-test venv-test lint
+# The Debian packages (apt) and the venv (pip) are independent: install both at once.
+deps-test:
+	$(MAKE) -j2 system-deps-test venv-test
+
+test: deps-test lint
 	$(BIN)/python -m pytest
 
 bench: system-deps-test venv-test
