@@ -610,7 +610,8 @@
       try {
         const resumed = await connect();
         const result = await join(state.role || "member");
-        if (!(resumed && media && media.healthy)) await startMedia(result, true);
+        if (resumed && media && media.healthy) media.signals = signals; // keep the media
+        else await startMedia(result, true);
         state.reconnectAttempt = 0;
         setPhase("in-call", "In the call");
         render();
