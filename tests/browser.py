@@ -1,4 +1,5 @@
-"""A real headless Chromium for the guest page's tests, in a network namespace with only ``lo``.
+"""A real headless Chromium for the guest page's tests, in a network namespace with only ``lo``
+(or a NetLab's clients' namespace, for the guest on Janus).
 
 ``LoopbackHost`` is that namespace (created and deleted by the test, never linked to the root
 namespace): the server, the bots, the headless mctui clients and Chromium all run in it and meet
@@ -20,7 +21,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from netlab import _stop
 
@@ -103,6 +104,13 @@ class LoopbackHost:
             self._made = False
 
 
+class Host(Protocol):
+    """Where Chromium runs: a ``LoopbackHost``, or anything that starts a process in a
+    namespace and stops it later (a NetLab's ``client_popen``)."""
+
+    def popen(self, argv: list[str], **kw: Any) -> subprocess.Popen[Any]: ...
+
+
 class CdpError(RuntimeError):
     """Chromium answered a DevTools command with an error, or not at all."""
 
@@ -110,7 +118,7 @@ class CdpError(RuntimeError):
 class Browser:
     """Headless Chromium in ``host``, one page, driven over the DevTools pipe."""
 
-    def __init__(self, host: LoopbackHost, workdir: Path, capture_wav: Path) -> None:
+    def __init__(self, host: Host, workdir: Path, capture_wav: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()

@@ -1,5 +1,5 @@
 """Janus with more moving parts: an instance that dies mid-call (the call moves to one that
-works, by itself), and the headless demo run as a user would, on Janus."""
+works, by itself), and the headless demo run as a user would, on Janus, with a browser guest."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import janus_lab
+from browser import Browser
 from conftest import JANUS_ADMIN_KEY, JANUS_PORTS, SECRET
 from helpers import wait_until
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui.audio.backends import MemoryBackend
+from mctui.audio.wav_backend import write_wav
 from mctui.bots.signals import tone
 from mctui.engine.call import Call
 from mctui.server.app import start_server
 from mctui.server.janus_sfu import JanusSfu
 from mctui.server.tokens import issue_token
 from netlab import SERVER_IP
+from test_guests import GUEST_HZ, guest_voice
 
 
 def hearing(call: Call, user_id: str, yes: bool = True):  # type: ignore[no-untyped-def]
@@ -80,9 +84,13 @@ async def test_a_lost_janus_instance_moves_its_calls_to_another(
             await server.stop()
 
 
-def test_the_headless_demo_runs_on_janus(janus_sfu_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_headless_demo_runs_on_janus_and_a_browser_guest_joins_it(
+    janus_sfu_lab, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """``mctui demo --sfu janus``: the demo's server drives Janus, its bots and the user's
-    client send their media there, and the user hears the room."""
+    client send their media there, and the user hears the room. Then a guest opens the room's
+    invite link in headless Chromium (in the same namespace as the demo): the guest page
+    publishes to Janus and answers Janus's offers, and the demo's user hears the guest."""
     lab = janus_sfu_lab
     demo = lab.client_popen(
         [sys.executable, "-m", "mctui", "demo", "multicall", "--headless", "--audio-backend",
@@ -90,20 +98,38 @@ def test_the_headless_demo_runs_on_janus(janus_sfu_lab, tmp_path: Path) -> None:
          "--janus-admin-key", JANUS_ADMIN_KEY, "--log-file", str(tmp_path / "demo.log")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert demo.stdout is not None and demo.stdin is not None
-    heard = None
-    deadline = time.monotonic() + 60
-    while heard is None and time.monotonic() < deadline:
-        line = demo.stdout.readline()
-        if not line:
-            break
-        event = json.loads(line)
-        if event["event"] == "level" and event["room"] == "alpha" and event["heard"]:
-            heard = event if event["dbfs"] > -40 else None
-    demo.stdin.write("quit\n")
-    demo.stdin.flush()
-    assert demo.wait(timeout=30) == 0
-    assert heard is not None, (tmp_path / "demo.log").read_text()[-2000:]
+    events = Events(demo)
+    try:
+        events.until(
+            lambda e: e["event"] == "level" and e["room"] == "alpha" and bool(e["heard"])
+            and float(e["dbfs"]) > -40  # type: ignore[arg-type]
+        )  # fmt: skip
+        events.send("invite alpha Dee")
+        link = str(events.until(lambda e: e["event"] == "invite")["link"])
+        capture = tmp_path / "guest-mic.wav"
+        write_wav(capture, guest_voice(GUEST_HZ))
+        page = Browser(SimpleNamespace(popen=lab.client_popen), tmp_path / "chromium", capture)
+        try:
+            page.open(link)
+            page.wait_for("mctuiGuest.phase === 'in-call'", timeout=30)
+            guest = page.evaluate("mctuiGuest.me.id")
+            # the guest hears the room through Janus, and the demo's user hears the guest
+            page.wait_for(
+                "mctuiGuest.stats().then(s => s.inbound.some(i => i.energy > 0.01))", timeout=20
+            )
+            events.until(
+                lambda e: e["event"] == "level" and e.get("participant") == guest
+                and bool(e["heard"]) and float(e["dbfs"]) > -40,  # type: ignore[arg-type]
+                timeout=20,
+            )  # fmt: skip
+        finally:
+            page.stop()
+        events.send("quit")
+        assert demo.wait(timeout=30) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
 
 
 class Events:

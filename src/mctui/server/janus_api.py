@@ -44,6 +44,8 @@ class JanusSession:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[Event]] = {}
+        #: Transactions whose whole answer is an ``ack``.
+        self._ack_answers: set[str] = set()
         self._listeners: dict[int, Callable[[Event], None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -88,9 +90,13 @@ class JanusSession:
         return data, reply.get("jsep")
 
     async def trickle(self, handle: int, candidate: dict[str, Any]) -> None:
-        await self._send({"janus": "trickle", "handle_id": handle, "candidate": candidate})
+        await self._send(
+            {"janus": "trickle", "handle_id": handle, "candidate": candidate}, ack_answers=True
+        )
 
-    async def _send(self, message: dict[str, Any]) -> Event:
+    async def _send(self, message: dict[str, Any], *, ack_answers: bool = False) -> Event:
+        """Send ``message``; its answer. ``ack_answers``: Janus's ``ack`` is all it will say
+        (``trickle``, ``keepalive``); otherwise an ``ack`` means an event follows."""
         if self._ws is None or self._ws.closed:
             raise JanusError(f"the connection to Janus at {self.url} is closed")
         transaction = f"m{next(self._ids)}"
@@ -99,6 +105,8 @@ class JanusSession:
             message["session_id"] = self.session_id
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._waiting[transaction] = future
+        if ack_answers:
+            self._ack_answers.add(transaction)
         try:
             await self._ws.send_str(json.dumps(message))
             reply = await asyncio.wait_for(future, REQUEST_TIMEOUT_S)
@@ -108,6 +116,7 @@ class JanusSession:
             raise JanusError(f"lost the connection to Janus at {self.url} ({exc})") from exc
         finally:
             self._waiting.pop(transaction, None)
+            self._ack_answers.discard(transaction)
         if reply.get("janus") == "error":
             error = reply.get("error", {})
             raise JanusError(f"Janus: {error.get('reason', 'error')} ({error.get('code')})")
@@ -129,10 +138,15 @@ class JanusSession:
 
     def _on_message(self, message: Event) -> None:
         kind = message.get("janus")
-        if kind == "ack":
+        transaction = str(message.get("transaction", ""))
+        if kind == "ack" and transaction not in self._ack_answers:
             return  # the answer comes later as an event with this transaction
-        future = self._waiting.get(str(message.get("transaction", "")))
-        if future is not None and kind in ("success", "error", "event") and not future.done():
+        future = self._waiting.get(transaction)
+        if (
+            future is not None
+            and kind in ("ack", "success", "error", "event")
+            and not future.done()
+        ):
             future.set_result(message)
             return
         listener = self._listeners.get(int(message.get("sender", 0) or 0))
@@ -146,7 +160,7 @@ class JanusSession:
         while not self.closed.is_set():
             await asyncio.sleep(KEEPALIVE_S)
             with contextlib.suppress(JanusError):
-                await self._send({"janus": "keepalive"})
+                await self._send({"janus": "keepalive"}, ack_answers=True)
 
     async def close(self) -> None:
         for task in self._tasks:
