@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from mctui.engine import Client
     from mctui.network import IceServer
 
-T = TypeVar("T")
 log = logging.getLogger("mctui.cli")
 
 app = typer.Typer(
@@ -233,18 +232,17 @@ def invite(
 
     The link carries a guest token scoped to ROOM: the guest may join only that call (a viewer
     in a livestream), cannot end it or ring anyone, and the link stops working after --ttl."""
-    import secrets as random_ids
-
     from mctui.names import RoomNameError, invite_link, split_room
-    from mctui.server.tokens import issue_token, parse_duration
+    from mctui.protocol import call_cid
+    from mctui.server.tokens import issue_guest_token, parse_duration
 
     _setup(config, log_file, log_level)
     key = _secret(secret, secret_file)
     try:
         seconds = parse_duration(ttl)
-        cid = "{}:{}".format(*split_room(room))
-        guest = f"guest-{random_ids.token_hex(4)}"
-        link = invite_link(server, cid, issue_token(key, guest, name or "Guest", seconds, call=cid))
+        cid = call_cid(*split_room(room))
+        _, token_text = issue_guest_token(key, cid, name or "", seconds)
+        link = invite_link(server, cid, token_text)
     except (ValueError, RoomNameError) as exc:
         _fail(str(exc))
     print(f"Guest link for {cid} (works for {ttl}; anyone with it can join this call):")

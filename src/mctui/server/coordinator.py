@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from collections import OrderedDict
 from typing import Any
@@ -42,7 +41,7 @@ from mctui.server.records import (
     SfuBackend,
 )
 from mctui.server.ringing import RingDesk
-from mctui.server.tokens import TokenClaims, issue_token, verify_claims
+from mctui.server.tokens import TokenClaims, issue_guest_token, verify_claims
 
 __all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
 
@@ -508,10 +507,8 @@ class Coordinator:
         if user.id not in call.members:
             raise NotAMemberError(f"only members of {call.cid} can invite guests")
         ttl = min(request.ttl_s, self.limits.max_token_lifetime_s)
-        guest_id = f"guest-{secrets.token_hex(4)}"
-        name = request.name.strip() or "Guest"
-        token = issue_token(
-            self._secret, guest_id, name, ttl, call=call.cid,
+        guest_id, token = issue_guest_token(
+            self._secret, call.cid, request.name, ttl,
             max_lifetime_s=self.limits.max_token_lifetime_s,
         )  # fmt: skip
         return p.InviteResult(token=token, guest_id=guest_id, expires_at=time.time() + ttl)
