@@ -183,11 +183,14 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
     filled = stats["played"] + stats["concealed"] - first["played"] - first["concealed"]
     assert filled >= 0.97 * (stats["t"] - first["t"]) * 50
     assert gaps.max() * 20 <= 60
-    assert stats["concealed"] > 0.05 * stats["played"], "no loss reached the playout?"
-    # Two lossy hops (bot -> SFU -> listener) lose 19 % of the frames; Opus concealment of a
-    # pure tone keeps 19-25 dB here (see the issue notes); the same losses played as silence
-    # would leave about 7 dB (19 % of the tone's power missing).
-    assert snr >= 15, f"SINAD {snr:.1f} dB"
+    # the link's losses reached the listener, which got them back from RED's repeats; what is
+    # still concealed is what RED could not repair (about 2 % here: late repeats, both hops)
+    assert stats["repaired"] > 0.05 * stats["played"], "no loss reached the playout?"
+    assert stats["concealed"] < 0.06 * stats["played"]
+    # Two lossy hops (bot -> SFU -> listener) lose 19 % of the packets. Concealing all of them
+    # kept 19-25 dB of SINAD (Opus PLC of a pure tone); with RED (each packet repeats the two
+    # frames before it) measured 44 dB.
+    assert snr >= 30, f"SINAD {snr:.1f} dB"
 
 
 @pytest.mark.parametrize("seconds", [10, 40])

@@ -141,6 +141,7 @@ class HeadlessSession:
                             played=stats.played,
                             concealed=stats.concealed,
                             late=stats.late,
+                            repaired=stats.repaired,
                         )
                 for participant in call.state.remote_participants:
                     self.emit(

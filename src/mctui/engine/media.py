@@ -59,7 +59,7 @@ class CallMedia:
         if self.transport is None:
             return {}
         return {
-            pid: ReceiveStats(s.received, s.played, s.concealed, s.late)
+            pid: ReceiveStats(s.received, s.played, s.concealed, s.late, s.repaired)
             for pid, s in self.transport.receive_stats().items()
         }
 

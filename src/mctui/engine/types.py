@@ -124,12 +124,15 @@ class ClientOptions:
 class ReceiveStats:
     """One remote participant's received audio, as the playout counted it: frames that arrived
     in time (``received``), played from a packet, concealed (lost or late: concealment or the
-    next packet's FEC copy), and packets that came after their turn (``late``)."""
+    next packet's FEC copy), packets that came after their turn (``late``), and frames that
+    came first as a RED repeat in a later packet, their own packet lost or overtaken
+    (``repaired``; they count as received too)."""
 
     received: int = 0
     played: int = 0
     concealed: int = 0
     late: int = 0
+    repaired: int = 0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from mctui.rtc.jitter import JitterStats
 from mctui.rtc.peer import (
     SETTLED_STATES,
     PolicyPeerConnection,
+    RepairedPacket,
     add_remote_candidate,
     close_peer_connection,
     new_peer_connection,
@@ -86,7 +87,7 @@ class EmbeddedSfuTransport(MediaTransport):
         # publisher's handshake then runs while the subscriber's is already under way.
         others = max(0, len(join.call.participants) - 1)
         self.subscriber = self._watched(
-            new_peer_connection(self.network, trickle=self.trickle), "subscriber"
+            new_peer_connection(self.network, trickle=self.trickle, red=True), "subscriber"
         )
         await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         if join.can_publish:
@@ -137,7 +138,9 @@ class EmbeddedSfuTransport(MediaTransport):
 
     async def _start_publisher(self, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.capture = CaptureTrack()
-        pc = self._watched(new_peer_connection(self.network, trickle=self.trickle), "publisher")
+        pc = self._watched(
+            new_peer_connection(self.network, trickle=self.trickle, red=True), "publisher"
+        )
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
@@ -218,7 +221,7 @@ class EmbeddedSfuTransport(MediaTransport):
         if stream is None:
             stream = self.streams[owner] = PlayoutStream()
             adm.attach_source(owner, stream)
-        stream.push(packet.timestamp, packet.payload)
+        stream.push(packet.timestamp, packet.payload, isinstance(packet, RepairedPacket))
         if not self.first_frame.done():
             self.first_frame.set_result(asyncio.get_running_loop().time())
 

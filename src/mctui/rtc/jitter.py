@@ -74,6 +74,7 @@ class JitterStats:
     played: int = 0
     concealed: int = 0
     late: int = 0
+    repaired: int = 0
     duplicates: int = 0
     shrinks: int = 0
     stretches: int = 0
@@ -111,8 +112,11 @@ class AdaptiveJitterBuffer:
         self._last_unwrapped += delta
         return self._last_unwrapped
 
-    def push(self, timestamp: int, payload: bytes, arrival_s: float) -> None:
-        """One packet arrived (``arrival_s`` on a monotonic clock)."""
+    def push(
+        self, timestamp: int, payload: bytes, arrival_s: float, repaired: bool = False
+    ) -> None:
+        """One packet arrived (``arrival_s`` on a monotonic clock); ``repaired``: it is a RED
+        repeat standing in for a lost packet."""
         quiet = self._last_arrival is not None and arrival_s - self._last_arrival > TALKSPURT_GAP_S
         self._last_arrival = arrival_s
         ticks = self._unwrap(timestamp)
@@ -132,6 +136,7 @@ class AdaptiveJitterBuffer:
             self.stats.duplicates += 1
             return
         self.stats.received += 1
+        self.stats.repaired += repaired
         if self._next is not None:
             self._margins.append((ticks - self._next) // FRAME_TICKS)
         self._packets[ticks] = payload

@@ -48,6 +48,8 @@ from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
 from mctui.network import NetworkPolicy
+from mctui.rtc import red as rfc2198
+from mctui.rtc.red import RecentTimestamps, RedEncoder, RedFormat
 
 _OPEN: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
 
@@ -75,12 +77,14 @@ ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_a
 
 
 def _levels_in_numpy(sender: RTCRtpSender) -> None:
-    """This sender (only) measures each frame's RFC 6464 level with ``audio_level_dbov``.
+    """This sender (only) measures each frame's RFC 6464 level with ``audio_level_dbov``, and
+    packs RED (``rtc.red``) when it was negotiated.
 
     aiortc computes the level inside its sender's ``_next_encoded_frame`` through a module
     global; rather than replace that for the whole process, this instance gets its own copy of
     the step: read the track, encode (in the executor, as aiortc does), or pack a pre-encoded
-    packet. The sender's private track and encoder are aiortc's name-mangled attributes.
+    packet. The sender's private track and encoder are aiortc's name-mangled attributes. With
+    RED the codec aiortc hands the step is RED's; the encoder is Opus's (``_mctui_opus``).
     """
     state = sender.__dict__
     if state.get("_mctui_levels"):
@@ -90,9 +94,12 @@ def _levels_in_numpy(sender: RTCRtpSender) -> None:
         data = await state["_RTCRtpSender__track"].recv()
         if not sender._enabled:
             return None
+        red: RedEncoder | None = state.get("_mctui_red_encoder")
         encoder = state["_RTCRtpSender__encoder"]
         if encoder is None:
-            encoder = state["_RTCRtpSender__encoder"] = get_encoder(codec)
+            encoder = state["_RTCRtpSender__encoder"] = get_encoder(
+                state["_mctui_opus"] if red is not None else codec
+            )
         level = None
         if isinstance(data, av.AudioFrame):
             level = audio_level_dbov(data)
@@ -101,11 +108,47 @@ def _levels_in_numpy(sender: RTCRtpSender) -> None:
             )
         else:
             payloads, timestamp = encoder.pack(data)
+        if red is not None:
+            payloads = [red.wrap(payload, timestamp) for payload in payloads]
         # aiortc annotates the level as int, and passes None itself for pre-encoded packets
         return RTCEncodedFrame(payloads, timestamp, level) if payloads else None  # type: ignore[arg-type]
 
     state["_next_encoded_frame"] = next_encoded_frame
     state["_mctui_levels"] = True
+
+
+def _red_codec(fmt: RedFormat) -> RTCRtpCodecParameters:
+    return RTCRtpCodecParameters(
+        mimeType="audio/red", clockRate=48_000, channels=2, payloadType=fmt.red_pt
+    )
+
+
+def _use_red(transceiver: RTCRtpTransceiver, fmt: RedFormat) -> None:
+    """Send and receive RED on this transceiver (only): its sender's parameters start with RED
+    (aiortc sends with the first codec), its receiver's list it (aiortc's RTP router drops a
+    payload type its receiver did not register), and its packets are unpacked on arrival."""
+    sender, receiver = transceiver.sender, transceiver.receiver
+    if getattr(sender, "_mctui_red", None) == fmt:
+        return
+    _levels_in_numpy(sender)
+    setattr(sender, "_mctui_red", fmt)  # noqa: B010
+    setattr(receiver, "_mctui_red", fmt)  # noqa: B010
+    aiortc_send, aiortc_receive = sender.send, receiver.receive
+
+    async def send(parameters: Any) -> None:
+        opus = next((c for c in parameters.codecs if c.payloadType == fmt.opus_pt), None)
+        if opus is not None:
+            sender.__dict__["_mctui_opus"] = opus
+            sender.__dict__["_mctui_red_encoder"] = RedEncoder(fmt.opus_pt)
+            parameters.codecs = [_red_codec(fmt), *parameters.codecs]
+        await aiortc_send(parameters)
+
+    async def receive(parameters: Any) -> None:
+        parameters.codecs = [*parameters.codecs, _red_codec(fmt)]
+        await aiortc_receive(parameters)
+
+    sender.send = send  # type: ignore[method-assign]
+    receiver.receive = receive  # type: ignore[method-assign]
 
 
 def _rtc_ice_servers(policy: NetworkPolicy) -> list[RTCIceServer]:
@@ -129,10 +172,13 @@ class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
     connection that has started checking, so TURN is always gathered before the description.
     """
 
-    def __init__(self, policy: NetworkPolicy, trickle: bool = False) -> None:
+    def __init__(self, policy: NetworkPolicy, trickle: bool = False, red: bool = False) -> None:
         super().__init__(RTCConfiguration(iceServers=_rtc_ice_servers(policy)))
         self.policy = policy
         self.trickle = trickle
+        #: Offer RED, and accept it where the other side offers it (``rtc.red``).
+        self.red = red
+        self._offered_red: dict[str, RedFormat] = {}
         self.trickled: asyncio.Queue[str | None] = asyncio.Queue()
         self._trickle_tasks: set[asyncio.Task[None]] = set()
 
@@ -142,6 +188,23 @@ class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
         for connection in _ice_connections(self):
             _apply_policy(connection, self)
         await super().setLocalDescription(sessionDescription)
+
+    async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:
+        """As aiortc's, and where both sides offer RED, its transceivers use it. They are marked
+        before (an answer starts the offerer's senders inside this call) and after (an offer
+        creates the answerer's transceivers)."""
+        formats = rfc2198.red_formats(sessionDescription.sdp) if self.red else {}
+        if sessionDescription.type == "offer":
+            self._offered_red = formats
+        self._mark_red(formats)
+        await super().setRemoteDescription(sessionDescription)
+        self._mark_red(formats)
+
+    def _mark_red(self, formats: dict[str, RedFormat]) -> None:
+        for transceiver in self.getTransceivers():
+            fmt = formats.get(transceiver.mid or "")
+            if transceiver.kind == "audio" and fmt is not None:
+                _use_red(transceiver, fmt)
 
     def addTransceiver(self, trackOrKind: Any, direction: str = "sendrecv") -> RTCRtpTransceiver:
         transceiver = super().addTransceiver(trackOrKind, direction=direction)
@@ -153,6 +216,10 @@ class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
         """The local description to send: while trickling, without ``a=end-of-candidates``
         (more candidates are coming)."""
         sdp = str(self.localDescription.sdp)
+        if self.red and self.localDescription.type == "offer":
+            sdp = rfc2198.offer_red(sdp)
+        elif self.red and self._offered_red:
+            sdp = rfc2198.answer_red(sdp, self._offered_red)
         if not self.trickle:
             return sdp
         return "\r\n".join(line for line in sdp.split("\r\n") if line != "a=end-of-candidates")
@@ -254,11 +321,11 @@ async def add_remote_candidate(
 
 
 def new_peer_connection(
-    policy: NetworkPolicy | None = None, *, trickle: bool = False
+    policy: NetworkPolicy | None = None, *, trickle: bool = False, red: bool = False
 ) -> PolicyPeerConnection:
     """A peer connection following ``policy`` (default: 127.0.0.1 only, no ICE servers),
-    registered until it is closed."""
-    pc = PolicyPeerConnection(policy or NetworkPolicy(), trickle)
+    registered until it is closed; with ``red`` it offers and accepts RED (``rtc.red``)."""
+    pc = PolicyPeerConnection(policy or NetworkPolicy(), trickle, red)
     _OPEN.add(pc)
     return pc
 
@@ -311,6 +378,11 @@ def open_peer_connections() -> list[RTCPeerConnection]:
     return [pc for pc in list(_OPEN) if pc.connectionState != "closed"]
 
 
+class RepairedPacket(RtpPacket):  # type: ignore[misc]
+    """A frame a receiver got first from a RED repeat: its own packet is lost, or overtaken by a
+    later one on a path that reorders."""
+
+
 #: What a receiver hands on for each RTP packet: the transceiver it came in on, and the packet.
 PacketHandler = Callable[[RTCRtpTransceiver, RtpPacket], None]
 
@@ -333,10 +405,43 @@ def take_audio_packets(pc: RTCPeerConnection, on_packet: PacketHandler) -> None:
         async def take(
             packet: RtpPacket, arrival_time_ms: int, transceiver: RTCRtpTransceiver = transceiver
         ) -> None:
-            on_packet(transceiver, packet)
+            fmt: RedFormat | None = getattr(transceiver.receiver, "_mctui_red", None)
+            if fmt is None or packet.payload_type != fmt.red_pt:
+                on_packet(transceiver, packet)
+                return
+            _unpack_red(packet, fmt, transceiver, on_packet)
 
         receiver._handle_rtp_packet = take  # type: ignore[method-assign]
         setattr(receiver, "_mctui_taken", True)  # noqa: B010
+
+
+def _unpack_red(
+    packet: RtpPacket, fmt: RedFormat, transceiver: RTCRtpTransceiver, on_packet: PacketHandler
+) -> None:
+    """Hand on each frame of a RED packet that this receiver has not had yet, oldest first, as
+    an Opus packet of its own (with the carrying packet's header extensions)."""
+    receiver = transceiver.receiver
+    recent: RecentTimestamps | None = getattr(receiver, "_mctui_recent", None)
+    if recent is None:
+        recent = RecentTimestamps()
+        setattr(receiver, "_mctui_recent", recent)  # noqa: B010
+    try:
+        frames = rfc2198.unpack(packet.payload, packet.timestamp)
+    except ValueError:
+        return  # a malformed packet is a lost one
+    for timestamp, payload in frames:
+        if not recent.add(timestamp):
+            continue
+        kind = RtpPacket if timestamp == packet.timestamp else RepairedPacket
+        frame = kind(
+            payload_type=fmt.opus_pt,
+            sequence_number=packet.sequence_number,
+            timestamp=timestamp,
+            ssrc=packet.ssrc,
+            payload=payload,
+        )
+        frame.extensions = packet.extensions
+        on_packet(transceiver, frame)
 
 
 def packet_audio_level(packet: RtpPacket) -> int | None:

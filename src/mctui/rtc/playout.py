@@ -38,10 +38,10 @@ class PlayoutStream:
     def stats(self) -> JitterStats:
         return self.buffer.stats
 
-    def push(self, timestamp: int, payload: bytes) -> None:
-        """One RTP payload arrived now."""
+    def push(self, timestamp: int, payload: bytes, repaired: bool = False) -> None:
+        """One RTP payload arrived now (``repaired``: a RED repeat of a lost one)."""
         if payload:
-            self.buffer.push(timestamp, payload, self._clock())
+            self.buffer.push(timestamp, payload, self._clock(), repaired)
 
     def pull(self) -> Frame | None:
         """The next 20 ms (``(960, 2)`` float32), or None while the stream is idle."""

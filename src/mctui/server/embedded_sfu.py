@@ -28,6 +28,7 @@ from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.network import NetworkPolicy
 from mctui.rtc.peer import (
     PolicyPeerConnection,
+    RepairedPacket,
     add_remote_candidate,
     announce_sdp,
     close_peer_connection,
@@ -76,6 +77,8 @@ class EmbeddedSfu:
         self.network = network or NetworkPolicy()
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
+        #: Publisher frames lost on the way in and recovered from a RED repeat.
+        self.frames_repaired = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.activity = ActivityTracker(self._broadcast)
 
@@ -181,7 +184,7 @@ class EmbeddedSfu:
     ) -> PolicyPeerConnection:
         """A connection on the SFU's network; it trickles its STUN candidates to a client that
         asked for trickle (with no STUN server there is nothing late to send)."""
-        pc = new_peer_connection(self.network, trickle=trickle and self.network.trickles)
+        pc = new_peer_connection(self.network, trickle=trickle and self.network.trickles, red=True)
         if pc.trickle:
             task = asyncio.get_running_loop().create_task(
                 self._send_trickled(peer, cid, role, pc), name=f"sfu-trickle-{role}"
@@ -303,6 +306,7 @@ class EmbeddedSfu:
             self.activity.on_packet_level(room.cid, peer.user_id, level)
         if not packet.payload:
             return
+        self.frames_repaired += isinstance(packet, RepairedPacket)
         sent = 0
         for other in room.peers.values():
             if other is peer:
