@@ -100,6 +100,8 @@ def _levels_in_numpy(sender: RTCRtpSender) -> None:
             encoder = state["_RTCRtpSender__encoder"] = get_encoder(
                 state["_mctui_opus"] if red is not None else codec
             )
+            if red is not None:
+                encoder.codec.bit_rate = rfc2198.OPUS_BITRATE  # before the codec opens
         level = None
         if isinstance(data, av.AudioFrame):
             level = audio_level_dbov(data)

@@ -23,6 +23,11 @@ DISTANCE = 2
 #: RED's timestamp offset has 14 bits, a block's length 10.
 MAX_OFFSET = (1 << 14) - 1
 MAX_BLOCK = (1 << 10) - 1
+#: Opus's bitrate under RED. aiortc encodes at 96 kbit/s; with three copies of each frame that
+#: would triple what a call sends, so under RED each copy is 32 kbit/s and the wire carries about
+#: what one copy did. Measured in the 10 % loss test: SINAD 39.7 dB at 32 kbit/s, 40.7 at 48,
+#: 44-47 at 96 (goal 30).
+OPUS_BITRATE = 32_000
 #: The payload type browsers use for RED, taken when free.
 PREFERRED_PT = 63
 RED_CODEC = "red/48000/2"
@@ -39,10 +44,11 @@ class RedFormat:
 def pack(primary: bytes, timestamp: int, history: list[tuple[int, bytes]], opus_pt: int) -> bytes:
     """A RED payload: the frames of ``history`` ((timestamp, payload), oldest first) that fit,
     then ``primary`` at ``timestamp``."""
+    offsets = [((timestamp - ts) & 0xFFFFFFFF, payload) for ts, payload in history]
     blocks = [
-        (timestamp - ts, payload)
-        for ts, payload in history
-        if 0 < timestamp - ts <= MAX_OFFSET and 0 < len(payload) <= MAX_BLOCK
+        (offset, payload)
+        for offset, payload in offsets
+        if 0 < offset <= MAX_OFFSET and 0 < len(payload) <= MAX_BLOCK
     ]
     header = b"".join(
         struct.pack("!BHB", 0x80 | opus_pt, (offset << 2) | (len(data) >> 8), len(data) & 0xFF)
@@ -87,9 +93,9 @@ class RedEncoder:
         self._history: deque[tuple[int, bytes]] = deque(maxlen=distance)
 
     def wrap(self, payload: bytes, timestamp: int) -> bytes:
-        # a source that jumps back (an SFU slot switching publishers) keeps nothing older
-        history = [(ts, data) for ts, data in self._history if ts < timestamp]
-        red = pack(payload, timestamp, history, self.opus_pt)
+        # frames "after" this one (a source that jumped back: an SFU slot switching publishers)
+        # are more than RED's offset away, and left out
+        red = pack(payload, timestamp, list(self._history), self.opus_pt)
         self._history.append((timestamp, payload))
         return red
 
