@@ -341,15 +341,20 @@
       for (const [role, pc] of [["publisher", this.publisher], ["subscriber", this.subscriber]]) {
         if (!pc) continue;
         const mids = new Map(pc.getTransceivers().map((t) => [t.receiver.track.id, t.mid]));
-        (await pc.getStats()).forEach((entry) => {
+        const entries = await pc.getStats();
+        const codec = (entry) => entries.get(entry.codecId)?.mimeType || null;
+        entries.forEach((entry) => {
           if (entry.type === "inbound-rtp" && entry.kind === "audio") {
             const mid = entry.mid || mids.get(entry.trackIdentifier);
             report.inbound.push({
               mid, owner: this.owners[mid] || null, packets: entry.packetsReceived || 0,
               energy: entry.totalAudioEnergy || 0, level: entry.audioLevel || 0,
+              bytes: entry.bytesReceived || 0, codec: codec(entry),
             });
           } else if (entry.type === "outbound-rtp" && entry.kind === "audio" && role === "publisher") {
-            report.outbound.push({ packets: entry.packetsSent || 0, bytes: entry.bytesSent || 0 });
+            report.outbound.push({
+              packets: entry.packetsSent || 0, bytes: entry.bytesSent || 0, codec: codec(entry),
+            });
           }
         });
       }
