@@ -45,6 +45,9 @@ SPARE_SLOTS = 2
 CONNECT_TIMEOUT_S = 10.0
 #: How long a join waits for ICE and DTLS before it says there is no media path.
 ICE_TIMEOUT_S = 8.0
+#: After ICE has found a path, how much longer a join waits for DTLS's handshake (a link that loses
+#: 20 % of packets each way needed more than 8 s in about one join in ten).
+DTLS_GRACE_S = 15.0
 #: The same for a restart: short, as the call tries again at once (aioice's checks back off,
 #: so a fresh attempt notices a returned path sooner than a long one).
 RESTART_ICE_TIMEOUT_S = 1.5
@@ -128,6 +131,10 @@ class EmbeddedSfuTransport(MediaTransport):
                 continue
             left = timeout - (asyncio.get_running_loop().time() - started)
             state = await wait_connected(pc, max(0.1, left))
+            if state == "connecting" and pc.iceConnectionState == "completed":
+                # ICE found the path; DTLS is still retrying its handshake (a lossy link loses
+                # whole flights, and its timer doubles from 1 s): that path works, wait for it
+                state = await wait_connected(pc, DTLS_GRACE_S)
             if state != "connected":
                 offered = ", ".join(self.network.host_addresses) or "every interface"
                 raise MediaError(
