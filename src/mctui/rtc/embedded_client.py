@@ -45,8 +45,9 @@ SPARE_SLOTS = 2
 CONNECT_TIMEOUT_S = 10.0
 #: How long a join waits for ICE and DTLS before it says there is no media path.
 ICE_TIMEOUT_S = 8.0
-#: After ICE has found a path, how much longer a join waits for DTLS's handshake (a link that loses
-#: 20 % of packets each way needed more than 8 s in about one join in ten).
+#: After ICE has found a path, how much longer a join waits for DTLS's handshake: on a lossy link
+#: whole flights are lost and its retry timer doubles from 1 s (one network benchmark run, 20 %
+#: loss each way, had a join still "connecting" after 8 s).
 DTLS_GRACE_S = 15.0
 #: The same for a restart: short, as the call tries again at once (aioice's checks back off,
 #: so a fresh attempt notices a returned path sooner than a long one).
