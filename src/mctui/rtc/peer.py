@@ -42,6 +42,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.codecs import get_encoder
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.rtcicetransport import candidate_from_aioice
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RtpPacket
@@ -100,7 +101,7 @@ def _levels_in_numpy(sender: RTCRtpSender) -> None:
             encoder = state["_RTCRtpSender__encoder"] = get_encoder(
                 state["_mctui_opus"] if red is not None else codec
             )
-            if red is not None:
+            if red is not None and isinstance(encoder, OpusEncoder):
                 encoder.codec.bit_rate = rfc2198.OPUS_BITRATE  # before the codec opens
         level = None
         if isinstance(data, av.AudioFrame):
