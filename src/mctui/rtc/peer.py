@@ -15,7 +15,7 @@ gatherer's aioice ``Connection`` and its candidate lists (the SFU answers with e
 packet handler (aiortc's own track never fills: ``test_perf_fixes``), the sender's encode step
 with its mangled track and encoder (the level on the wire is ours, and aiortc's level function is
 never called: ``test_perf_fixes``), the transceiver's codec list as RED sees it (each
-transceiver's ``send``/``receive`` given RED's codec, and the encode step packing RED at 32 kbit/s:
+transceiver's ``send``/``receive`` given RED's codec, and the encode step packing RED at 48 kbit/s:
 ``test_red`` loses packets on a real connection and gets every frame back, and fails with either
 hook or the bitrate removed) and aioice's consent task (no task left: ``test_resources``).
 Nothing here assigns into aiortc's or aioice's modules; sounddevice's private parts are in
