@@ -80,7 +80,7 @@ def audio_level_dbov(frame: av.AudioFrame) -> int:
 ORIGINAL_AUDIO_LEVEL_DBOV: Callable[[av.AudioFrame], int] = aiortc.rtp.compute_audio_level_dbov
 
 
-def _levels_in_numpy(sender: RTCRtpSender) -> None:
+def _own_encode_step(sender: RTCRtpSender) -> None:
     """This sender (only) measures each frame's RFC 6464 level with ``audio_level_dbov``, and
     packs RED (``rtc.red``) when it was negotiated.
 
@@ -132,25 +132,30 @@ def _red_codec(fmt: RedFormat) -> RTCRtpCodecParameters:
 def _use_red(transceiver: RTCRtpTransceiver, fmt: RedFormat) -> None:
     """Send and receive RED on this transceiver (only): its sender's parameters start with RED
     (aiortc sends with the first codec), its receiver's list it (aiortc's RTP router drops a
-    payload type its receiver did not register), and its packets are unpacked on arrival."""
+    payload type its receiver did not register), and its packets are unpacked on arrival.
+
+    The hooks are installed once and read the format negotiated last (``_mctui_red``)."""
     sender, receiver = transceiver.sender, transceiver.receiver
-    if getattr(sender, "_mctui_red", None) == fmt:
-        return
-    _levels_in_numpy(sender)
-    setattr(sender, "_mctui_red", fmt)  # noqa: B010
+    hooked = getattr(receiver, "_mctui_red", None) is not None
     setattr(receiver, "_mctui_red", fmt)  # noqa: B010
+    if hooked:
+        return
+    _own_encode_step(sender)
+    setattr(receiver, "_mctui_recent", RecentTimestamps())  # noqa: B010
     aiortc_send, aiortc_receive = sender.send, receiver.receive
 
     async def send(parameters: Any) -> None:
-        opus = next((c for c in parameters.codecs if c.payloadType == fmt.opus_pt), None)
+        now: RedFormat = getattr(receiver, "_mctui_red")  # noqa: B009
+        opus = next((c for c in parameters.codecs if c.payloadType == now.opus_pt), None)
         if opus is not None:
             sender.__dict__["_mctui_opus"] = opus
-            sender.__dict__["_mctui_red_encoder"] = RedEncoder(fmt.opus_pt)
-            parameters.codecs = [_red_codec(fmt), *parameters.codecs]
+            sender.__dict__["_mctui_red_encoder"] = RedEncoder(now.opus_pt)
+            parameters.codecs = [_red_codec(now), *parameters.codecs]
         await aiortc_send(parameters)
 
     async def receive(parameters: Any) -> None:
-        parameters.codecs = [*parameters.codecs, _red_codec(fmt)]
+        now: RedFormat = getattr(receiver, "_mctui_red")  # noqa: B009
+        parameters.codecs = [*parameters.codecs, _red_codec(now)]
         await aiortc_receive(parameters)
 
     sender.send = send  # type: ignore[method-assign]
@@ -215,7 +220,7 @@ class PolicyPeerConnection(RTCPeerConnection):  # type: ignore[misc]
     def addTransceiver(self, trackOrKind: Any, direction: str = "sendrecv") -> RTCRtpTransceiver:
         transceiver = super().addTransceiver(trackOrKind, direction=direction)
         if transceiver.kind == "audio":
-            _levels_in_numpy(transceiver.sender)
+            _own_encode_step(transceiver.sender)
         return transceiver
 
     def local_sdp(self) -> str:
@@ -426,11 +431,7 @@ def _unpack_red(
 ) -> None:
     """Hand on each frame of a RED packet that this receiver has not had yet, oldest first, as
     an Opus packet of its own (with the carrying packet's header extensions)."""
-    receiver = transceiver.receiver
-    recent: RecentTimestamps | None = getattr(receiver, "_mctui_recent", None)
-    if recent is None:
-        recent = RecentTimestamps()
-        setattr(receiver, "_mctui_recent", recent)  # noqa: B010
+    recent: RecentTimestamps = getattr(transceiver.receiver, "_mctui_recent")  # noqa: B009
     try:
         frames = rfc2198.unpack(packet.payload, packet.timestamp)
     except ValueError:

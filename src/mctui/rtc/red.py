@@ -151,6 +151,15 @@ def _opus_and_red(section: list[str]) -> tuple[int | None, int | None, set[int]]
     return opus, red, used
 
 
+def _live_audio(section: list[str]) -> bool:
+    """An audio section that is not rejected (port 0)."""
+    return section[0].startswith("m=audio ") and not section[0].startswith("m=audio 0 ")
+
+
+def _joined(blocks: list[list[str]]) -> str:
+    return "\r\n".join(line for section in blocks for line in section)
+
+
 def _mid(section: list[str]) -> str | None:
     return next((line[6:] for line in section if line.startswith("a=mid:")), None)
 
@@ -159,7 +168,7 @@ def red_formats(sdp: str) -> dict[str, RedFormat]:
     """Each audio section (by mid) that offers RED carrying its Opus payload type."""
     found = {}
     for section in _sections(sdp)[1:]:
-        if not section[0].startswith("m=audio ") or section[0].startswith("m=audio 0 "):
+        if not _live_audio(section):
             continue
         opus, red, _ = _opus_and_red(section)
         mid = _mid(section)
@@ -173,9 +182,7 @@ def red_formats(sdp: str) -> dict[str, RedFormat]:
 
 
 def _with_red(section: list[str], red_pt: int, opus_pt: int) -> list[str]:
-    m_parts = section[0].split(" ")
-    m_line = " ".join([*m_parts, str(red_pt)])
-    out = [m_line]
+    out = [f"{section[0]} {red_pt}"]
     added = False
     for line in section[1:]:
         out.append(line)
@@ -197,7 +204,7 @@ def offer_red(sdp: str) -> str:
         free = [PREFERRED_PT, *range(96, 128)]
         red_pt = next(pt for pt in free if pt not in used)
         blocks[i] = _with_red(section, red_pt, opus)
-    return "\r\n".join(line for section in blocks for line in section)
+    return _joined(blocks)
 
 
 def answer_red(sdp: str, offered: dict[str, RedFormat]) -> str:
@@ -205,11 +212,11 @@ def answer_red(sdp: str, offered: dict[str, RedFormat]) -> str:
     payload types."""
     blocks = _sections(sdp)
     for i, section in enumerate(blocks[1:], start=1):
-        if not section[0].startswith("m=audio ") or section[0].startswith("m=audio 0 "):
+        if not _live_audio(section):
             continue
         fmt = offered.get(_mid(section) or "")
         opus, red, _ = _opus_and_red(section)
         if fmt is None or red is not None or opus != fmt.opus_pt:
             continue
         blocks[i] = _with_red(section, fmt.red_pt, fmt.opus_pt)
-    return "\r\n".join(line for section in blocks for line in section)
+    return _joined(blocks)

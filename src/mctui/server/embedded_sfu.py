@@ -28,7 +28,6 @@ from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.network import NetworkPolicy
 from mctui.rtc.peer import (
     PolicyPeerConnection,
-    RepairedPacket,
     add_remote_candidate,
     announce_sdp,
     close_peer_connection,
@@ -77,8 +76,6 @@ class EmbeddedSfu:
         self.network = network or NetworkPolicy()
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
-        #: Publisher frames lost on the way in and recovered from a RED repeat.
-        self.frames_repaired = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.activity = ActivityTracker(self._broadcast)
 
@@ -306,7 +303,6 @@ class EmbeddedSfu:
             self.activity.on_packet_level(room.cid, peer.user_id, level)
         if not packet.payload:
             return
-        self.frames_repaired += isinstance(packet, RepairedPacket)
         sent = 0
         for other in room.peers.values():
             if other is peer:
