@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import numpy as np
 import pytest
+from aiortc import RTCSessionDescription
 from aiortc.rtp import RtpPacket
 
 from mctui.bots.signals import tone
@@ -134,9 +134,7 @@ async def _send_through(
     return got, wire, answer
 
 
-def _description(sdp: str, kind: str) -> Any:
-    from aiortc import RTCSessionDescription
-
+def _description(sdp: str, kind: str) -> RTCSessionDescription:
     return RTCSessionDescription(sdp=sdp, type=kind)
 
 
