@@ -20,11 +20,17 @@ async def wait_until(
         return await state.observe(name).wait_for(predicate)
 
 
-async def wait_heard(call: Call, user_id: str, dbfs: float = -30, timeout: float = 10) -> None:
-    """Wait until ``call`` shows ``user_id``'s audio above ``dbfs`` (their audio arrived)."""
+async def wait_heard(
+    call: Call, user_id: str, dbfs: float = -30, timeout: float = 10, *, played: bool = False
+) -> None:
+    """Wait until ``call`` shows ``user_id``'s audio above ``dbfs``: as the SFU sees them talk
+    (suspended calls too), or with ``played`` from this client's own playout of their audio."""
     await wait_until(
         call.state, "participants",
-        lambda ps: any(p.user.id == user_id and p.audio_level > dbfs for p in ps), timeout,
+        lambda ps: any(
+            p.user.id == user_id and p.audio_level > dbfs and (p.heard or not played) for p in ps
+        ),
+        timeout,
     )  # fmt: skip
 
 

@@ -27,6 +27,18 @@ def peak_hz(signal: npt.NDArray[np.float32], rate: int = 48_000) -> float:
     return float(freqs[int(np.argmax(spectrum))])
 
 
+def longest_silence_ms(audio: npt.NDArray[np.float32], floor_dbfs: float = -40) -> float:
+    """The longest run of 20 ms frames of a mono recording quieter than ``floor_dbfs`` RMS."""
+    from mctui.audio.levels import rms_dbfs
+
+    frames = audio[: audio.size // 960 * 960].reshape(-1, 960)
+    longest = run = 0
+    for silent in rms_dbfs(frames) < floor_dbfs:
+        run = run + 1 if silent else 0
+        longest = max(longest, run)
+    return longest * 20.0
+
+
 def tone_levels(audio: npt.NDArray[np.float32], hz: float) -> npt.NDArray[np.float64]:
     """The tone's level in each ``WINDOW_S`` window of a mono recording."""
     size = int(48_000 * WINDOW_S)

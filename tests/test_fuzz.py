@@ -19,12 +19,11 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
-import numpy as np
 
 from mctui import protocol as p
-from mctui.audio.levels import rms_dbfs
 from mctui.audio.wav_backend import read_wav
 from mctui.server.tokens import issue_token
+from spectrum import longest_silence_ms
 
 SECRET = "fuzz-secret-0123456789abcdefghijklmnop"
 SOCKETS = 20
@@ -132,16 +131,6 @@ async def fuzz_socket(url: str, index: int, replies: Counter[str], events: Count
                     events[message.type] += 1
 
 
-def longest_gap_ms(mix: np.ndarray) -> float:
-    frames = mix[: mix.size // 960 * 960].reshape(-1, 960)
-    quiet = rms_dbfs(frames) < -40
-    longest = run = 0
-    for silent in quiet:
-        run = run + 1 if silent else 0
-        longest = max(longest, run)
-    return longest * 20.0
-
-
 async def test_fuzz_the_server_while_a_call_goes_on(tmp_path: Path) -> None:
     config = tmp_path / "server.toml"
     config.write_text("[server]\nmessages_per_second = 100000\nmessage_burst = 100000\n")
@@ -195,7 +184,7 @@ async def test_fuzz_the_server_while_a_call_goes_on(tmp_path: Path) -> None:
         await asyncio.wait_for(listener.wait(), 30)
         audio = read_wav(wav)
         mix = audio[int((heard_from + 0.5) * 48_000) :]  # from when the tone was flowing
-        gap = longest_gap_ms(mix)
+        gap = longest_silence_ms(mix)
         sent = SOCKETS * PER_SOCKET
         print(
             f"\nfuzz: {sent} frames on {SOCKETS} sockets in {elapsed:.1f} s; replies "

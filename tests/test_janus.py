@@ -10,6 +10,8 @@ run on both SFUs are marked ``both_sfus`` in their own modules.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from conftest import JANUS_PORTS as PORTS
@@ -40,3 +42,29 @@ async def test_calls_spread_over_two_janus_instances_and_each_carries_audio(
     assert used == {f"ws://{SERVER_IP}:{port}" for port in PORTS}
     for room, ear in pairs:
         await wait_heard(ear, f"{room}-talker")
+
+
+async def test_a_new_subscriber_needs_no_dtls_retransmission(
+    media_client,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    """Janus drops DTLS that arrives before its ICE agent calls the path ready, and the first
+    retransmission comes 1 s later: that second of silence hid in test_media's Janus variant.
+    Our subscriber answers as the DTLS server (``a=setup:passive``), so Janus's ClientHello
+    starts the handshake when Janus is ready and no handshake waits for a retransmission."""
+    caplog.set_level(logging.DEBUG, logger="aiortc.rtcdtlstransport")
+    talker = await media_client("talker", 500)
+    await talker.make_call(CallType.DEFAULT, "dtls").join()
+    ears = []
+    for index in range(4):
+        listener = await media_client(f"listener{index}")
+        ear = listener.make_call(CallType.DEFAULT, "dtls")
+        await ear.join()
+        ears.append(ear)
+    for ear in ears:
+        await wait_heard(ear, "talker", played=True)
+        transport = ear._media.transport
+        assert transport is not None and transport.subscriber is not None
+        assert "a=setup:passive" in transport.subscriber.localDescription.sdp
+    retransmits = [r for r in caplog.records if "DTLS handling timeout" in r.getMessage()]
+    assert retransmits == []

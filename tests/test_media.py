@@ -8,13 +8,16 @@ import pytest
 
 from helpers import wait_heard, wait_until
 from mctui import CallType
-from spectrum import band_level_db, peak_hz
+from spectrum import band_level_db, longest_silence_ms, peak_hz
 
 
 def _remote_levels_above(call, floor_db: float, count: int):
+    """Wait until ``count`` remote participants are played (not only seen talking by the SFU,
+    which Janus reports before this client's subscription carries audio) above ``floor_db``."""
+
     def ok(participants) -> bool:
         remotes = [p for p in participants if not p.is_local]
-        return len(remotes) == count and all(p.audio_level > floor_db for p in remotes)
+        return len(remotes) == count and all(p.heard and p.audio_level > floor_db for p in remotes)
 
     return wait_until(call.state, "participants", ok, timeout=10)
 
@@ -37,6 +40,27 @@ async def test_two_users_hear_each_other_not_themselves(media_client):
     assert band_level_db(heard_by_alice, 660) > -30
     assert band_level_db(heard_by_alice, 440) < band_level_db(heard_by_alice, 660) - 40
     assert band_level_db(heard_by_bob, 660) < band_level_db(heard_by_bob, 440) - 40
+
+
+@pytest.mark.both_sfus
+async def test_once_both_hear_each_other_the_audio_has_no_gap(media_client):
+    """Neither a second joiner's subscription (Janus renegotiates alice's subscriber) nor a
+    playout restart may cut the audio once it flows: alice's speaker carries bob's tone in
+    every 20 ms frame of the next 1.5 s."""
+    alice = await media_client("alice", tone_hz=440)
+    bob = await media_client("bob", tone_hz=660)
+    carol = await media_client("carol", tone_hz=880)
+    a = alice.make_call(CallType.DEFAULT, "gapless")
+    await a.join()
+    await bob.make_call(CallType.DEFAULT, "gapless").join()
+    await _remote_levels_above(a, -30, 1)
+    alice.audio.backend.clear_output()
+    await carol.make_call(CallType.DEFAULT, "gapless").join()
+    await _remote_levels_above(a, -30, 2)
+    await asyncio.sleep(1.0)
+    heard = alice.audio.backend.output()
+    assert len(heard) >= 48_000
+    assert longest_silence_ms(heard, floor_dbfs=-40) == 0
 
 
 @pytest.mark.both_sfus

@@ -12,7 +12,7 @@ from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.errors import MediaError
 from mctui.rtc.embedded_client import EmbeddedSfuTransport
-from mctui.rtc.peer import new_peer_connection, take_audio_packets
+from mctui.rtc.peer import answer_as_dtls_server, new_peer_connection, take_audio_packets
 from mctui.rtc.transport import SfuSignals
 
 
@@ -50,6 +50,7 @@ class JanusTransport(EmbeddedSfuTransport):
                 self.subscriber = self._watched(pc, "subscriber")
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             take_audio_packets(pc, self._on_packet)
+            answer_as_dtls_server(pc)
             await pc.setLocalDescription(await pc.createAnswer())
             self._set_owners(owners)
             await signals.answer("subscriber", pc.local_sdp())

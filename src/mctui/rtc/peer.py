@@ -341,6 +341,26 @@ def new_peer_connection(
     return pc
 
 
+def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
+    """Make ``pc``'s coming answer take the DTLS server role (``a=setup:passive``) wherever
+    the offer left the choice to us (``actpass``); call it between setRemoteDescription and
+    createAnswer.
+
+    aiortc answers as the DTLS client and sends its ClientHello as soon as its own ICE checks
+    succeed. Janus drops DTLS that arrives before its ICE agent reports the path ready, and
+    OpenSSL's first retransmission comes only after 1 s: a second of silence for a new
+    subscriber in one join of four on a busy machine. As the server, this side waits for
+    Janus's ClientHello, which Janus sends once it is ready, and aioice queues it should it
+    come before aiortc's DTLS starts. aiortc has no public setting for the role; the
+    transport's own ``_set_role`` is what its answer path reads (``test_janus``: the gap after
+    a join).
+    """
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is not None and dtls._role == "auto":
+            dtls._set_role("server")
+
+
 def announce_sdp(sdp: str, announce: str | None) -> str:
     """``sdp`` with its host candidates' and connection line's address replaced by
     ``announce`` (the public side of a 1:1 NAT), as Janus's ``nat_1_1_mapping`` does. Checks
