@@ -7,7 +7,11 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.app-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: demo test lint bench venv venv-test system-deps system-deps-test deps-test format clean
+# The tiers (tests/conftest.py): unit/ (no sockets, no processes), integration/ (real servers and
+# media on 127.0.0.1), lab/ (network namespaces, Janus, Chromium, JACK), selected by markers.
+FAST := not (slow or netns or janus or browser or jack)
+
+.PHONY: demo test check lint bench venv venv-test system-deps system-deps-test deps-test format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +54,10 @@ deps-test:
 
 test: deps-test lint
 	$(BIN)/python -m pytest
+
+# The inner loop: lint, the unit tier and the fast part of the integration tier (under 2 minutes).
+check: system-deps venv-test lint
+	$(BIN)/python -m pytest tests/unit tests/integration -m "$(FAST)"
 
 bench: system-deps-test venv-test
 	$(BIN)/python benchmarks/run.py

@@ -1,18 +1,26 @@
-"""Shared fixtures: a real coordinator on 127.0.0.1 (port 0) and clients connected to it."""
+"""Shared fixtures: a real coordinator on 127.0.0.1 (port 0) and clients connected to it.
+
+The suite has three tiers, mirrored on ``src/``: ``unit/`` (no sockets, no processes: its own
+conftest refuses both), ``integration/`` (real servers, clients and media on 127.0.0.1) and
+``lab/`` (network namespaces, Janus, Chromium, JACK). Harnesses live in ``support/``, which is
+put on ``sys.path`` here. Markers (``pyproject.toml``) select what needs what: ``netns``,
+``janus``, ``browser``, ``jack``, ``slow``; ``make check`` runs what needs none of them.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).with_name("support")))
 
 from mctui import AudioConfigurationPolicy, Client, ClientOptions, MultiCallAudioPolicy, User
 from mctui.server.app import RunningServer, start_server
 from mctui.server.tokens import issue_token
-
-SECRET = "test-secret-not-for-production-0123456789"
-JANUS_PORTS = (8188, 8189)
-JANUS_ADMIN_KEY = "janus-test-admin-key"
+from testbed import JANUS, JANUS_ADMIN_KEY, JANUS_PORTS, SECRET, connected_client
 
 ClientFactory = Callable[..., Awaitable[Client]]
 
@@ -47,7 +55,7 @@ async def make_client(server: RunningServer) -> AsyncIterator[ClientFactory]:
         **options: object,
     ) -> Client:
         opts = ClientOptions(multi_call_audio_policy=policy, audio_device="memory")
-        return await _connected(server.url, user_id, opts, options, clients)
+        return await connected_client(server.url, user_id, opts, options, clients)
 
     try:
         yield factory
@@ -56,27 +64,34 @@ async def make_client(server: RunningServer) -> AsyncIterator[ClientFactory]:
             await client.disconnect()
 
 
-async def _connected(
-    url: str, user_id: str, opts: ClientOptions, overrides: dict[str, object], into: list[Client]
-) -> Client:
-    """A client for ``user_id`` with ``opts`` (plus ``overrides``), connected and remembered."""
-    for key, value in overrides.items():
-        setattr(opts, key, value)
-    client = Client(
-        url,
-        user=User(id=user_id, name=user_id.title()),
-        token=issue_token(SECRET, user_id),
-        options=opts,
-    )
-    await client.connect()
-    into.append(client)
-    return client
+#: What each lab fixture needs, as markers: a test that uses the fixture carries them.
+FIXTURE_MARKERS = {"janus_sfu_lab": ("janus", "netns"), "jack_server": ("jack",)}
+LAB_MARKERS = {"netns", "janus", "browser", "jack"}
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with what its fixtures need, and hold the tiers to their rules: a lab
+    test says which part of the lab it needs, and unit and integration tests need none."""
+    for item in items:
+        for fixture, markers in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                for marker in markers:
+                    item.add_marker(marker)
+        tier = item.path.relative_to(TESTS).parts[0]
+        needs = {m.name for m in item.iter_markers()} & LAB_MARKERS
+        if tier == "lab" and not needs:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a lab test names what it needs ({LAB_MARKERS})"
+            )
+        if tier == "unit" and needs:
+            raise pytest.UsageError(f"{item.nodeid}: a unit test needs {needs}; move it to lab/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``both_sfus`` run once on the embedded SFU and once on Janus."""
     if metafunc.definition.get_closest_marker("both_sfus") is not None:
-        metafunc.parametrize("sfu_server", ["embedded", "janus"], indirect=True)
+        metafunc.parametrize("sfu_server", ["embedded", JANUS], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +176,7 @@ async def media_client(sfu_server: RunningServer) -> AsyncIterator[ClientFactory
             audio_device=MemoryBackend(signal),
             audio_configuration_policy=AudioConfigurationPolicy.hifi(),
         )
-        return await _connected(sfu_server.url, user_id, opts, options, clients)
+        return await connected_client(sfu_server.url, user_id, opts, options, clients)
 
     try:
         yield factory

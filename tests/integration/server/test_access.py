@@ -1,0 +1,258 @@
+"""Who may do what on the server, each rule tried by a second, hostile client; and the limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from mctui import CallType
+from mctui import protocol as p
+from mctui.errors import (
+    AuthError,
+    LimitReachedError,
+    MessageTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from mctui.server.app import start_server
+from mctui.server.limits import ServerLimits
+from mctui.server.tokens import issue_token
+from testbed import SECRET, connected
+
+
+async def test_a_non_member_cannot_read_who_is_in_a_call(make_client):
+    owner = await make_client("owner")
+    friend = await make_client("friend")
+    mallory = await make_client("mallory")
+    call = owner.make_call(CallType.DEFAULT, "private")
+    await call.get_or_create(members=["friend"])
+    await call.join()
+    seen = await mallory.make_call(CallType.DEFAULT, "private").get()
+    assert seen.members == [] and seen.participants == []
+    shown = await friend.make_call(CallType.DEFAULT, "private").get()
+    assert {m.user_id for m in shown.members} == {"owner", "friend"}
+    assert [u.id for u in shown.participants] == ["owner"]
+
+
+async def test_the_owner_keeps_a_call_that_someone_recreates_after_it_ended(make_client):
+    owner = await make_client("owner")
+    mallory = await make_client("mallory")
+    call = owner.make_call(CallType.DEFAULT, "standup")
+    await call.join()
+    await call.end()
+    stolen = mallory.make_call(CallType.DEFAULT, "standup")
+    info = await stolen.get_or_create()
+    assert info.created_by == "owner"  # recreating hands nothing over
+    await call.join()
+    with pytest.raises(PermissionDeniedError):
+        await stolen.end()
+    assert call in owner.state.active_calls
+
+
+async def test_a_call_scoped_token_joins_only_its_call_and_cannot_end_or_ring(make_client, server):
+    owner = await make_client("owner")
+    room = owner.make_call(CallType.DEFAULT, "meet")
+    await room.join()
+    guest = await connected(server.url, "guest", issue_token(SECRET, "guest", call="default:meet"))
+    try:
+        mine = guest.make_call(CallType.DEFAULT, "meet")
+        await mine.join()
+        assert [c.id for c in guest.state.active_calls] == ["meet"]
+        with pytest.raises(PermissionDeniedError, match="only join default:meet"):
+            await guest.make_call(CallType.DEFAULT, "elsewhere").join()
+        with pytest.raises(PermissionDeniedError, match="cannot end"):
+            await mine.end()
+        with pytest.raises(PermissionDeniedError, match="cannot end calls or ring"):
+            await guest.request(p.RingRequest, p.EmptyResult, cid="default:meet", members=["x"])
+    finally:
+        await guest.disconnect()
+
+
+@pytest.mark.both_sfus
+async def test_a_livestream_viewer_cannot_publish(sfu_server):
+    host = await connected(sfu_server.url, "host")
+    viewer = await connected(sfu_server.url, "viewer")
+    try:
+        await host.make_call(CallType.LIVESTREAM, "show").join()
+        watching = viewer.make_call(CallType.LIVESTREAM, "show")
+        await watching.join()
+        assert not watching.state.can_publish
+        offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        with pytest.raises(PermissionDeniedError, match="cannot publish"):
+            await viewer.request(
+                p.SfuSignalRequest, p.SfuAnswer, cid="livestream:show", role="publisher", sdp=offer
+            )
+    finally:
+        await viewer.disconnect()
+        await host.disconnect()
+
+
+@pytest.fixture
+async def strict_server():
+    limits = ServerLimits(
+        auth_timeout_s=0.3,
+        max_connections=6,
+        max_connections_per_user=2,
+        messages_per_second=20,
+        message_burst=20,
+        max_calls_per_user=3,
+        max_participants_per_call=2,
+        max_sdp_bytes=1000,
+        max_token_lifetime_s=3600,
+    )
+    running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0, limits=limits)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_limits_are_typed_refusals(strict_server):
+    url = strict_server.url
+    first, second = await connected(url, "alice"), await connected(url, "alice")
+    clients = [first, second]
+    try:
+        with pytest.raises(LimitReachedError, match="connections"):
+            await connected(url, "alice")
+        for n in range(3):
+            await first.make_call(CallType.DEFAULT, f"room{n}").get_or_create()
+        with pytest.raises(LimitReachedError, match="calls open"):
+            await first.make_call(CallType.DEFAULT, "room3").get_or_create()
+        bob, carol = await connected(url, "bob"), await connected(url, "carol")
+        clients += [bob, carol]
+        await bob.make_call(CallType.DEFAULT, "room0").join()
+        await carol.make_call(CallType.DEFAULT, "room0").join()
+        with pytest.raises(LimitReachedError, match="participants"):
+            await first.make_call(CallType.DEFAULT, "room0").join()
+        with pytest.raises(MessageTooLargeError, match="SDP of"):
+            await bob.request(
+                p.SfuSignalRequest, p.SfuAnswer, cid="default:room0", role="publisher",
+                sdp="v=0\r\n" + "a=x\r\n" * 400,
+            )  # fmt: skip
+        with pytest.raises(AuthError, match="lives too long"):
+            await connected(url, "dave", issue_token(SECRET, "dave", ttl_seconds=7200))
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_flooding_is_rate_limited_and_the_connection_recovers(strict_server):
+    token = issue_token(SECRET, "flood")
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{strict_server.url}/ws") as ws:
+        await ws.send_str(json.dumps({"type": "hello", "id": 0, "version": 1, "token": token}))
+        assert (await ws.receive_json(timeout=5))["type"] == "reply"
+        for n in range(60):
+            await ws.send_str(json.dumps({"type": "leave_call", "id": n + 1, "cid": "x:y"}))
+        errors = [await ws.receive_json(timeout=5) for _ in range(60)]
+        codes = [e["code"] for e in errors]
+        assert "rate_limited" in codes and "internal" not in codes
+        # a refusal names the request it refuses, so the client's request fails at once
+        assert all(e["id"] is not None for e in errors if e["code"] == "rate_limited")
+        await asyncio.sleep(0.5)  # the bucket refills
+        await ws.send_str(json.dumps({"type": "leave_call", "id": 99, "cid": "x:y"}))
+        assert (await ws.receive_json(timeout=5))["code"] == "call_not_found"
+    # an mctui client flooding the same way gets the refusal as its typed error
+    flooder = await connected(strict_server.url, "flood2")
+    try:
+        requests = [
+            flooder.request(p.LeaveCallRequest, p.EmptyResult, cid="x:y") for _ in range(60)
+        ]
+        outcomes = await asyncio.gather(*requests, return_exceptions=True)
+        assert any(isinstance(o, RateLimitedError) for o in outcomes), outcomes[:3]
+    finally:
+        await flooder.disconnect()
+
+
+async def test_a_connection_that_never_says_hello_is_closed(strict_server):
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{strict_server.url}/ws") as ws:
+        error = await ws.receive_json(timeout=3)
+        assert error["code"] == "unauthorized"
+        closing = await ws.receive(timeout=3)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_a_full_server_refuses_new_connections_clearly(strict_server):
+    clients = [await connected(strict_server.url, f"u{n}") for n in range(6)]
+    try:
+        with pytest.raises(LimitReachedError, match="is full"):
+            await connected(strict_server.url, "one-too-many")
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+def test_token_cli_scopes_to_a_call():
+    import subprocess
+    import sys
+
+    from mctui.server.tokens import verify_claims
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mctui", "token", "guest", "--call", "livestream:show",
+         "--secret", SECRET],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert verify_claims(SECRET, result.stdout.strip()).call == "livestream:show"
+
+
+async def test_an_expired_token_is_said_and_can_be_refreshed_mid_call(make_client, server):
+
+    alice = await connected(server.url, "alice", issue_token(SECRET, "alice", ttl_seconds=1))
+    try:
+        call = alice.make_call(CallType.DEFAULT, "long-call")
+        await call.join()
+        await asyncio.sleep(1.5)
+        with pytest.raises(AuthError, match="token expired"):
+            await call.get()
+        with pytest.raises(PermissionDeniedError, match="same user"):
+            await alice.update_token(issue_token(SECRET, "mallory"))
+        await alice.update_token(issue_token(SECRET, "alice", ttl_seconds=600))
+        assert (await call.get()).id == "long-call"  # and the call never left
+        assert call in alice.state.active_calls
+    finally:
+        await alice.disconnect()
+
+
+async def test_calls_are_freed_when_empty_and_not_ringing_owner_kept(make_client, server):
+    coordinator = server.coordinator
+    owner = await make_client("owner")
+    other = await make_client("other")
+    call = owner.make_call(CallType.DEFAULT, "brief")
+    await call.join()
+    await other.make_call(CallType.DEFAULT, "brief").join()
+    assert "default:brief" in coordinator.calls
+    await other.make_call(CallType.DEFAULT, "brief").leave()
+    assert "default:brief" in coordinator.calls  # someone is still in it
+    await call.leave()
+    assert "default:brief" not in coordinator.calls  # empty and not ringing: freed
+    # a pending ring keeps a call alive until the ring ends
+    ringing = owner.make_call(CallType.DEFAULT, "ringing")
+    await ringing.ring(["nobody-online"])
+    await ringing.leave()  # the caller leaves: the ring is cancelled, the call is freed
+    assert "default:ringing" not in coordinator.calls
+    info = await other.make_call(CallType.DEFAULT, "brief").get_or_create()
+    assert info.created_by == "owner"  # recreated, still the owner's
+
+
+async def test_disconnects_do_not_scan_every_call(make_client, server):
+    """Thousands of calls on the server: a disconnect touches only the leaving user's calls."""
+    coordinator = server.coordinator
+    many = await make_client("many")
+    for n in range(150):
+        await many.make_call(CallType.DEFAULT, f"idle-{n}").get_or_create()
+    guest = await make_client("guest")
+    await guest.make_call(CallType.DEFAULT, "idle-0").join()
+    looked_at: list[str] = []
+    original = coordinator._maybe_free
+
+    def spy(call):  # type: ignore[no-untyped-def]
+        looked_at.append(call.cid)
+        original(call)
+
+    coordinator._maybe_free = spy  # type: ignore[method-assign]
+    await guest.disconnect()
+    await asyncio.sleep(0.1)
+    assert set(looked_at) == {"default:idle-0"}  # not the 150 others

@@ -1,0 +1,204 @@
+"""Invites and guests on the server, in process: who may invite, what a guest token may do, the
+page the link opens. The browser itself is tried in ``test_guests.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+
+from helpers import wait_until
+from mctui import CallType
+from mctui import protocol as p
+from mctui.errors import (
+    CallNotFoundError,
+    NotAMemberError,
+    PermissionDeniedError,
+)
+from mctui.server.app import start_server
+from mctui.server.limits import ServerLimits
+from mctui.server.tokens import issue_token, verify_claims
+from testbed import SECRET, connected
+
+
+def link_parts(link: str) -> tuple[str, str, str]:
+    """(page URL, call, token) of an invite link; the token is in the fragment."""
+    parts = urlsplit(link)
+    fragment = parse_qs(parts.fragment)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", fragment["call"][0], fragment["token"][0]
+
+
+async def test_a_member_invites_a_guest_who_joins_only_that_call(make_client, server):
+    owner = await make_client("owner")
+    room = owner.make_call(CallType.DEFAULT, "meet")
+    await room.join()
+    invite = await room.invite(name="Ann")
+    page, cid, token = link_parts(invite.link)
+    assert page == server.url + "/" and cid == "default:meet"
+    claims = verify_claims(SECRET, token)
+    assert (claims.user_id, claims.name, claims.call) == (invite.guest_id, "Ann", "default:meet")
+    assert abs(invite.expires_at - (time.time() + p.INVITE_TTL_S)) < 5
+    guest = await connected(server.url, invite.guest_id, token)
+    try:
+        await guest.make_call(CallType.DEFAULT, "meet").join()
+        for _ in range(50):
+            if any(x.user.id == invite.guest_id for x in room.state.participants):
+                break
+            await asyncio.sleep(0.02)
+        names = {x.user.id: x.user.name for x in room.state.participants}
+        assert names[invite.guest_id] == "Ann"
+        with pytest.raises(PermissionDeniedError, match="only join default:meet"):
+            await guest.make_call(CallType.DEFAULT, "elsewhere").join()
+        with pytest.raises(PermissionDeniedError, match="guest cannot invite"):
+            await guest.request(p.CreateInviteRequest, p.InviteResult, cid="default:meet")
+    finally:
+        await guest.disconnect()
+
+
+async def test_only_members_of_a_running_call_may_invite(make_client):
+    owner = await make_client("owner")
+    mallory = await make_client("mallory")
+    await owner.make_call(CallType.DEFAULT, "private").join()
+    with pytest.raises(NotAMemberError, match="only members"):
+        await mallory.make_call(CallType.DEFAULT, "private").invite()
+    with pytest.raises(CallNotFoundError):
+        await mallory.make_call(CallType.DEFAULT, "nowhere").invite()
+
+
+async def test_an_invite_lives_no_longer_than_the_server_allows(server):
+    limits = ServerLimits(max_token_lifetime_s=3600)
+    capped = await start_server(SECRET, port=0, limits=limits)
+    owner = await connected(capped.url, "owner")
+    try:
+        room = owner.make_call(CallType.DEFAULT, "meet")
+        await room.join()
+        invite = await room.invite(ttl_s=20 * 3600)
+        assert invite.expires_at <= time.time() + 3600 + 1
+    finally:
+        await owner.disconnect()
+        await capped.stop()
+
+
+async def test_a_guest_cannot_start_a_call_and_joins_once_it_runs(make_client, server):
+    token = issue_token(SECRET, "guest-1", call="default:later")
+    guest = await connected(server.url, "guest-1", token)
+    try:
+        early = guest.make_call(CallType.DEFAULT, "later")
+        with pytest.raises(CallNotFoundError, match="not started yet"):
+            await early.join()
+        with pytest.raises(CallNotFoundError):
+            await early.get_or_create()
+        owner = await make_client("owner")
+        # The owner comes back as after a server restart: the call is recreated and, for the
+        # grace period, the server believes the roles rejoining members claim, not a guest's.
+        await owner.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="later",
+            rejoin_role="host",
+        )  # fmt: skip
+        joined = await guest.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="later",
+            rejoin_role="host",
+        )  # fmt: skip
+        assert joined.role == "member"  # a guest's claimed role is never believed
+        assert joined.call.created_by == "owner"
+    finally:
+        await guest.disconnect()
+
+
+async def test_a_guest_in_a_livestream_is_a_viewer(make_client, server):
+    host = await make_client("host")
+    await host.make_call(CallType.LIVESTREAM, "show").join()
+    invite = await host.make_call(CallType.LIVESTREAM, "show").invite()
+    guest = await connected(server.url, invite.guest_id, link_parts(invite.link)[2])
+    try:
+        joined = await guest.request(
+            p.JoinCallRequest, p.JoinResult, call_type="livestream", call_id="show"
+        )
+        assert (joined.role, joined.can_publish) == ("viewer", False)
+    finally:
+        await guest.disconnect()
+
+
+async def test_a_guest_connection_hears_no_rings_for_other_calls(make_client, server):
+    owner = await make_client("owner")
+    everywhere = await make_client("pat")
+    scoped = await connected(server.url, "pat", issue_token(SECRET, "pat", call="default:meet"))
+    try:
+        rung: list[str] = []
+        scoped.state.observe("incoming_call").listen(
+            lambda call: rung.append(call.cid) if call is not None else None
+        )
+        await owner.make_call(CallType.DEFAULT, "other").ring(["pat"])
+        await wait_until(everywhere.state, "incoming_call", lambda c: c is not None)
+        # a ring of its own call does reach the scoped connection; the server sends each
+        # connection's events in order, so a ring of "other" would have come first
+        await owner.make_call(CallType.DEFAULT, "meet").ring(["pat"])
+        await wait_until(scoped.state, "incoming_call", lambda c: c is not None)
+        assert rung == ["default:meet"]
+    finally:
+        await scoped.disconnect()
+
+
+async def test_the_page_comes_from_the_server_with_a_strict_policy(server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/") as page:
+            assert page.status == 200 and page.content_type == "text/html"
+            html = await page.text()
+            policy = page.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in policy and "script-src 'self'" in policy
+            assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert 'src="/web/app.js"' in html and "http" not in html.split("<body>")[0]
+        for path, kind, needle in (
+            ("/web/app.js", "text/javascript", "mctuiGuest"),
+            ("/web/style.css", "text/css", "prefers-color-scheme"),
+        ):
+            async with http.get(server.url + path) as asset:
+                assert asset.status == 200 and asset.content_type == kind
+                assert needle in await asset.text()
+        async with http.get(server.url + "/web/../secret") as missing:
+            assert missing.status == 404
+
+
+async def test_joined_clients_are_told_the_servers_ice_servers():
+    stun = p.IceServerInfo(urls=["stun:127.0.0.1:3478"])
+    running = await start_server(SECRET, port=0, ice_servers=[stun])
+    client = await connected(running.url, "owner")
+    try:
+        joined = await client.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="x"
+        )
+        assert joined.sfu.ice_servers == [stun]
+    finally:
+        await client.disconnect()
+        await running.stop()
+
+
+def test_the_invite_command_prints_a_link_and_refuses_bad_input_with_code_2(tmp_path):
+    import subprocess
+    import sys
+
+    def invite(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mctui", "invite", *args, "--secret", SECRET,
+             "--log-file", str(tmp_path / "invite.log")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    made = invite("livestream:show", "--ttl", "30m", "--name", "Ann", "--server", "https://x.io")
+    assert made.returncode == 0, made.stderr
+    page, cid, token = link_parts(made.stdout.strip().splitlines()[-1])
+    assert (page, cid) == ("https://x.io/", "livestream:show")
+    claims = verify_claims(SECRET, token)
+    assert claims.call == "livestream:show" and claims.name == "Ann"
+    assert claims.user_id.startswith("guest-") and claims.expires_at <= time.time() + 1800 + 1
+    for args, says in (
+        (("bad room!",), "bad room name"),
+        (("show", "--ttl", "30h"), "at most 24 h"),
+        (("show", "--server", "ftp://x"), "http:// or https://"),
+    ):
+        refused = invite(*args)
+        assert refused.returncode == 2 and says in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1

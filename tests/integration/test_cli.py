@@ -1,0 +1,217 @@
+"""The command line: serve / token, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from mctui import CallType, Client, User
+from mctui.server.tokens import verify_token
+
+SECRET = "cli-test-secret-0123456789abcdefghijkl"
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mctui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mctui: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_token_prints_a_verifiable_token_on_its_last_line():
+    result = run_cli("token", "alice", "--name", "Alice", "--ttl", "15m", "--secret", SECRET)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    user_id, name, _expires = verify_token(SECRET, token)
+    assert (user_id, name) == ("alice", "Alice")
+
+
+def test_token_secret_file_and_default_file(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    result = run_cli("token", "bob", "--secret-file", str(secret_file))
+    assert verify_token(SECRET, result.stdout.strip())[0] == "bob"
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "MCTUI_SECRET": ""}
+    first = run_cli("token", "carol", env=env)
+    stored = (tmp_path / "cfg" / "mctui" / "secret").read_text().strip()
+    assert verify_token(stored, first.stdout.strip())[0] == "carol"
+    assert oct((tmp_path / "cfg" / "mctui" / "secret").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token",),
+        ("token", "alice", "--ttl", "soon"),
+        ("serve", "--port", "seventy"),
+        ("serve", "--port", "99999"),
+        ("serve", "--sfu", "warp"),
+        ("token", "alice", "--secret-file", "/nonexistent/secret"),
+        ("frobnicate",),
+        ("join", "a b"),
+        ("join", "ünïcode"),
+        ("join", "x" * 500),
+        ("join", "warp:alpha"),
+        ("join", "alpha", "--server", "127.0.0.1:8470"),
+        ("join", "alpha", "--policy", "loudest"),
+        ("join", "alpha", "--audio-backend", "speakers"),
+        ("bot", "a b", "--tone", "440"),
+        ("token", "a b", "--secret", SECRET),
+        ("token", "x" * 200, "--secret", SECRET),
+        ("token", "alice", "--ttl", "100000d", "--secret", SECRET),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args):
+    result = run_cli(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mctui: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_serve_prints_url_serves_and_stops_cleanly_on_ctrl_c():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mctui",
+        "serve",
+        "--port",
+        "0",
+        "--secret",
+        SECRET,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "listening on http://127.0.0.1:" in line
+        url = line.split("listening on ")[1].split()[0]
+        token = run_cli("token", "alice", "--secret", SECRET).stdout.strip()
+        client = Client(url, User("alice"), token)
+        await client.connect()
+        call = client.make_call(CallType.DEFAULT, "cli-room")
+        await call.get_or_create()
+        await client.disconnect()
+        proc.send_signal(signal.SIGINT)
+        rest, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        assert b"stopped" in rest and b"Traceback" not in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def test_version_and_short_help():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip().startswith("mctui ")
+    result = run_cli("join", "-h", env={"COLUMNS": "200"})
+    assert result.returncode == 0
+    for choice in ("suspend-existing", "duck-existing", "broadcaster", "sounddevice"):
+        assert choice in result.stdout  # enum choices are listed
+    assert "--install-completion" in run_cli("-h").stdout
+
+
+def test_unreachable_server_is_retried_then_exits_1_with_one_line_naming_the_log(tmp_path):
+    """No server at start: headless says each failed attempt while it retries with backoff,
+    and gives up after --reconnect-timeout with the one-line error."""
+    import time
+
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    started = time.monotonic()
+    result = run_cli(
+        "join", "alpha", "--server", "http://127.0.0.1:9", "--headless",
+        "--audio-backend", "null", "--secret", SECRET, "--reconnect-timeout", "2", env=env,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    attempts = [json.loads(x) for x in result.stdout.splitlines() if '"connecting"' in x]
+    assert len(attempts) >= 2 and attempts[-1]["attempt"] >= 3, result.stdout
+    assert "cannot reach the server" in attempts[0]["reason"]
+    assert 2.0 <= elapsed < 15
+    line = one_error_line(result)
+    assert "cannot reach the server" in line and "details in" in line
+    log_file = line.rsplit("details in ", 1)[1].rstrip(")")
+    with open(log_file) as log:
+        assert "cannot reach the server" in log.read()
+
+
+async def test_bad_token_exits_1(server, tmp_path):
+    result = await asyncio.to_thread(
+        run_cli, "join", "alpha", "--server", server.url, "--token", "not-a-token",
+        "--headless", "--audio-backend", "null", env={"XDG_STATE_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "token" in one_error_line(result).lower()
+
+
+def test_port_in_use_exits_1(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve", "--port", str(port), "--secret", SECRET, env={"XDG_STATE_HOME": str(tmp_path)}
+        )
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_server_that_never_answers_fails_within_10_s(tmp_path):
+    """A listening socket nobody accepts on: TCP connects, the WebSocket upgrade never comes."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli(
+            "join", "alpha", "--server", f"http://127.0.0.1:{port}", "--headless",
+            "--audio-backend", "null", "--secret", SECRET, "--reconnect-timeout", "0",
+            env={"XDG_STATE_HOME": str(tmp_path)}, timeout=40,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "within 10 s" in one_error_line(result)
+    assert elapsed < 20, f"took {elapsed:.0f} s"
+
+
+def test_the_cli_starts_without_the_media_stack():
+    """The lazy package root: ``mctui --help`` and ``mctui token`` never import aiortc & co."""
+    probe = (
+        "import sys, mctui.cli\n"
+        "heavy = ('aiortc', 'av', 'scipy', 'numpy', 'textual', 'aiohttp', 'sounddevice')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""
+    import mctui
+
+    assert mctui.Client.__name__ == "Client"  # and the public names still resolve

@@ -1,0 +1,281 @@
+"""The demo scenarios and headless mode, run as a user would: ``mctui`` as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+from mctui.audio.wav_backend import read_wav, write_wav
+from mctui.bots.signals import tone
+from mctui.server.tokens import issue_token
+from procs import alive, children_of
+from spectrum import band_level_db
+from testbed import SECRET
+
+
+def demo_end(process: Headless) -> float:
+    return next(e["t"] for e in process.events if e["event"] == "bye")
+
+
+class Headless:
+    """A headless mctui process: read its events, send it commands."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict] = []
+
+    @classmethod
+    async def start(cls, *args: str) -> Headless:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mctui", *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def until(self, predicate, timeout: float = 30.0) -> dict:  # type: ignore[no-untyped-def]
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.proc.stdout.readline()
+                if not line:
+                    assert self.proc.stderr is not None
+                    error = (await self.proc.stderr.read()).decode()[-2000:]
+                    raise AssertionError(f"mctui exited early: {error}")
+                event = json.loads(line)
+                self.events.append(event)
+                if predicate(event):
+                    return event
+
+    async def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((command + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def quit(self) -> int:
+        await self.send("quit")
+        await self.until(lambda e: e["event"] == "bye")
+        async with asyncio.timeout(30):
+            return await self.proc.wait()
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    def names(self, *kinds: str) -> list[tuple[str, str]]:
+        return [(e["event"], e.get("room", "")) for e in self.events if e["event"] in kinds]
+
+
+def loud(room: str, floor: float = -40.0):  # type: ignore[no-untyped-def]
+    """A level event of ``room`` that the user hears (suspended rooms report levels too)."""
+    return lambda e: (
+        e["event"] == "level" and e["room"] == room and e["dbfs"] > floor and e["heard"]
+    )
+
+
+async def test_multicall_demo_reaches_steady_state_and_leaves_nothing(tmp_path):
+    demo = await Headless.start("demo", "multicall", "--headless", "--audio-backend", "null")
+    try:
+        await demo.until(lambda e: e["event"] == "ready")
+        children = children_of(demo.proc.pid)
+        assert children, "the demo backend process should be running"
+        await demo.until(loud("alpha"))  # alpha is in the foreground and its bots talk
+        assert demo.names("joined") == [("joined", "alpha"), ("joined", "bravo")]
+        assert ("suspended", "bravo") in demo.names("suspended")  # SUSPEND_INCOMING
+        await demo.send("focus bravo")
+        await demo.until(lambda e: e["event"] == "focus" and e["room"] == "bravo")
+        await demo.until(loud("bravo"))
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in children if alive(pid)] == []
+
+
+async def test_the_demo_heals_by_itself_when_its_server_dies(tmp_path):
+    """SIGKILL the demo's server (and bots) process: the demo starts it again on the same port,
+    the bots rejoin, and the user's client reconnects and hears them, with no key pressed."""
+    import os
+    import signal
+
+    demo = await Headless.start("demo", "multicall", "--headless", "--audio-backend", "null")
+    before: set[int] = set()
+    try:
+        await demo.until(loud("alpha"))
+        before = children_of(demo.proc.pid)
+        backend = [p for p in before if b"demo-backend" in _cmdline(p)]
+        assert len(backend) == 1
+        os.kill(backend[0], signal.SIGKILL)
+        await demo.until(lambda e: e["event"] == "reconnecting")
+        back = await demo.until(lambda e: e["event"] == "reconnected", timeout=30)
+        await demo.until(loud("alpha"), timeout=20)
+        assert back["downtime_s"] < 10
+        again = [p for p in children_of(demo.proc.pid) if b"demo-backend" in _cmdline(p)]
+        assert len(again) == 1 and again != backend
+        before |= children_of(demo.proc.pid)
+        assert ("left", "alpha") not in demo.names("left")
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in before if alive(pid)] == []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+@pytest.mark.slow
+async def test_livestream_demo_ring_accept_suspends_then_resumes(tmp_path):
+    wav = tmp_path / "speaker.wav"
+    demo = await Headless.start(
+        "demo", "livestream", "--headless", "--output-wav", str(wav),
+        "--ring-after", "3", "--call-seconds", "5",
+    )  # fmt: skip
+    try:
+        await demo.until(lambda e: e["event"] == "joined" and e["room"] == "show")
+        children = children_of(demo.proc.pid)
+        await demo.until(loud("show"))
+        ring = await demo.until(lambda e: e["event"] == "ring")
+        assert ring["caller"] == "friend" and ring["suspends"] == ["show"]
+        await demo.send("accept")
+        suspended = await demo.until(lambda e: e["event"] == "suspended" and e["room"] == "show")
+        left = await demo.until(lambda e: e["event"] == "left" and e["room"] == "one-to-one", 30)
+        resumed = await demo.until(lambda e: e["event"] == "resumed" and e["room"] == "show")
+        await demo.until(lambda e: e["event"] == "level" and e["t"] > resumed["t"] + 3)
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+    await asyncio.sleep(0.5)
+    assert [pid for pid in children if alive(pid)] == []
+
+    audio = read_wav(wav)
+    # the WAV is closed as the client disconnects, just before "bye": align on its end
+    start = demo_end(demo) - audio.size / 48_000
+
+    def window(a: float, b: float):  # type: ignore[no-untyped-def]
+        return audio[int((a - start) * 48_000) : int((b - start) * 48_000)]
+
+    before = window(ring["t"] - 1.5, ring["t"] - 0.2)
+    during = window(suspended["t"] + 0.8, left["t"] - 0.3)
+    after = window(resumed["t"] + 1.0, resumed["t"] + 2.5)
+    assert band_level_db(before, 440) > -30, "the livestream host should be audible before"
+    assert band_level_db(during, 440) < -60, "the livestream must be silent during the 1:1"
+    assert band_level_db(after, 440) > -30, "the livestream should resume after the 1:1"
+
+
+@pytest.mark.slow
+async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp_path):
+    await bots("tone-a", 440, "alpha")
+    bot_b = await bots("tone-b", 660, "bravo")
+    wav = tmp_path / "mix.wav"
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, tone(1000, 0.5))
+    token = issue_token(SECRET, "scripter")
+    session = await Headless.start(
+        "join", "alpha", "bravo", "--server", sfu_server.url, "--user", "scripter",
+        "--token", token, "--headless", "--events", "-", "--output-wav", str(wav),
+        "--input-wav", str(mic), "--audio-profile", "hifi",  # a tone is no voice: skip the chain
+    )  # fmt: skip
+    try:
+        await session.until(lambda e: e["event"] == "joined")
+        await session.until(lambda e: e["event"] == "ready")
+        await session.until(loud("alpha", -30))
+        # the suspended room still reports who talks there, marked as not heard
+        await session.until(
+            lambda e: (
+                e["event"] == "level" and e["room"] == "bravo" and e["speaking"] and not e["heard"]
+            )
+        )
+        await asyncio.sleep(1.0)
+        assert band_level_db(bot_b.heard(0.5), 1000) < -60  # bravo joined with the mic off
+        await session.send("focus bravo")
+        to_bravo = await session.until(lambda e: e["event"] == "focus" and e["room"] == "bravo")
+        await session.until(loud("bravo", -30))
+        await asyncio.sleep(1.5)
+        assert band_level_db(bot_b.heard(0.5), 1000) > -30, "the mic follows the focus"
+        await session.send("mute bravo")  # a hand mute survives focus moves
+        await session.until(lambda e: e["event"] == "muted")
+        await session.send("focus alpha")
+        to_alpha = await session.until(lambda e: e["event"] == "focus" and e["room"] == "alpha")
+        await session.until(loud("alpha", -30))
+        await asyncio.sleep(1.5)
+        await session.send("focus bravo")
+        await session.until(
+            lambda e: e["event"] == "focus" and e["room"] == "bravo" and e["t"] > to_alpha["t"]
+        )
+        await asyncio.sleep(1.0)
+        assert band_level_db(bot_b.heard(0.5), 1000) < -60, "bravo was muted by hand"
+        await session.send("focus alpha")
+        await session.until(
+            lambda e: e["event"] == "focus" and e["room"] == "alpha" and e["t"] > to_alpha["t"]
+        )
+        await session.send("nonsense")
+        await session.until(lambda e: e["event"] == "error")
+        assert await session.quit() == 0
+    finally:
+        await session.kill()
+    sequence = session.names("joined", "focus", "left", "bye")
+    assert sequence[:2] == [("joined", "alpha"), ("focus", "alpha")]
+    assert ("joined", "bravo") in sequence
+    focus_moves = [room for kind, room in sequence if kind == "focus"]
+    assert focus_moves[-4:] == ["bravo", "alpha", "bravo", "alpha"]
+    assert sequence[-1] == ("bye", "")
+
+    audio = read_wav(wav)
+    # the WAV is closed as the client disconnects, just before "bye": align on its end
+    start = demo_end(session) - audio.size / 48_000
+
+    def window(a: float, b: float):  # type: ignore[no-untyped-def]
+        return audio[int((a - start) * 48_000) : int((b - start) * 48_000)]
+
+    first = window(to_bravo["t"] - 0.9, to_bravo["t"] - 0.2)
+    middle = window(to_bravo["t"] + 0.6, to_alpha["t"] - 0.2)
+    last = window(to_alpha["t"] + 0.6, to_alpha["t"] + 1.3)
+    for segment, on, off in ((first, 440, 660), (middle, 660, 440), (last, 440, 660)):
+        assert band_level_db(segment, on) > -30
+        assert band_level_db(segment, off) < band_level_db(segment, on) - 40
+
+
+async def test_recording_to_a_full_disk_is_an_error_event_and_the_call_goes_on(sfu_server, bots):
+    """``/dev/full`` fails every write with ENOSPC, as a full disk does."""
+    await bots("tone-a", 440, "alpha")
+    token = issue_token(SECRET, "recorder")
+    session = await Headless.start(
+        "join", "alpha", "--server", sfu_server.url, "--user", "recorder", "--token", token,
+        "--headless", "--output-wav", "/dev/full",
+    )  # fmt: skip
+    try:
+        error = await session.until(lambda e: e["event"] == "error")
+        assert "recording stopped" in error["message"]
+        # the audio clock keeps running: the room is still heard after the failure
+        await session.until(lambda e: loud("alpha", -30)(e) and e["t"] > error["t"] + 1.0)
+        assert await session.quit() == 0
+    finally:
+        await session.kill()
+    assert session.proc.stderr is not None
+    stderr = (await session.proc.stderr.read()).decode()
+    assert stderr == "", f"headless notices belong in events, not stderr: {stderr[-500:]}"
+
+
+async def test_a_demo_backend_that_fails_says_why_and_logs_its_stderr(tmp_path):
+    """The child's traceback goes to the log file, and the error names the cause."""
+    import pytest
+
+    from mctui.demo import DemoBackendError, DemoBackendProcess
+
+    log = tmp_path / "mctui.log"
+    child = DemoBackendProcess("no-such-scenario", 1.0, 1.0, log)
+    with pytest.raises(DemoBackendError, match="did not start: it exited with code"):
+        await child.start()
+    assert "no-such-scenario" in log.read_text()
+    child.stop()

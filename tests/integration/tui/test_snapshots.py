@@ -1,0 +1,142 @@
+"""SVG snapshots of the TUI (pytest-textual-snapshot), levels and clocks frozen."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui.audio.levels import FLOOR_DBFS
+from mctui.engine.bridge import LevelsChanged
+from mctui.server.tokens import issue_token
+from mctui.tui.app import MctuiApp
+from mctui.tui.messages import EngineEvent
+from mctui.tui.screens.ring import RingScreen
+from testbed import SECRET
+from threaded_env import ThreadedEnv
+
+LEVELS = {"anna": -9.0, "ben": -24.0, "cleo": -4.0, "dave": -41.0, "erin": -15.0, "me": -20.0,
+          "ana": -12.0, "cara": -7.0, "dev": -33.0, "host": -11.0}  # fmt: skip
+NAMES = ["anna", "ben", "cleo", "dave", "erin"]
+GREEK = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+
+
+def frozen_levels(call, participant):  # type: ignore[no-untyped-def]
+    if participant.is_local and not call.state.is_capturing:
+        return FLOOR_DBFS, FLOOR_DBFS
+    level = LEVELS.get(participant.user.id, -30.0)
+    return level, level + 4
+
+
+@pytest.fixture
+def env() -> Iterator[ThreadedEnv]:
+    environment = ThreadedEnv()
+    yield environment
+    environment.close()
+
+
+def build_app(  # type: ignore[no-untyped-def]
+    env: ThreadedEnv,
+    rooms: list[str],
+    policy=MultiCallAudioPolicy.SUSPEND_EXISTING,
+    population: dict[str, list[str]] | None = None,
+):
+    if population is None:
+        population = {
+            room: NAMES[: 1 + (i % 3) + (1 if i == 0 else 0)] for i, room in enumerate(rooms)
+        }
+    env.populate(population)
+
+    async def connect() -> Client:
+        client = Client(
+            env.server.url,
+            User("me", "Me"),
+            issue_token(SECRET, "me"),
+            ClientOptions(multi_call_audio_policy=policy, audio_device="null"),
+        )
+        await client.connect()
+        return client
+
+    return MctuiApp(connect, rooms, clock=lambda: 1000.0, levels=frozen_levels)
+
+
+async def until_ready(pilot) -> None:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    deadline = time.monotonic() + 15
+    while not app.ready and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    # explicit pauses: pilot.pause() waits for an idle CPU, which the audio clock never gives
+    await pilot.pause(0.1)
+    for call in app.client.state.active_calls:  # draw the frozen levels now
+        app.rooms_screen.post_message(EngineEvent(LevelsChanged(call)))
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 9])
+def test_rooms_160x48(snap_compare, env, count):
+    app = build_app(env, GREEK[:count])
+    assert snap_compare(app, terminal_size=(160, 48), run_before=until_ready)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 9])
+def test_rooms_80x24(snap_compare, env, count):
+    app = build_app(env, GREEK[:count])
+    assert snap_compare(app, terminal_size=(80, 24), run_before=until_ready)
+
+
+def test_ducked_room(snap_compare, env):
+    app = build_app(env, ["alpha", "bravo"], policy=MultiCallAudioPolicy.DUCK_EXISTING)
+    assert snap_compare(app, terminal_size=(120, 30), run_before=until_ready)
+
+
+def test_suspended_by_hand(snap_compare, env):
+    app = build_app(env, ["alpha", "bravo"])
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def ringing(env: ThreadedEnv, caller: str, room: str):  # type: ignore[no-untyped-def]
+    """A ``run_before`` that waits for the app, has ``caller`` ring "me", waits for the modal."""
+    peer = env.peer(caller)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        call = peer.make_call("default", room)
+        asyncio.run_coroutine_threadsafe(call.ring(["me"]), env.loop).result(10)
+        deadline = time.monotonic() + 10
+        while not isinstance(pilot.app.screen, RingScreen) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+def test_ring_modal(snap_compare, env):
+    app = build_app(env, ["alpha", "bravo"])
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ringing(env, "zoe", "zoe-private"))
+
+
+def test_demo_multicall(snap_compare, env):
+    """The multicall demo's layout: suspend-incoming, alpha in front, bravo waiting."""
+    app = build_app(
+        env,
+        ["alpha", "bravo"],
+        policy=MultiCallAudioPolicy.SUSPEND_INCOMING,
+        population={"alpha": ["ana", "ben"], "bravo": ["cara", "dev"]},
+    )
+    assert snap_compare(app, terminal_size=(110, 26), run_before=until_ready)
+
+
+def test_demo_livestream_ring(snap_compare, env):
+    """The livestream demo: watching a show when a friend rings."""
+    app = build_app(env, ["livestream:show"], population={"livestream:show": ["host"]})
+    before = ringing(env, "friend", "one-to-one")
+    assert snap_compare(app, terminal_size=(110, 26), run_before=before)

@@ -1,0 +1,43 @@
+"""The shape of the code, checked: import contracts, no private reaching across objects."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "mctui"
+
+
+def test_import_contracts_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    """The contracts in pyproject.toml (engine free of UI and server, light CLI modules ...),
+    checked in this process (import-linter reads the source; nothing is imported)."""
+    status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
+    report = capsys.readouterr().out
+    assert status == 0, report[-3000:]
+    assert "0 broken" in report
+
+
+def test_call_and_client_touch_no_private_member_of_each_other():
+    """``Call`` reaches its client through ``CallHost``; the client reaches calls through their
+    public methods (``handle_event``, the focus levers). Nothing else."""
+    call_py = (SRC / "engine" / "call.py").read_text()
+    client_py = (SRC / "engine" / "client.py").read_text()
+    focus_py = (SRC / "engine" / "focus.py").read_text()
+    into_client = re.findall(r"self\.client\._\w+", call_py)
+    into_calls = re.findall(
+        r"\b(?:call|other|target|from_call|to_call)\.(?:state\.)?_\w+", client_py + focus_py
+    )
+    assert into_client == [] and into_calls == []
+
+
+def test_no_module_over_600_lines():
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in SRC.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 600
+    }
+    assert long == {}
