@@ -204,11 +204,12 @@ class DemoBackendProcess:
         self.proc = self._spawn(0)
         loop = asyncio.get_running_loop()
         ready = None
+        timed_out = False
         try:
             async with asyncio.timeout(60):
                 ready = await loop.run_in_executor(None, self._ready_line, self.proc)
         except TimeoutError:
-            pass
+            timed_out = True
         if ready is not None:
             port = int(ready[0].rsplit(":", 1)[1])
             self._watchdog = threading.Thread(
@@ -216,8 +217,17 @@ class DemoBackendProcess:
             )
             self._watchdog.start()
             return ready
-        code = self.proc.poll()
-        why = f"it exited with code {code}" if code is not None else "it did not answer in 60 s"
+        code = None
+        if not timed_out:
+            # its stdout closed: the child is exiting, though it may not be reaped yet
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = await loop.run_in_executor(None, self.proc.wait, 10)
+        if code is not None:
+            why = f"it exited with code {code}"
+        elif timed_out:
+            why = "it did not answer in 60 s"
+        else:
+            why = "it closed its output and did not exit"
         self.stop()
         raise DemoBackendError(f"the demo server did not start: {why}{self._last_log_line()}")
 

@@ -279,3 +279,17 @@ async def test_a_demo_backend_that_fails_says_why_and_logs_its_stderr(tmp_path):
         await child.start()
     assert "no-such-scenario" in log.read_text()
     child.stop()
+
+
+async def test_a_backend_that_closes_its_output_before_it_exits_is_reported_by_its_code():
+    """The output closes some time before the process is reaped (a slow shutdown, a loaded
+    machine): the error still gives the exit code, not "did not answer in 60 s"."""
+    import sys
+
+    from mctui.demo import DemoBackendError, DemoBackendProcess
+
+    child = DemoBackendProcess("unused", 1.0, 1.0)
+    child.args = [sys.executable, "-c", "import os, time; os.close(1); time.sleep(1.5); exit(3)"]
+    with pytest.raises(DemoBackendError, match="did not start: it exited with code 3"):
+        await child.start()
+    child.stop()

@@ -8,9 +8,9 @@ import asyncio
 from helpers import wait_heard
 from mctui import CallType
 from mctui.bots.signals import tone
-from mctui.rtc.jitter import FRAME_S, SLACK_S
 from mctui.rtc.peer import new_peer_connection, open_peer_connections
 from mctui.rtc.playout import PlayoutStream
+from spectrum import band_level_db
 
 
 async def test_loopback_connections_offer_only_127_0_0_1_candidates():
@@ -29,34 +29,26 @@ async def test_loopback_connections_offer_only_127_0_0_1_candidates():
         await pc.close()
 
 
-async def test_jitter_look_ahead_on_loopback_follows_the_measured_spread(media_client, bots):
-    """The effect of taking packets from aiortc's receivers: on loopback the adaptive buffer
-    holds the look-ahead that the measured transit spread calls for (one frame when the spread
-    is within the slack), at most two frames, and conceals nothing; aiortc's own buffer (which
-    waits for 16 packets) and decoder see no packet.
-
-    Bot, SFU and client share this process's loop and thread pool, so the sender's scheduling
-    alone can spread transit times over 5 ms on a busy machine (measured: p95 2.5-5.2 ms above
-    the fastest): then two frames are right, and the test checks the buffer says so."""
+async def test_received_packets_feed_mctuis_playout_and_never_aiortcs_buffer(media_client, bots):
+    """The effect of taking packets from aiortc's receivers: every frame the user hears comes
+    from mctui's adaptive buffer and concealing decoder, and aiortc's own buffer (which waits
+    for 16 packets) and decoder see no packet. How much look-ahead the buffer holds on a path
+    is the unit tier's business (``unit/rtc/test_jitter.py``, exact figures); how long it takes
+    on loopback, the benchmarks' (``mouth_to_ear``)."""
     await bots("tick", 440, "jitter")
     user = await media_client("user")
     call = user.make_call(CallType.DEFAULT, "jitter")
     await call.join()
-    await wait_heard(call, "tick")
+    await wait_heard(call, "tick", played=True)
     assert call.adm is not None
     stream = call.adm.remotes["tick"].source
     assert isinstance(stream, PlayoutStream)
-    buffer = stream.buffer
+    played_before = stream.stats.played
+    user.audio.backend.clear_output()  # type: ignore[union-attr,attr-defined]
     await asyncio.sleep(1.0)
-    for _ in range(80):  # the join's first burst leaves the 4 s window; the buffer shrinks
-        if buffer.target_frames <= 2 and buffer.level_frames <= buffer.target_frames + 1:
-            break
-        await asyncio.sleep(0.1)
-    spread = max(0.0, buffer._transit_p95 - buffer._sorted[0] - SLACK_S)
-    assert buffer.target_frames <= 2, f"{spread * 1000:.1f} ms of spread on loopback"
-    assert buffer.target_frames == 1 - int(-spread // FRAME_S)  # ceil: whole frames
-    assert buffer.level_frames <= buffer.target_frames + 1
-    assert stream.stats.concealed <= 2 and stream.stats.played >= 40
+    heard = user.audio.backend.output()  # type: ignore[union-attr,attr-defined]
+    assert band_level_db(heard, 440) > -30
+    assert stream.stats.played - played_before >= 40  # about 50 device frames in that second
     # the packets went to mctui's playout, not to aiortc's buffer and decoder (whose track
     # would otherwise fill up, since nobody reads it)
     taken = [
