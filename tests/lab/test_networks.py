@@ -165,12 +165,16 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
         listener.wait(hears("tone"), timeout=30)
         time.sleep(20.0)
         counts = [e for e in listener.events() if e["event"] == "stats"]
+        # the quit leaves the call (its audio stops) some time before the process ends and
+        # the recording with it: mark the end of steady state in the recording before quitting
+        written_s = listener.recorded_s()
         listener.quit()
     finally:
         lab.impair(loss=0.0, delay_ms=0, jitter_ms=0)
-    # 18 s of steady state, ending before the quit (leaving stops the audio)
+    # 18 s of steady state, all before the quit
     stats = counts[-1]
-    audio = read_wav(listener.wav)[-19 * 48_000 : -1 * 48_000]
+    end = int(written_s * 48_000)
+    audio = read_wav(listener.wav)[end - 18 * 48_000 : end]
     levels = _frame_levels(audio)
     tone_level = float(np.median(levels))
     # a frame is a gap when the tone is gone from it (30 dB down: silence, or concealment that
