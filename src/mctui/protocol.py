@@ -8,9 +8,10 @@ of odd behaviour later. This module imports nothing of mctui.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -36,6 +37,28 @@ ErrorCode = Literal[
 
 #: User ids and call ids: 1-128 of letters, digits, ``_ . - @`` (tokens and the CLI check the same).
 ID_PATTERN = r"^[A-Za-z0-9_.\-@]{1,128}$"
+
+#: Bidirectional controls: they reorder the text after them (the "Trojan source" characters).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def has_control_characters(text: str) -> bool:
+    """True if ``text`` holds a C0 or C1 control (tab and newline included) or a bidi control:
+    what a display name must not contain (``Dave\\e[2J`` would clear the screen of anyone
+    who showed it raw)."""
+    return any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in text)
+
+
+def _no_control_characters(text: str) -> str:
+    if has_control_characters(text):
+        raise ValueError("control characters are not allowed in a name")
+    return text
+
+
+#: A display name as a request may carry it.
+DisplayName = Annotated[str, AfterValidator(_no_control_characters)]
 _IdStr = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
@@ -139,7 +162,7 @@ class CreateInviteRequest(_Request):
     type: Literal["create_invite"] = "create_invite"
     cid: str
     ttl_s: int = Field(default=INVITE_TTL_S, ge=MIN_INVITE_TTL_S)
-    name: str = Field(default="", max_length=64)
+    name: DisplayName = Field(default="", max_length=64)
 
 
 class PingRequest(_Request):

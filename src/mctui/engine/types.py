@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.display import safe_name
 from mctui.network import IceServer
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ class User:
 
     @property
     def display_name(self) -> str:
-        return self.name or self.id
+        """The name to show a person: someone else chose it, so controls are made visible,
+        bidi overrides dropped and the width cut to 32 terminal cells (``mctui.display``)."""
+        return safe_name(self.name or self.id)
 
 
 class CallType(StrEnum):

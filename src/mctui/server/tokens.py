@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import jwt
 
 from mctui.errors import AuthError
-from mctui.protocol import ID_PATTERN
+from mctui.protocol import ID_PATTERN, has_control_characters
 
 ALGORITHM = "HS256"
 #: The longest lifetime the server accepts (and ``mctui token`` issues): a leaked token expires.
@@ -30,6 +30,14 @@ def parse_duration(text: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise ValueError(f"bad duration {text!r}: use a number with s, m, h or d, e.g. 1h")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def check_display_name(name: str) -> str:
+    """``name`` if a terminal can show it as text (``ValueError`` for control characters: a
+    name like ``Dave\\e[2J`` would clear the screen of anyone who shows it raw)."""
+    if has_control_characters(name):
+        raise ValueError(f"bad display name {name!r}: control characters are not allowed")
+    return name
 
 
 def check_user_id(user_id: str) -> str:
@@ -61,6 +69,7 @@ def issue_token(
     """A signed token for ``user_id`` that expires after ``ttl_seconds``, optionally scoped to
     one ``call`` (``ValueError`` for a bad user id or a lifetime over ``max_lifetime_s``)."""
     check_user_id(user_id)
+    check_display_name(name)
     if ttl_seconds > max_lifetime_s:
         raise ValueError(
             f"a token may live at most {max_lifetime_s // 3600} h; ask for less (--ttl)"
@@ -133,6 +142,8 @@ def verify_claims(
     name = claims.get("name")
     if not isinstance(name, str) or len(name) > 256:
         name = user_id
+    if has_control_characters(name):
+        raise AuthError("invalid token (its display name holds control characters)")
     call = claims.get("call")
     if call is not None and not isinstance(call, str):
         raise AuthError("invalid token (its call scope is not a call id)")

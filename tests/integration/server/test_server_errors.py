@@ -139,6 +139,14 @@ async def test_request_id_is_echoed_on_errors(raw):
             jwt.encode({"sub": "mallory", "exp": int(time.time()) - 10}, SECRET, "HS256"),
             "expired",
         ),
+        (
+            jwt.encode(
+                {"sub": "mallory", "name": "Dave\x1b[2J\x1b[H", "exp": int(time.time()) + 60},
+                SECRET,
+                "HS256",
+            ),
+            "control characters",
+        ),
     ],
 )
 async def test_bad_tokens_are_refused(raw, make_client, token, words):

@@ -124,6 +124,44 @@ def test_ring_modal(snap_compare, env):
     assert snap_compare(app, terminal_size=(100, 30), run_before=ringing(env, "zoe", "zoe-private"))
 
 
+#: What a hostile tester named himself (issue 25), each shown on the rendered screen.
+HOSTILE = {
+    "dave": "Dave\x1b[2J\x1b[H",
+    "eve": "\x1b]2;PWNED\x07Eve",
+    "mal": "Mal\nlory",
+    "rtl": "\u202eevil\U0001f608\U0001f608\U0001f608\u202c" * 3,
+}
+
+
+def test_hostile_names_are_shown_as_text_and_keep_the_borders(snap_compare, monkeypatch):
+    """A server that lets control characters through in names (ours refuses them at hello):
+    the panes and the ring dialog show them as visible text, cut by cells, and no line of the
+    screen is wider than the screen or carries a control character."""
+    from rich.cells import cell_len
+
+    from mctui.tui.widgets.room_pane import ParticipantRows
+
+    monkeypatch.setattr("mctui.server.tokens.has_control_characters", lambda text: False)
+    env = ThreadedEnv()
+    try:
+        for user_id, name in HOSTILE.items():
+            env.peer(user_id, name)
+        app = build_app(env, ["alpha"], population={"alpha": list(HOSTILE)})
+        env.peer("zed", "Zed\x1b[31m" + "Z" * 80)  # rings "me" in run_before
+        ring = ringing(env, "zed", "zed-private")
+
+        async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+            await ring(pilot)
+            for rows in pilot.app.query(ParticipantRows):
+                for line in rows.render().plain.split("\n"):
+                    assert "\x1b" not in line and "\x07" not in line
+                    assert cell_len(line) <= rows.size.width
+
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    finally:
+        env.close()
+
+
 def test_demo_multicall(snap_compare, env):
     """The multicall demo's layout: suspend-incoming, alpha in front, bravo waiting."""
     app = build_app(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from mctui.display import fit_cells
 from mctui.engine import Call, Participant
 from mctui.engine.state import AudioMode, CallConnection
 from mctui.tui.widgets.meter import MIN_DB, PeakHold, render_meter
@@ -77,7 +79,8 @@ class Row:
 
 def render_row(row: Row, width: int) -> Text:
     marker = "✕" if row.muted else ("●" if row.speaking else "○")
-    name = f"{marker} {row.label}"[:NAME_WIDTH].ljust(NAME_WIDTH)
+    name = fit_cells(f"{marker} {row.label}", NAME_WIDTH)
+    name += " " * (NAME_WIDTH - cell_len(name))  # padded by cells: a wide name keeps the border
     text = Text(name, style="bold green" if row.speaking and not row.muted else "")
     if row.muted:
         db = "muted"
