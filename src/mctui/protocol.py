@@ -186,9 +186,13 @@ class JoinCallRequest(_Request):
     call_id: _IdStr
     create: bool = True
     #: Set by a client rejoining after its connection dropped: the role it held. Joining a call
-    #: this connection is already in (it resumed) is then not an error but a resync, and a call
-    #: that a server restart lost is recreated with each rejoining client in its old role.
+    #: this connection is already in (it resumed) is then not an error but a resync. The role
+    #: itself is never believed: see ``role_claim``.
     rejoin_role: MemberRole | None = None
+    #: The ``role_claim`` of this user's last join of this call, signed by the server: a call
+    #: that a server restart lost is recreated with each rejoining client in the role its own
+    #: claim names, and nobody else's.
+    role_claim: str | None = Field(default=None, max_length=2048)
 
 
 class LeaveCallRequest(_Request):
@@ -314,6 +318,8 @@ class JoinResult(_Model):
     role: MemberRole
     can_publish: bool
     sfu: SfuInfo
+    #: The server's signed word for this user's role in this call, for a rejoin after a restart.
+    role_claim: str = ""
 
 
 class HelloResult(_Model):

@@ -244,6 +244,7 @@ class Call:
                     p.JoinCallRequest, p.JoinResult,
                     call_type=self.type.value, call_id=self.id, create=True,
                     rejoin_role=self.state.role or "member",
+                    role_claim=self._join.role_claim if self._join is not None else None,
                 )  # fmt: skip
             except NotConnectedError:
                 return  # lost again: the client's next round rejoins

@@ -32,6 +32,7 @@ from mctui.errors import (
     RateLimitedError,
     VersionMismatchError,
 )
+from mctui.server.invites import create_invite
 from mctui.server.limits import ServerLimits, TokenBucket
 from mctui.server.records import (
     CallRecord,
@@ -41,7 +42,12 @@ from mctui.server.records import (
     SfuBackend,
 )
 from mctui.server.ringing import RingDesk
-from mctui.server.tokens import TokenClaims, issue_guest_token, verify_claims
+from mctui.server.tokens import (
+    TokenClaims,
+    issue_role_claim,
+    verify_claims,
+    verify_role_claim,
+)
 
 __all__ = ["CallRecord", "Coordinator", "NoSfu", "Participant", "Session", "SfuBackend"]
 
@@ -340,7 +346,8 @@ class Coordinator:
             case p.SfuSubscribeRequest():
                 return await self.sfu.subscribe(session, self._media_call(session, request.cid))
             case p.CreateInviteRequest():
-                return self._invite(session, user, request).model_dump()
+                call = self._call(request.cid)
+                return create_invite(self._secret, self.limits, session, user, call, request)
         raise BadRequestError(f"unhandled request {request.type!r}")  # pragma: no cover
 
     # --- helpers ------------------------------------------------------------------------------
@@ -467,14 +474,17 @@ class Coordinator:
         if joined is not None:
             if request.rejoin_role is None:
                 raise InvalidStateError(f"this connection has already joined {call.cid}")
-            return self._join_result(call, joined.role)  # a resumed client resyncs
+            return self._join_result(call, user, joined.role)  # a resumed client resyncs
         if len(call.participants) >= self.limits.max_participants_per_call:
             raise LimitReachedError(
                 f"{call.cid} has {len(call.participants)} participants, the most this server "
                 "allows in one call"
             )
+        claimed = None  # the server's own signed word, never the role the request names
         if request.rejoin_role is not None and not guest:
-            self._restore_role(call, user, request.rejoin_role, created=not existed)
+            claimed = verify_role_claim(self._secret, request.role_claim, user.id, call.cid)
+        if claimed is not None:
+            self._restore_role(call, user, claimed, created=not existed)
         if user.id not in call.members:
             call.members[user.id] = "viewer" if call.type == "livestream" else "member"
         role = call.members[user.id]
@@ -485,41 +495,26 @@ class Coordinator:
             ring.timer.cancel()
         event = p.ParticipantJoinedEvent(cid=call.cid, user=user, role=role)
         self._send_to_participants(call, event, exclude=session)
-        return self._join_result(call, role)
+        return self._join_result(call, user, role)
 
-    def _join_result(self, call: CallRecord, role: p.MemberRole) -> p.JoinResult:
+    def _join_result(self, call: CallRecord, user: p.UserInfo, role: p.MemberRole) -> p.JoinResult:
         sfu = self.sfu.info_for(call)
         if self.ice_servers:
             sfu = sfu.model_copy(update={"ice_servers": self.ice_servers})
         return p.JoinResult(
-            call=call.info(), role=role, can_publish=call.can_publish(role), sfu=sfu
-        )
-
-    def _invite(
-        self, session: Session, user: p.UserInfo, request: p.CreateInviteRequest
-    ) -> p.InviteResult:
-        """A guest token for one call, for a member of it (a guest cannot invite others)."""
-        if session.scope is not None:
-            raise PermissionDeniedError("a guest cannot invite others")
-        call = self._call(request.cid)
-        if call.ended:
-            raise CallEndedError(f"call {call.cid} has ended")
-        if user.id not in call.members:
-            raise NotAMemberError(f"only members of {call.cid} can invite guests")
-        ttl = min(request.ttl_s, self.limits.max_token_lifetime_s)
-        guest_id, token = issue_guest_token(
-            self._secret, call.cid, request.name, ttl,
-            max_lifetime_s=self.limits.max_token_lifetime_s,
+            call=call.info(), role=role, can_publish=call.can_publish(role), sfu=sfu,
+            role_claim=issue_role_claim(
+                self._secret, user.id, call.cid, role, self.limits.max_token_lifetime_s
+            ),
         )  # fmt: skip
-        return p.InviteResult(token=token, guest_id=guest_id, expires_at=time.time() + ttl)
 
     def _restore_role(
         self, call: CallRecord, user: p.UserInfo, role: p.MemberRole, *, created: bool
     ) -> None:
-        """A client rejoining after a lost connection says which role it held. The server
-        believes it only for a call this rejoin recreated (a restart lost it) and for the grace
-        period after that: as after any restart, the first to come could have created the call
-        and owned it anyway, so this hands out nothing a user could not take already."""
+        """A client rejoining after a lost connection shows the role claim the server signed
+        at its earlier join. The server restores that role only for a call this rejoin
+        recreated (a restart, or everyone gone, lost it) and for the grace period after that;
+        a host's claim makes it the owner again if nobody has taken the call since."""
         now = time.monotonic()
         if created:
             call.restoring_until = now + self.limits.reconnect_grace_s

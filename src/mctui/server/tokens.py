@@ -10,11 +10,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast, get_args
 
 import jwt
 
 from mctui.errors import AuthError
-from mctui.protocol import ID_PATTERN, has_control_characters
+from mctui.protocol import ID_PATTERN, MemberRole, has_control_characters
 
 ALGORITHM = "HS256"
 #: The longest lifetime the server accepts (and ``mctui token`` issues): a leaked token expires.
@@ -86,6 +87,38 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+#: Marks a role claim (``typ``), so it is never taken for a user token, nor a token for it.
+ROLE_CLAIM_TYPE = "mctui-role"
+
+
+def issue_role_claim(
+    secret: str, user_id: str, cid: str, role: str, ttl_seconds: int = MAX_TOKEN_LIFETIME_S
+) -> str:
+    """The server's signed word that ``user_id`` held ``role`` in call ``cid``: a client
+    rejoining after a server restart shows it to get that role back, and only that one."""
+    now = int(time.time())
+    claims = {"typ": ROLE_CLAIM_TYPE, "sub": user_id, "cid": cid, "role": role,
+              "iat": now, "exp": now + ttl_seconds}  # fmt: skip
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_role_claim(secret: str, claim: str | None, user_id: str, cid: str) -> MemberRole | None:
+    """The role a claim signed by ``secret`` gives ``user_id`` in ``cid``; None for no claim,
+    a forged or expired one, or one made for another user or call."""
+    if not claim:
+        return None
+    try:
+        claims = jwt.decode(claim, secret, algorithms=[ALGORITHM], options={"require": ["exp"]})
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != ROLE_CLAIM_TYPE or claims.get("sub") != user_id:
+        return None
+    role = claims.get("role")
+    if claims.get("cid") != cid or role not in get_args(MemberRole):
+        return None
+    return cast(MemberRole, role)
+
+
 def issue_guest_token(
     secret: str,
     call: str,
@@ -133,6 +166,8 @@ def verify_claims(
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not _USER_ID.match(user_id):
         raise AuthError("invalid token (its user id is missing or has characters not allowed)")
+    if claims.get("typ") == ROLE_CLAIM_TYPE:
+        raise AuthError("invalid token (a role claim is not a user token)")
     expires_at = float(claims["exp"])
     if expires_at - time.time() > max_lifetime_s + 60:
         raise AuthError(

@@ -64,9 +64,10 @@ async def test_media_that_fails_while_signalling_is_up_is_rebuilt(media_client, 
 
 
 async def test_a_restart_gives_each_rejoining_client_its_own_role_back() -> None:
-    """After a restart the server knows no calls. A viewer who rejoins first recreates the
-    livestream but stays a viewer; the host who follows is host again and can publish and end
-    it. Outside the restoring window a claimed role counts for nothing."""
+    """After a restart the server knows no calls. Each client shows the role claim the first
+    server signed at its join. A viewer who rejoins first recreates the livestream but stays
+    a viewer; the host who follows is host again and can publish and end it. A client without
+    a claim, or with someone else's, is a viewer whatever role it names."""
     server = await start_server(SECRET, "127.0.0.1", 0)
     clients: list[Client] = []
 
@@ -77,23 +78,39 @@ async def test_a_restart_gives_each_rejoining_client_its_own_role_back() -> None
         clients.append(client)
         return client
 
-    async def rejoin(client: Client, role: p.MemberRole | None) -> p.JoinResult:
+    async def rejoin(
+        client: Client, role: p.MemberRole | None, claim: str | None = None
+    ) -> p.JoinResult:
         return await client.request(
             p.JoinCallRequest, p.JoinResult, call_type="livestream", call_id="show",
-            rejoin_role=role,
+            rejoin_role=role, role_claim=claim,
         )  # fmt: skip
 
     try:
         viewer, host, late = await connect("viewer"), await connect("host"), await connect("late")
-        first = await rejoin(viewer, "viewer")
+        claims = {}
+        for client in (host, viewer):
+            joined = await rejoin(client, None)
+            claims[client.user.id] = joined.role_claim
+            await client.request(p.LeaveCallRequest, p.EmptyResult, cid="livestream:show")
+        seen: dict[str, list[str]] = {c.user.id: [] for c in clients}
+        for client in clients:
+            client.state.observe("connection").listen(
+                lambda c, uid=client.user.id: seen[uid].append(c.value)  # type: ignore[misc]
+            )
+        port = server.port
+        await server.stop()  # the clients reconnect by themselves to the new server
+        server = await start_server(SECRET, "127.0.0.1", port)
+        for client in clients:
+            await wait_until(client.state, "connection", lambda c, s=seen[client.user.id]: (  # type: ignore[misc]
+                c.value == "connected" and "reconnecting" in s), 15)  # fmt: skip
+        first = await rejoin(viewer, "host", claims["viewer"])
         assert (first.role, first.can_publish) == ("viewer", False)
         again = await rejoin(viewer, "viewer")  # a resumed client's resync: no error
         assert again.role == "viewer"
-        second = await rejoin(host, "host")
+        second = await rejoin(host, "host", claims["host"])
         assert (second.role, second.can_publish) == ("host", True)
-        call = server.coordinator.calls["livestream:show"]
-        call.restoring_until = 0.0  # the window is over
-        third = await rejoin(late, "host")
+        third = await rejoin(late, "host", claims["host"])  # the host's claim, stolen
         assert third.role == "viewer"
         try:
             await viewer.request(p.EndCallRequest, p.EmptyResult, cid="livestream:show")

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from mctui import CallType
+from mctui import CallType, Client
 from mctui import protocol as p
 from mctui.errors import (
     AuthError,
@@ -256,3 +256,55 @@ async def test_disconnects_do_not_scan_every_call(make_client, server):
     await guest.disconnect()
     await asyncio.sleep(0.1)
     assert set(looked_at) == {"default:idle-0"}  # not the 150 others
+
+
+@pytest.mark.parametrize("call_type", ["livestream", "default"])
+async def test_nobody_becomes_host_of_an_empty_call_by_claiming_the_role(
+    make_client, server, call_type
+):
+    """alice hosts and leaves: the call is empty and forgotten. mallory rejoins it naming the
+    host role, with no claim, with alice's claim, with one signed by another secret and with a
+    user token in its place: she is never host, and once alice is back mallory cannot end
+    the call. alice's own claim does give her role back."""
+    import jwt as pyjwt
+
+    from mctui.server.tokens import issue_role_claim
+
+    alice = await make_client("alice")
+    mallory = await make_client("mallory")
+
+    async def join(client: Client, **fields: object) -> p.JoinResult:
+        return await client.request(
+            p.JoinCallRequest, p.JoinResult, call_type=call_type, call_id="stage", **fields
+        )
+
+    first = await join(alice)
+    assert first.role == "host" or call_type == "default"
+    cid = f"{call_type}:stage"
+    await alice.request(p.LeaveCallRequest, p.EmptyResult, cid=cid)
+    assert cid not in server.coordinator.calls
+    forged = issue_role_claim("another-secret-0123456789abcdef-xyz", "mallory", cid, "host")
+    user_token = issue_token(SECRET, "mallory")
+    typ_less = pyjwt.encode({"sub": "mallory", "cid": cid, "role": "host", "exp": 2**31},
+                            "another-secret-0123456789abcdef-xyz", "HS256")  # fmt: skip
+    for claim in (None, first.role_claim, forged, user_token, typ_less):
+        taken = await join(mallory, rejoin_role="host", role_claim=claim)
+        assert taken.role != "host" and (call_type == "default") == taken.can_publish
+        await mallory.request(p.LeaveCallRequest, p.EmptyResult, cid=cid)
+    await join(mallory, rejoin_role="host")
+    back = await join(alice, rejoin_role="host", role_claim=first.role_claim)
+    assert back.role == first.role
+    with pytest.raises(PermissionDeniedError):
+        await mallory.request(p.EndCallRequest, p.EmptyResult, cid=cid)
+    assert sorted(x.user.id for x in server.coordinator.calls[cid].participants.values()) == [
+        "alice",
+        "mallory",
+    ]
+
+
+def test_a_role_claim_is_never_a_user_token():
+    from mctui.server.tokens import issue_role_claim, verify_claims
+
+    claim = issue_role_claim(SECRET, "alice", "default:x", "host")
+    with pytest.raises(AuthError, match="role claim"):
+        verify_claims(SECRET, claim)

@@ -92,17 +92,15 @@ async def test_a_guest_cannot_start_a_call_and_joins_once_it_runs(make_client, s
         with pytest.raises(CallNotFoundError):
             await early.get_or_create()
         owner = await make_client("owner")
-        # The owner comes back as after a server restart: the call is recreated and, for the
-        # grace period, the server believes the roles rejoining members claim, not a guest's.
-        await owner.request(
-            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="later",
-            rejoin_role="host",
-        )  # fmt: skip
+        started = await owner.request(
+            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="later"
+        )
+        # a guest rejoining with a host's role claim (stolen, or its own) is never believed
         joined = await guest.request(
             p.JoinCallRequest, p.JoinResult, call_type="default", call_id="later",
-            rejoin_role="host",
+            rejoin_role="host", role_claim=started.role_claim,
         )  # fmt: skip
-        assert joined.role == "member"  # a guest's claimed role is never believed
+        assert joined.role == "member"
         assert joined.call.created_by == "owner"
     finally:
         await guest.disconnect()
