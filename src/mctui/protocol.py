@@ -109,7 +109,10 @@ class CallInfo(_Model):
     type: CallTypeName
     id: str
     created_by: str
+    #: Listed in the answer to ``get_or_create_call`` (for members); a join's answer carries
+    #: only ``member_count``, so its size does not grow with the member list.
     members: list[MemberInfo] = []
+    member_count: int = 0
     participants: list[UserInfo] = []
     ended: bool = False
 

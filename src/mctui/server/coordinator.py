@@ -9,13 +9,12 @@ reply; a bad message never affects anyone else's session.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mctui import protocol as p
 from mctui.errors import (
@@ -41,6 +40,7 @@ from mctui.server.records import (
     Session,
     SfuBackend,
 )
+from mctui.server.requests import decode_frame, request_id_of, validate_request
 from mctui.server.ringing import RingDesk
 from mctui.server.tokens import (
     TokenClaims,
@@ -230,36 +230,14 @@ class Coordinator:
         """Handle one frame from a client: exactly one reply or typed error reply goes back."""
         request_id: int | None = None
         try:
-            limit = min(self.limits.max_message_bytes, p.MAX_MESSAGE_BYTES)
-            if len(raw) > limit:
-                raise MessageTooLargeError(
-                    f"message of {len(raw)} bytes is over the {limit}-byte limit"
-                )
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise BadRequestError(f"message is not valid JSON ({exc})") from exc
-            except RecursionError as exc:
-                raise BadRequestError("message is nested too deeply") from exc
-            if not isinstance(data, dict):
-                raise BadRequestError("message must be a JSON object with a 'type'")
-            raw_id = data.get("id")
-            if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id >= 0:
-                request_id = raw_id
+            data = decode_frame(raw, min(self.limits.max_message_bytes, p.MAX_MESSAGE_BYTES))
+            request_id = request_id_of(data)
             if session.bucket is not None and not session.bucket.take():
                 raise RateLimitedError(
                     f"more than {self.limits.messages_per_second:g} messages per second: "
                     "slow down (this message was dropped)"
                 )
-            kind = data.get("type")
-            if kind not in p.REQUEST_TYPES:
-                raise BadRequestError(f"unknown message type {kind!r}")
-            try:
-                request = p.REQUEST_ADAPTER.validate_python(data)
-            except ValidationError as exc:
-                raise BadRequestError(_describe_validation(kind, exc)) from exc
-            except (RecursionError, TypeError, ValueError) as exc:  # shapes pydantic chokes on
-                raise BadRequestError(f"invalid {kind!r} message ({type(exc).__name__})") from exc
+            request = validate_request(data)
             result = await self._dispatch(session, request)
             session.send(p.Reply(id=request.id, result=result))
         except MctuiError as exc:
@@ -373,12 +351,15 @@ class Coordinator:
         return {"expires_at": claims.expires_at}
 
     def _check_scope(self, session: Session, request: p.Request) -> None:
-        """A call-scoped (guest) token may act only on its call, and never end it or ring."""
+        """A call-scoped (guest) token may act only on its call, and never end it, ring or add
+        members."""
         scope = session.scope
         if scope is None:
             return
         if isinstance(request, p.EndCallRequest | p.RingRequest):
             raise PermissionDeniedError("a guest token cannot end calls or ring people")
+        if isinstance(request, p.GetOrCreateCallRequest) and request.members:
+            raise PermissionDeniedError("a guest token cannot add members")
         if isinstance(request, p.GetOrCreateCallRequest | p.JoinCallRequest):
             cid = p.call_cid(request.call_type, request.call_id)
         else:
@@ -454,9 +435,15 @@ class Coordinator:
             return
         if user.id not in call.members:
             raise NotAMemberError(f"only members of {call.cid} can add members")
+        new = [m for m in dict.fromkeys(members) if m not in call.members]
+        if len(call.members) + len(new) > self.limits.max_members_per_call:
+            raise LimitReachedError(
+                f"{call.cid} has {len(call.members)} members; adding {len(new)} would pass "
+                f"the {self.limits.max_members_per_call} this server allows"
+            )
         default_role: p.MemberRole = "viewer" if call.type == "livestream" else "member"
-        for member in members:
-            call.members.setdefault(member, default_role)
+        for member in new:
+            call.members[member] = default_role
 
     async def _join(
         self, session: Session, user: p.UserInfo, request: p.JoinCallRequest
@@ -502,7 +489,8 @@ class Coordinator:
         if self.ice_servers:
             sfu = sfu.model_copy(update={"ice_servers": self.ice_servers})
         return p.JoinResult(
-            call=call.info(), role=role, can_publish=call.can_publish(role), sfu=sfu,
+            call=call.info(list_members=False), role=role, can_publish=call.can_publish(role),
+            sfu=sfu,
             role_claim=issue_role_claim(
                 self._secret, user.id, call.cid, role, self.limits.max_token_lifetime_s
             ),
@@ -582,11 +570,3 @@ class Coordinator:
         for participant in list(call.participants.values()):
             if participant.session is not exclude:
                 participant.session.send(message)
-
-
-def _describe_validation(kind: object, exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(x) for x in error["loc"][1:]) or "message"
-        parts.append(f"{where}: {error['msg']}")
-    return f"invalid {kind!r} message: " + "; ".join(parts)

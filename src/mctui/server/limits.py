@@ -29,6 +29,9 @@ class ServerLimits(BaseModel):
     max_calls_per_user: PositiveInt = 200
     #: People in one call at once.
     max_participants_per_call: PositiveInt = 100
+    #: Members a call may be given by ``get_or_create`` and ``ring`` (joining always makes the
+    #: joiner a member). Join replies carry a count of members, never the list.
+    max_members_per_call: PositiveInt = 1000
     #: The largest frame the server reads (at most the protocol's 64 KiB) and SDP it accepts.
     #: A subscriber's SDP grows by about 500 bytes per participant heard (one m-line each):
     #: 60 000 bytes is a room of about 100 (20 000 stopped Janus rooms near 40).

@@ -139,8 +139,9 @@ class CallRecord:
             return role == "host"
         return role in ("host", "member")
 
-    def info(self, for_member: bool = True) -> p.CallInfo:
-        """The call as the coordinator tells it; only members see who is in it."""
+    def info(self, for_member: bool = True, *, list_members: bool = True) -> p.CallInfo:
+        """The call as the coordinator tells it; only members see who is in it, and only
+        with ``list_members`` who its members are (a count otherwise)."""
         if not for_member:
             return p.CallInfo(
                 cid=self.cid, type=self.type, id=self.id, created_by=self.created_by,
@@ -154,7 +155,10 @@ class CallRecord:
             type=self.type,
             id=self.id,
             created_by=self.created_by,
-            members=[p.MemberInfo(user_id=u, role=r) for u, r in self.members.items()],
+            members=[p.MemberInfo(user_id=u, role=r) for u, r in self.members.items()]
+            if list_members
+            else [],
+            member_count=len(self.members),
             participants=list(seen.values()),
             ended=self.ended,
         )

@@ -18,6 +18,7 @@ from mctui.errors import (
     AuthError,
     BadRequestError,
     InvalidStateError,
+    LimitReachedError,
     NotAMemberError,
     PermissionDeniedError,
     ServerUnreachableError,
@@ -88,6 +89,9 @@ async def _still_works(bystander) -> None:
         ("this is not json", "bad_request", "not valid JSON"),
         ("[1, 2, 3]", "bad_request", "JSON object"),
         (json.dumps({"type": "teleport", "id": 3}), "bad_request", "unknown message type"),
+        (json.dumps({"type": ["ping"], "id": 1}), "bad_request", "unknown message type"),
+        (json.dumps({"type": {"a": 1}, "id": 2}), "bad_request", "unknown message type"),
+        (json.dumps({"type": None}), "bad_request", "unknown message type"),
         (
             json.dumps({"type": "join_call", "id": 4, "call_type": 7, "call_id": "x"}),
             "bad_request",
@@ -121,6 +125,42 @@ async def test_malformed_messages_get_typed_errors(raw, make_client, payload, co
     # the bad client's own session survives too
     ok = await mallory.send(type="get_or_create_call", id=9, call_type="default", call_id="fine")
     assert ok["type"] == "reply"
+
+
+@pytest.mark.parametrize("kind", [["ping"], {"a": 1}, 7, True])
+async def test_a_type_that_is_not_a_string_is_refused_even_before_hello(raw, kind):
+    mallory = await raw(user=None)
+    reply = await mallory.send(type=kind, id=1)
+    assert reply["type"] == "error" and reply["code"] == "bad_request", reply
+
+
+async def test_a_guest_cannot_add_members_and_nobody_passes_the_member_limit(make_client, server):
+    """A guest's get_or_create may not add members; a member may, up to the limit, and a join
+    reply carries a count of members, not the list (4,500 members made replies of 527 KB that
+    an mctui client could no longer read)."""
+    from testbed import connected
+
+    owner = await make_client("owner")
+    room = owner.make_call(CallType.DEFAULT, "crowd")
+    await room.join()
+    guest = await connected(server.url, "g1", issue_token(SECRET, "g1", call="default:crowd"))
+    try:
+        with pytest.raises(PermissionDeniedError, match="cannot add members"):
+            await guest.request(p.GetOrCreateCallRequest, p.CallResult, call_type="default",
+                                call_id="crowd", members=["x1"])  # fmt: skip
+    finally:
+        await guest.disconnect()
+    limit = server.coordinator.limits.max_members_per_call
+    added = [f"m{n}" for n in range(limit - 1)]  # with the owner: exactly the limit
+    for start in range(0, len(added), 200):
+        await room.get_or_create(members=added[start : start + 200])
+    with pytest.raises(LimitReachedError, match="members"):
+        await room.get_or_create(members=["one-too-many"])
+    joiner = await make_client("m7")
+    joined = await joiner.request(p.JoinCallRequest, p.JoinResult, call_type="default",
+                                  call_id="crowd")  # fmt: skip
+    assert joined.call.members == [] and joined.call.member_count == limit
+    assert [u.id for u in joined.call.participants] == ["owner", "m7"]
 
 
 async def test_request_id_is_echoed_on_errors(raw):
