@@ -53,6 +53,7 @@ from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
 from mctui.network import NetworkPolicy
 from mctui.rtc import red as rfc2198
+from mctui.rtc.offer_rules import check_candidate
 from mctui.rtc.red import RecentTimestamps, RedEncoder, RedFormat
 
 _OPEN: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
@@ -324,6 +325,7 @@ async def add_remote_candidate(
     except (ValueError, IndexError, AssertionError, KeyError, TypeError) as exc:
         # aiortc's parser asserts on a short line
         raise ValueError(f"not an ICE candidate: {candidate[:80]!r}") from exc
+    check_candidate(parsed.ip, parsed.port)
     mids = [t.mid for t in pc.getTransceivers() if t.mid is not None]
     parsed.sdpMid = sdp_mid if sdp_mid in mids else (mids[0] if mids else None)
     if parsed.sdpMid is None:

@@ -26,6 +26,7 @@ from aiortc.rtp import RtpPacket
 from mctui import protocol as p
 from mctui.errors import BadRequestError, PermissionDeniedError
 from mctui.network import NetworkPolicy
+from mctui.rtc.offer_rules import check_offer
 from mctui.rtc.peer import (
     PolicyPeerConnection,
     add_remote_candidate,
@@ -99,6 +100,10 @@ class EmbeddedSfu:
             raise BadRequestError(
                 f"the {request.role} offer is not an SDP with an audio section (m=audio)"
             )
+        try:
+            check_offer(request.sdp)
+        except ValueError as exc:
+            raise BadRequestError(f"the {request.role} offer cannot be used: {exc}") from None
         participant = call.participants[session.key]
         room = self.rooms.setdefault(call.cid, SfuRoom(call.cid))
         peer = room.peers.get(session.key)

@@ -421,3 +421,65 @@ async def test_another_users_resume_id_takes_over_nothing(raw, make_client, serv
     assert alice.state.connection.value == "connected"
     await _still_works(alice)
     assert room.state.connection is CallConnection.JOINED
+
+
+async def _real_offer() -> str:
+    from mctui.rtc.peer import close_peer_connection, new_peer_connection
+
+    pc = new_peer_connection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.local_sdp()
+    await close_peer_connection(pc)
+    return sdp
+
+
+def _without(sdp: str, prefix: str) -> str:
+    return "\r\n".join(line for line in sdp.split("\r\n") if not line.startswith(prefix))
+
+
+async def test_an_offer_aiortc_would_take_but_cannot_use_is_refused_at_once(sfu_server, caplog):
+    """Offers that aiortc takes and fails on later (a dead task, an ``internal`` at the next
+    candidate) are refused at the offer with bad_request, for both connections; a trickled
+    candidate with such an address too. Nothing is left open and nothing is logged as an
+    error; the untouched offer still works."""
+    import asyncio
+    import logging
+
+    from mctui.rtc.peer import open_peer_connections
+
+    caplog.set_level(logging.ERROR)
+    good = await _real_offer()
+    broken = {
+        "a connection address that is no address": good.replace(
+            "c=IN IP4 127.0.0.1", "c=IN IP4 999.1.1.1"
+        ),
+        "no fingerprint": _without(good, "a=fingerprint:"),
+        "no ICE credentials": _without(good, "a=ice-pwd:"),
+        "a candidate address that is no address": good.replace(" 127.0.0.1 ", " 999.1.1.1 "),
+    }
+    client = Client(sfu_server.url, User("sdp"), issue_token(SECRET, "sdp"))
+    await client.connect()
+    try:
+        await client.request(p.JoinCallRequest, p.JoinResult, call_type="default",
+                             call_id="offers")  # fmt: skip
+        before = len(open_peer_connections())
+        for why, sdp in broken.items():
+            assert sdp != good, why
+            for role in ("publisher", "subscriber"):
+                with pytest.raises(BadRequestError, match="cannot be used"):
+                    await client.request(p.SfuSignalRequest, p.SfuAnswer, cid="default:offers",
+                                         role=role, sdp=sdp)  # fmt: skip
+        assert len(open_peer_connections()) == before
+        answer = await client.request(p.SfuSignalRequest, p.SfuAnswer, cid="default:offers",
+                                      role="publisher", sdp=good)  # fmt: skip
+        assert answer.sdp.startswith("v=0")
+        for bad in ("candidate:1 1 udp 2130706431 999.1.1.1 5000 typ host",
+                    "candidate:1 1 udp 2130706431 127.0.0.1 99999 typ host"):  # fmt: skip
+            with pytest.raises(BadRequestError, match=r"address|port"):
+                await client.request(p.SfuCandidateRequest, p.EmptyResult, cid="default:offers",
+                                     role="publisher", candidate=bad, sdp_mid="0")  # fmt: skip
+        await asyncio.sleep(0.3)
+    finally:
+        await client.disconnect()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
