@@ -100,11 +100,15 @@ class EmbeddedSfu:
             raise BadRequestError(
                 f"the {request.role} offer is not an SDP with an audio section (m=audio)"
             )
+        participant = call.participants[session.key]
+        if request.role == "publisher" and not call.can_publish(participant.role):
+            raise PermissionDeniedError(
+                f"a {participant.role} cannot publish audio in a {call.type} call"
+            )
         try:
             check_offer(request.sdp)
         except ValueError as exc:
             raise BadRequestError(f"the {request.role} offer cannot be used: {exc}") from None
-        participant = call.participants[session.key]
         room = self.rooms.setdefault(call.cid, SfuRoom(call.cid))
         peer = room.peers.get(session.key)
         if peer is None:
@@ -116,10 +120,6 @@ class EmbeddedSfu:
                 await self._drop_connection(room, peer, request.role)
             try:
                 if request.role == "publisher":
-                    if not call.can_publish(participant.role):
-                        raise PermissionDeniedError(
-                            f"a {participant.role} cannot publish audio in a {call.type} call"
-                        )
                     return await self._publisher_offer(room, peer, request.sdp, request.trickle)
                 return await self._subscriber_offer(room, peer, request.sdp, request.trickle)
             except (
