@@ -71,6 +71,10 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
         return web.Response(
             status=503, text=f"server full: {limits.max_connections} connections; try later"
         )
+    origin = request.headers.get("Origin")
+    if origin is not None and not _origin_allowed(origin, request, limits.allowed_origins):
+        # another site's page must not speak for a visitor whose browser holds a guest link
+        return web.Response(status=403, text=f"origin {origin[:100]!r} is not allowed here")
     # Frames up to 1 MiB reach the coordinator, which answers those over 64 KiB with a typed
     # `too_large` error; only absurd frames make aiohttp drop the connection.
     ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=16 * p.MAX_MESSAGE_BYTES)
@@ -153,6 +157,14 @@ def _close_unauthenticated(session: WebSocketSession) -> None:
         session.queue.put_nowait(None)
 
 
+def _origin_allowed(origin: str, request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """A browser's page may open the WebSocket from the server's own origin (the guest page)
+    or one listed in ``[server] allowed_origins``; clients that are not browsers send no
+    ``Origin`` and are not asked."""
+    own = f"{request.scheme}://{request.host}"
+    return origin.rstrip("/").lower() in {own.lower(), *(o.rstrip("/").lower() for o in allowed)}
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "version": p.PROTOCOL_VERSION})
 
@@ -200,9 +212,12 @@ async def start_server(
     coordinator = Coordinator(
         secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=ice_servers
     )
+    limits = coordinator.limits
     runner = web.AppRunner(
-        create_app(coordinator), handle_signals=False, access_log=None, shutdown_timeout=5.0
-    )
+        create_app(coordinator), handle_signals=False, access_log=None, shutdown_timeout=5.0,
+        # aiohttp starts this timer when a connection opens, and again whenever it idles
+        keepalive_timeout=limits.idle_connection_s,
+    )  # fmt: skip
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -18,6 +18,13 @@ class ServerLimits(BaseModel):
 
     #: Seconds a new connection has to send a valid ``hello`` before it is closed.
     auth_timeout_s: PositiveFloat = 5.0
+    #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
+    #: own; clients that are not browsers send no ``Origin`` and are always let in.
+    allowed_origins: tuple[str, ...] = ()
+    #: Seconds a TCP connection may stay open without an HTTP request in progress (one that
+    #: never sends a request, or an idle keep-alive after a page load): then it is closed, so
+    #: idle sockets cannot use up the process's file descriptors.
+    idle_connection_s: PositiveFloat = 5.0
     #: Connections at once, all users together (kept well below the process's file limit).
     max_connections: PositiveInt = 2000
     #: Connections at once for one user (several devices, a TUI and a bot ...).

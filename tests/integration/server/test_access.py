@@ -102,6 +102,7 @@ async def strict_server():
         max_participants_per_call=2,
         max_sdp_bytes=1000,
         max_token_lifetime_s=3600,
+        idle_connection_s=0.5,
     )
     running = await start_server(SECRET, "127.0.0.1", 0, ring_timeout=2.0, limits=limits)
     try:
@@ -308,3 +309,44 @@ def test_a_role_claim_is_never_a_user_token():
     claim = issue_role_claim(SECRET, "alice", "default:x", "host")
     with pytest.raises(AuthError, match="role claim"):
         verify_claims(SECRET, claim)
+
+
+async def test_a_connection_that_sends_no_request_is_closed_and_a_websocket_is_not(strict_server):
+    """1,100 sockets that never sent a byte used to stay open for ever and, under a common
+    file limit of 1,024, stopped every join. An idle socket is closed after
+    ``idle_connection_s`` (0.5 s here); a WebSocket that is quiet for longer stays."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict_server.port)
+    try:
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""  # closed by the server
+    finally:
+        writer.close()
+    quiet = await connected(strict_server.url, "quiet")
+    try:
+        await asyncio.sleep(2.0)  # four idle timeouts, and no request in between
+        assert quiet.state.connection.value == "connected"
+        await quiet.make_call(CallType.DEFAULT, "still-here").get_or_create()
+    finally:
+        await quiet.disconnect()
+
+
+async def test_websocket_upgrades_come_from_the_servers_own_origin_or_none(server):
+    """A page of another site cannot open the WebSocket in a visitor's browser; the guest page
+    (the server's own origin) and non-browser clients (no Origin) can."""
+    url = f"{server.url}/ws"
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url, headers={"Origin": "https://other-site.example"})
+        assert refused.value.status == 403
+        for headers in ({"Origin": server.url}, {}):
+            ws = await http.ws_connect(url, headers=headers)
+            await ws.close()
+    allowed = ServerLimits(allowed_origins=("https://portal.example",))
+    listed = await start_server(SECRET, "127.0.0.1", 0, limits=allowed)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"{listed.url}/ws",
+                                       headers={"Origin": "https://portal.example"})  # fmt: skip
+            await ws.close()
+    finally:
+        await listed.stop()
