@@ -26,7 +26,8 @@ async def join_rooms(
     on_error: Callable[[Call, MctuiError], None] | None = None,
 ) -> None:
     """Join ``rooms``: the first in the foreground, the others with the mic off (the cookbook's
-    background join); then give the first the focus whatever the policy did.
+    background join); then the first takes the audio back as the policy says a resume does
+    (under ``MANUAL`` that suspends nobody: every room stays live, the mic in the first only).
 
     ``on_call`` sees each call before it joins. A failed join raises, unless ``on_error`` is
     given: then it is told and the other rooms are still joined.
@@ -45,4 +46,4 @@ async def join_rooms(
             continue
         first = first or call
     if first is not None and client.state.focused_call not in (first, None):
-        await client.switch_focus(client.state.focused_call, first)
+        await first.resume_audio()

@@ -502,3 +502,23 @@ async def test_state_lists_are_plain_lists_and_async_iterable(make_client):
     assert alice.state.active_calls == [a] and alice.state.active_calls.value == [a]
     assert isinstance(alice.state.active_calls, list)
     assert [p.user.id for p in a.state.participants] == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "suspended"),
+    [(SE, ["b", "c"]), (SI, ["b", "c"]), (MANUAL, []), (DUCK, [])],
+)
+async def test_joining_several_rooms_leaves_the_first_in_front_as_the_policy_says(
+    make_client, policy, suspended
+):
+    """``mctui join a b c`` (join_rooms): the first room has the focus and the only open mic;
+    the others are as the policy puts a background room. Under manual nothing is suspended
+    (the final focus step used to suspend the last room while the middle one stayed live)."""
+    from mctui.engine.rooms import join_rooms
+
+    alice = await make_client("alice", policy)
+    await join_rooms(alice, [(CallType.DEFAULT, name) for name in ("a", "b", "c")])
+    calls = {c.id: c for c in alice.state.active_calls}
+    assert alice.state.focused_call is calls["a"]
+    assert [n for n, c in calls.items() if c.state.is_audio_suspended] == suspended
+    assert capturing(alice) == [calls["a"]]
