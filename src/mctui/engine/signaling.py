@@ -204,17 +204,26 @@ class WebSocketSignaling(SignalingChannel):
             raise
 
     async def _read(self) -> None:
+        """Read until the connection ends, and say how: a server that closed it said so with
+        a close frame (a restart, a stop); without one the connection was lost (the server
+        process killed, the network gone)."""
         assert self._ws is not None
-        reason = "closed by the server"
+        reason = "connection lost"
         try:
-            async for msg in self._ws:
+            while True:
+                msg = await self._ws.receive()
                 if msg.type is aiohttp.WSMsgType.TEXT:
                     self._on_text(msg.data)
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
+                    reason = "closed by the server"
+                    break
                 elif msg.type is aiohttp.WSMsgType.ERROR:
-                    reason = str(self._ws.exception())
+                    reason = f"connection lost ({self._ws.exception()})"
+                    break
+                elif msg.type is aiohttp.WSMsgType.CLOSED:
                     break
         except (aiohttp.ClientError, OSError) as exc:  # pragma: no cover - network failure
-            reason = str(exc)
+            reason = f"connection lost ({exc})"
         finally:
             self._on_closed(reason)
 

@@ -139,6 +139,7 @@ def test_a_server_killed_and_restarted_brings_every_call_back(procs: Procs, tmp_
     assert (gap < -40).all()
     # events in order, and no call was left or refocused
     lost = next(i for i, e in enumerate(events) if e["event"] == "reconnecting")
+    assert events[lost]["reason"].startswith("connection lost"), events[lost]  # no close frame
     quit_at = next(i for i, e in enumerate(events) if e["event"] == "left")  # our own quit
     after = events[lost:quit_at]
     assert "reconnected" in [e["event"] for e in after]

@@ -180,6 +180,8 @@ async def test_a_restart_keeps_the_hand_mute_and_the_hand_suspension() -> None:
         seen: list[list[CallConnection]] = [[] for _ in calls]
         for call, states in zip(calls, seen, strict=True):
             call.state.observe("connection").listen(states.append)
+        reasons: list[str | None] = []
+        alice.state.observe("connection_reason").listen(reasons.append)
         port = server.port
         await server.stop()
         server = await start_server(SECRET, "127.0.0.1", port, sfu=EmbeddedSfu())
@@ -190,6 +192,8 @@ async def test_a_restart_keeps_the_hand_mute_and_the_hand_suspension() -> None:
         bob.audio.backend.clear_output()  # type: ignore[union-attr,attr-defined]
         await asyncio.sleep(1.0)
         heard = bob.audio.backend.output()  # type: ignore[union-attr,attr-defined]
+        # a server that stops says so with a close frame (a killed one does not: test_reconnect)
+        assert next(r for r in reasons if r is not None) == "closed by the server"
         assert band_level_db(heard, 660) > -30  # carol: the room works again
         assert (
             band_level_db(heard, 440) < -50
