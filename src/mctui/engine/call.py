@@ -43,6 +43,9 @@ from mctui.names import invite_link
 log = logging.getLogger(__name__)
 
 _LIVE = (CallConnection.JOINING, CallConnection.JOINED, CallConnection.RECONNECTING)
+#: After a server restart, how long the others have to rejoin before they count as gone: the
+#: grace period a running server keeps a lost participant's place for.
+REJOIN_GRACE_S = 15.0
 
 
 class Call:
@@ -253,13 +256,28 @@ class Call:
                 await self.lose("ended" if ended else f"could not rejoin: {exc.message}")
                 return
             self._note_join(join)
-            for gone in self._roster.sync(join.call.participants, self.client.user.id):
-                if self._adm is not None:
-                    self._adm.remove_remote(gone)
+            me = self.client.user.id
+            absent = self._roster.sync(join.call.participants, me, keep_absent=not resumed)
+            if resumed:
+                self._forget_remotes(absent)
+            else:  # a restarted server: the others come back one by one, not leave and join
+                self.client.spawn(self._await_rejoins(absent))
             self.refresh_participants()
             if not (resumed and self._media.healthy):
                 await self._media_until_up(join)
             self._back_up()
+
+    async def _await_rejoins(self, absent: list[str]) -> None:
+        """After a server restart, those not back within the server's usual grace period have
+        left (``timeout``), as they would have had the server kept running."""
+        await asyncio.sleep(REJOIN_GRACE_S)
+        self._forget_remotes(self._roster.forget_if_away(absent, "timeout"))
+        self.refresh_participants()
+
+    def _forget_remotes(self, user_ids: list[str]) -> None:
+        if self._adm is not None:
+            for user_id in user_ids:
+                self._adm.remove_remote(user_id)
 
     def _back_up(self) -> None:
         if self.state.connection is not CallConnection.RECONNECTING:

@@ -57,6 +57,13 @@ class Roster:
         self.departures[user_id] = reason
         self._people.pop(user_id, None)
 
+    def forget_if_away(self, user_ids: list[str], reason: str) -> list[str]:
+        """Those of ``user_ids`` still away leave, with ``reason``; returns who left."""
+        gone = [uid for uid in user_ids if uid in self._people and self._people[uid].away]
+        for uid in gone:
+            self.left(uid, reason)
+        return gone
+
     def update(self, user_id: str, **changes: object) -> bool:
         """Change fields of one participant (``audio_muted``, ``away``); False if unknown."""
         old = self._people.get(user_id)
@@ -68,12 +75,18 @@ class Roster:
     def set_activity(self, levels: dict[str, p.ParticipantActivity]) -> None:
         self._activity = dict(levels)
 
-    def sync(self, users: list[p.UserInfo], me: str) -> list[str]:
-        """Make the roster the server's list (after a rejoin): returns who is gone."""
+    def sync(self, users: list[p.UserInfo], me: str, *, keep_absent: bool = False) -> list[str]:
+        """Make the roster the server's list (after a rejoin); returns who is not on it. Those
+        are gone, or with ``keep_absent`` (a server that lost everyone's place: the others
+        are rejoining too, in their own time) marked away until they come back or the caller
+        gives up on them (``forget_if_away``)."""
         present = {u.id: u for u in users if u.id != me}
         gone = [uid for uid in self._people if uid not in present]
         for uid in gone:
-            self.left(uid, "left")
+            if keep_absent:
+                self.update(uid, away=True)
+            else:
+                self.left(uid, "left")
         for uid, user in present.items():
             if uid in self._people:
                 self.update(uid, away=False)

@@ -234,3 +234,60 @@ async def test_the_wait_between_tries_probes_the_port_and_ends_when_it_answers()
         server = await opened
         server.close()
         await server.wait_closed()
+
+
+async def test_after_a_restart_the_others_come_back_instead_of_leaving_and_joining(monkeypatch):
+    """The server restarts; alice rejoins first. bob, who rejoins a moment later, was away and
+    is back: alice never sees him leave and join again. carol, who does not come back within
+    the grace period, leaves with reason timeout."""
+    import mctui.engine.call
+
+    monkeypatch.setattr(mctui.engine.call, "REJOIN_GRACE_S", 3.0, raising=False)
+    server = await start_server(SECRET, "127.0.0.1", 0)
+    clients: list[Client] = []
+
+    async def connect(user: str) -> Client:
+        client = Client(server.url, User(user), issue_token(SECRET, user), ClientOptions(
+            audio_device="null", reconnect_timeout_s=30))  # fmt: skip
+        await client.connect()
+        clients.append(client)
+        return client
+
+    try:
+        alice, bob, carol = await connect("alice"), await connect("bob"), await connect("carol")
+        room = alice.make_call(CallType.DEFAULT, "back")
+        for client in (alice, bob, carol):
+            await (room if client is alice else client.make_call(CallType.DEFAULT, "back")).join()
+        await wait_until(room.state, "participants", lambda ps: len(ps) == 3)
+        # the order of rejoins, made certain: bob only once alice is back; carol never
+        alice_back = asyncio.Event()
+        room.state.observe("connection").listen(
+            lambda c: alice_back.set() if c is CallConnection.JOINED else None
+        )
+        reopen = bob._open_signaling
+
+        async def after_alice(patience: float):  # type: ignore[no-untyped-def]
+            await alice_back.wait()
+            return await reopen(patience)
+
+        bob._open_signaling = after_alice  # type: ignore[method-assign]
+        carol.token = "not-a-token-any-more"  # her reconnect is refused: she gives up
+        seen: list[dict[str, bool]] = []
+        room.state.observe("participants").listen(
+            lambda ps: seen.append({x.user.id: x.away for x in ps if not x.is_local})
+        )
+        port = server.port
+        await server.stop()
+        server = await start_server(SECRET, "127.0.0.1", port)
+        await wait_until(room.state, "participants", lambda ps: any(
+            x.user.id == "bob" and not x.away for x in ps) and seen and seen[-1].get("bob") is False
+            and any(s.get("bob") for s in seen), 15)  # fmt: skip
+        await wait_until(room.state, "participants", lambda ps: "carol" not in {
+            x.user.id for x in ps}, 15)  # fmt: skip
+        assert all("bob" in s for s in seen), f"bob left and joined again: {seen}"
+        assert any(s.get("carol") for s in seen)  # away first
+        assert room.departure_reasons["carol"] == "timeout"
+    finally:
+        for client in clients:
+            await client.disconnect()
+        await server.stop()
