@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel
 
 from mctui import protocol as p
@@ -157,6 +158,23 @@ def _close_unauthenticated(session: WebSocketSession) -> None:
         session.queue.put_nowait(None)
 
 
+class ClientFaultFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 1 MB header, a broken request line) as an
+    ERROR with a traceback, though the fault is the client's and the client got its 400: such a
+    record becomes one INFO line. Real server errors are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and 400 <= (error.code or 0) < 500:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "refused a malformed request: %s", (type(error).__name__,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_CLIENT_FAULTS = ClientFaultFilter()
+
+
 def _origin_allowed(origin: str, request: web.Request, allowed: tuple[str, ...]) -> bool:
     """A browser's page may open the WebSocket from the server's own origin (the guest page)
     or one listed in ``[server] allowed_origins``; clients that are not browsers send no
@@ -218,6 +236,9 @@ async def start_server(
         # aiohttp starts this timer when a connection opens, and again whenever it idles
         keepalive_timeout=limits.idle_connection_s,
     )  # fmt: skip
+    server_log = logging.getLogger("aiohttp.server")
+    if _CLIENT_FAULTS not in server_log.filters:
+        server_log.addFilter(_CLIENT_FAULTS)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

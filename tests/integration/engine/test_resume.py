@@ -11,7 +11,7 @@ from helpers import wait_heard, wait_until
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui import protocol as p
 from mctui.engine.reconnect import Backoff
-from mctui.engine.state import CallConnection
+from mctui.engine.state import CallConnection, Participant
 from mctui.errors import PermissionDeniedError
 from mctui.rtc.peer import close_peer_connection
 from mctui.server.app import start_server
@@ -279,9 +279,12 @@ async def test_after_a_restart_the_others_come_back_instead_of_leaving_and_joini
         port = server.port
         await server.stop()
         server = await start_server(SECRET, "127.0.0.1", port)
-        await wait_until(room.state, "participants", lambda ps: any(
-            x.user.id == "bob" and not x.away for x in ps) and seen and seen[-1].get("bob") is False
-            and any(s.get("bob") for s in seen), 15)  # fmt: skip
+
+        def bob_back(ps: list[Participant]) -> bool:
+            back = any(x.user.id == "bob" and not x.away for x in ps)
+            return back and any(s.get("bob") for s in seen)  # after being away
+
+        await wait_until(room.state, "participants", bob_back, 15)
         await wait_until(room.state, "participants", lambda ps: "carol" not in {
             x.user.id for x in ps}, 15)  # fmt: skip
         assert all("bob" in s for s in seen), f"bob left and joined again: {seen}"

@@ -483,3 +483,22 @@ async def test_an_offer_aiortc_would_take_but_cannot_use_is_refused_at_once(sfu_
     finally:
         await client.disconnect()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_huge_request_header_gets_400_and_one_quiet_log_line(server, caplog):
+    """A 1 MB header is the client's fault: it gets 400, and the log an INFO line instead of
+    an ERROR with a traceback (which a flood of them would turn into a storm)."""
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.INFO)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(10):
+            assert (await reader.read(64)).startswith(b"HTTP/1.0 400")
+    finally:
+        writer.close()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("refused a malformed request" in r.getMessage() for r in caplog.records)
