@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import resource
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -175,6 +176,34 @@ class ClientFaultFilter(logging.Filter):
 _CLIENT_FAULTS = ClientFaultFilter()
 
 
+#: File descriptors kept for what is not a client connection: logs, Janus and STUN sockets.
+FD_RESERVE = 128
+#: Descriptors one connected client may need besides its TCP socket: the embedded SFU's UDP
+#: sockets of its publisher and subscriber connections, with room to spare.
+FDS_PER_CONNECTION = 4
+
+
+def within_file_limit(limits: ServerLimits) -> ServerLimits:
+    """``limits`` with ``max_connections`` cut to what the process's file limit can serve,
+    after raising the soft limit to the hard one where that is allowed: connections beyond it
+    would make ``accept()`` fail for everyone (and the SFU's sockets with it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+        if wanted > soft:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+                soft = wanted
+    cap = max(16, (soft - FD_RESERVE) // FDS_PER_CONNECTION)
+    if cap >= limits.max_connections:
+        return limits
+    log.warning(
+        "the file limit (%d) serves at most %d connections, not %d: max_connections is %d",
+        soft, cap, limits.max_connections, cap,
+    )  # fmt: skip
+    return limits.model_copy(update={"max_connections": cap})
+
+
 def _origin_allowed(origin: str, request: web.Request, allowed: tuple[str, ...]) -> bool:
     """A browser's page may open the WebSocket from the server's own origin (the guest page)
     or one listed in ``[server] allowed_origins``; clients that are not browsers send no
@@ -227,6 +256,7 @@ async def start_server(
     ice_servers: list[p.IceServerInfo] | None = None,
 ) -> RunningServer:
     """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
+    limits = within_file_limit(limits or ServerLimits())
     coordinator = Coordinator(
         secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=ice_servers
     )

@@ -350,3 +350,24 @@ async def test_websocket_upgrades_come_from_the_servers_own_origin_or_none(serve
             await ws.close()
     finally:
         await listed.stop()
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "raised_to", "cap"),
+    [(1024, 1024, None, 224), (1024, 4096, 4096, 992), (20_000, 20_000, None, 2000)],
+)
+async def test_connections_are_capped_below_the_file_limit(monkeypatch, soft, hard, raised_to, cap):
+    """The server reads the file limit at start, raises the soft limit to the hard one where it
+    may, and serves no more connections than the descriptors left can carry (4 each, 128 kept
+    back): 1,100 connections under a limit of 1,024 used to make every accept() fail."""
+    import resource
+
+    raised: list[int] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (soft, hard))
+    monkeypatch.setattr(resource, "setrlimit", lambda what, pair: raised.append(pair[0]))
+    running = await start_server(SECRET, "127.0.0.1", 0)
+    try:
+        assert running.coordinator.limits.max_connections == cap
+        assert raised == ([raised_to] if raised_to else [])
+    finally:
+        await running.stop()
