@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError as AiortcInvalidStateError
 from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
-from mctui.errors import BadRequestError, PermissionDeniedError
+from mctui.errors import BadRequestError, InvalidStateError, PermissionDeniedError
 from mctui.network import NetworkPolicy
 from mctui.rtc.offer_rules import check_offer
 from mctui.rtc.peer import (
@@ -122,6 +123,11 @@ class EmbeddedSfu:
                 if request.role == "publisher":
                     return await self._publisher_offer(room, peer, request.sdp, request.trickle)
                 return await self._subscriber_offer(room, peer, request.sdp, request.trickle)
+            except AiortcInvalidStateError as exc:
+                # the call ended, or this participant left, while aiortc was at it
+                raise InvalidStateError(
+                    f"the {request.role} connection closed while it was negotiated ({exc})"
+                ) from exc
             except (
                 ValueError,
                 AttributeError,

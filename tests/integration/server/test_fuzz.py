@@ -1,8 +1,11 @@
 """A bounded fuzz run against a real ``mctui serve`` process, while a live call goes on.
 
-A seeded generator sends at least 10,000 hostile WebSocket frames over 20 connections: random
-bytes, non-JSON, non-objects, unknown types, wrong shapes and types, strings at and over the size
-limit, deep nesting, requests before ``hello``, malformed SDP, call churn. It asserts: every reply
+A seeded generator sends 30,000 hostile WebSocket frames over 20 connections: random bytes,
+non-JSON, non-objects, unknown types, wrong shapes and types, strings at and over the size limit,
+deep nesting, requests before ``hello``, malformed SDP, call churn; and mutants of valid
+requests, each with one field (``type`` and ``id`` included) replaced by a value of every JSON
+type, and of a real aiortc offer, one line changed at a time (addresses, ports, fingerprints,
+m-lines, ICE credentials), sent for a call the socket joined. It asserts: every reply
 is a valid protocol message and never ``internal``; the server's log has no traceback; a bystander
 listening to a tone in another call hears no gap over 100 ms; the server's RSS grows less than
 100 MB. Figures are printed (``-s``) for the closing note.
@@ -41,10 +44,98 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def hostile_frame(rng: random.Random, n: int, token: str) -> str | bytes:
+#: A valid request of each type (the fuzzer's mutants start from these).
+def templates(token: str, offer: str) -> dict[str, dict[str, object]]:
+    cid = "default:fz"
+    return {
+        "hello": {"version": 1, "token": token},
+        "ping": {},
+        "get_or_create_call": {"call_type": "default", "call_id": "fz", "members": ["m1"]},
+        "join_call": {"call_type": "default", "call_id": "fz", "create": True},
+        "leave_call": {"cid": cid},
+        "end_call": {"cid": cid},
+        "ring": {"cid": cid, "members": ["nobody"]},
+        "accept_call": {"cid": cid},
+        "reject_call": {"cid": cid, "reason": "busy"},
+        "update_mute": {"cid": cid, "audio_muted": True},
+        "sfu_signal": {"cid": cid, "role": "publisher", "sdp": offer, "sdp_type": "offer"},
+        "sfu_candidate": {"cid": cid, "role": "publisher", "sdp_mid": "0",
+                          "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"},
+        "sfu_subscribe": {"cid": cid},
+        "update_token": {"token": token},
+        "create_invite": {"cid": cid, "ttl_s": 3600, "name": "guest"},
+    }  # fmt: skip
+
+
+def any_json(rng: random.Random) -> object:
+    """A value of a JSON type picked at random, shallow or nested."""
+    return rng.choice([
+        None, True, False, 0, -1, 2**63, 1.5, float("1e308"), "", "x" * rng.randrange(1, 200),
+        "\u202e\x1b[2J", [], [1, "a", None], {}, {"type": "ping"}, [[[]]], {"a": {"b": [1]}},
+    ])  # fmt: skip
+
+
+def mutated_request(rng: random.Random, rid: int, token: str, offer: str) -> str:
+    """A valid request with one field (``type`` and ``id`` included) set to another JSON
+    value, or a field added or removed."""
+    kind = rng.choice(sorted(p.REQUEST_TYPES))
+    message: dict[str, object] = {"type": kind, "id": rid, **templates(token, offer)[kind]}
+    action = rng.randrange(3)
+    if action == 0:
+        message[rng.choice(sorted(message))] = any_json(rng)
+    elif action == 1 and len(message) > 1:
+        del message[rng.choice(sorted(message))]
+    else:
+        message[rng.choice(["extra", "members", "sdp", "role", "cid"])] = any_json(rng)
+    return json.dumps(message)
+
+
+def mutated_offer(rng: random.Random, rid: int, offer: str) -> str:
+    """A real aiortc offer with one line changed: removed, doubled, or its address, port,
+    fingerprint, ICE credential or m-line made wrong."""
+    lines = offer.split("\r\n")
+    at = rng.randrange(len(lines))
+    line = lines[at]
+    change = rng.randrange(6)
+    if change == 0:
+        del lines[at]
+    elif change == 1:
+        lines.insert(at, line)
+    elif change == 2:
+        lines[at] = line.replace("127.0.0.1", rng.choice(["999.1.1.1", "::zz", "-", "a" * 300]))
+    elif change == 3:
+        words = line.split(" ")
+        words[rng.randrange(len(words))] = rng.choice(["99999", "-1", "x", "", "0"])
+        lines[at] = " ".join(words)
+    elif change == 4:
+        lines[at] = rng.choice(
+            [
+                "a=fingerprint:sha-256 ZZ",
+                "a=ice-ufrag:",
+                "m=audio x RTP",
+                "m=video 9 UDP/TLS/RTP/SAVPF 96",
+                "c=IN IP6 1.2.3.4",
+                "a=setup:x",
+            ]
+        )
+    else:
+        lines[at] = line[: rng.randrange(len(line) + 1)]
+    role = rng.choice(["publisher", "subscriber"])
+    return json.dumps({"type": "sfu_signal", "id": rid, "cid": "default:fz", "role": role,
+                       "sdp": "\r\n".join(lines), "sdp_type": "offer"})  # fmt: skip
+
+
+def hostile_frame(rng: random.Random, n: int, token: str, offer: str) -> str | bytes:
     """One frame of a kind picked at random (seeded)."""
-    kind = rng.randrange(14)
+    kind = rng.randrange(17)
     rid = n
+    if kind == 14:
+        return mutated_request(rng, rid, token, offer)
+    if kind == 15:
+        return mutated_offer(rng, rid, offer)
+    if kind == 16:  # join the call the SDP mutants are for
+        return json.dumps({"type": "join_call", "id": rid, "call_type": "default",
+                           "call_id": "fz"})  # fmt: skip
     if kind == 0:
         return rng.randbytes(rng.randrange(1, 300))
     if kind == 1:
@@ -95,7 +186,20 @@ def hostile_frame(rng: random.Random, n: int, token: str) -> str | bytes:
     return json.dumps({"type": "update_mute", "id": rid, "cid": "default:fz", "audio_muted": 3})
 
 
-async def fuzz_socket(url: str, index: int, replies: Counter[str], events: Counter[str]) -> None:
+async def real_offer() -> str:
+    from mctui.rtc.peer import close_peer_connection, new_peer_connection
+
+    pc = new_peer_connection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.local_sdp()
+    await close_peer_connection(pc)
+    return sdp
+
+
+async def fuzz_socket(
+    url: str, index: int, offer: str, replies: Counter[str], events: Counter[str]
+) -> None:
     rng = random.Random(1000 + index)
     user = f"fz{index}"
     token = issue_token(SECRET, user)
@@ -107,7 +211,7 @@ async def fuzz_socket(url: str, index: int, replies: Counter[str], events: Count
             await ws.send_str(json.dumps({"type": "hello", "id": 0, "version": 1, "token": token}))
         expected = 1
         for n in range(1, PER_SOCKET):
-            frame = hostile_frame(rng, n, token)
+            frame = hostile_frame(rng, n, token, offer)
             if isinstance(frame, bytes):
                 await ws.send_bytes(frame)
             else:
@@ -176,7 +280,8 @@ async def test_fuzz_the_server_while_a_call_goes_on(tmp_path: Path) -> None:
         replies: Counter[str] = Counter()
         events: Counter[str] = Counter()
         started = asyncio.get_running_loop().time()
-        await asyncio.gather(*(fuzz_socket(url, i, replies, events) for i in range(SOCKETS)))
+        offer = await real_offer()
+        await asyncio.gather(*(fuzz_socket(url, i, offer, replies, events) for i in range(SOCKETS)))
         elapsed = asyncio.get_running_loop().time() - started
         await asyncio.sleep(1.0)
         rss_after = rss_mb(server.pid)
