@@ -136,7 +136,7 @@ def janus_join_latency(runs: int) -> dict[str, Any]:
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "support"))
     import janus_lab
 
     try:

@@ -33,7 +33,7 @@ from common import SECRET, emit, summary
 from probe import ClickTimer, ProbeBackend, click_track
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 DELAY_MS, JITTER_MS = 40, 20
 

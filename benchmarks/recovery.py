@@ -33,7 +33,7 @@ from common import SECRET, emit, summary, tone
 from probe import FRAME_S, ProbeBackend, tone_power_db
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 HZ = 1000.0
 HEARD_DB = -30.0

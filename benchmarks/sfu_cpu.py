@@ -31,7 +31,7 @@ from common import SECRET, emit
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 PER_PROCESS = 12  # light participants per load process
 CPU_LIMIT = 80.0
 JANUS_KEY = "benchmark-janus-admin-key"

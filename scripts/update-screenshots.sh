@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Refresh the README's screenshots from the TUI's SVG snapshots (run after
-# `pytest tests/test_snapshots.py --snapshot-update`).
+# `pytest tests/integration/tui/test_snapshots.py --snapshot-update`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-snap=tests/__snapshots__/test_snapshots
+snap=tests/integration/tui/__snapshots__/test_snapshots
 cp "$snap/test_demo_livestream_ring.svg" screenshots/demo-livestream.svg
 cp "$snap/test_demo_multicall.svg" screenshots/demo-multicall.svg
 cp "$snap/test_ducked_room.svg" screenshots/duck-existing.svg

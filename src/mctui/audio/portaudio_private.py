@@ -1,5 +1,5 @@
 """Every touch of sounddevice's private parts, in one place, each with a test of its effect
-(``tests/test_portaudio_private.py``); aiortc's and aioice's are in ``rtc/peer.py``.
+(``tests/lab/test_portaudio_private.py``); aiortc's and aioice's are in ``rtc/peer.py``.
 
 sounddevice has no public way to do either of these:
 

@@ -11,12 +11,12 @@ mctui makes is registered, so tests can prove none is left open.
 The private attributes used here, each with a test of its effect rather than a read-back: the
 gatherer's aioice ``Connection`` and its candidate lists (the SFU answers with exactly its
 ``--host`` address, a client offers exactly 127.0.0.1 on loopback: ``test_networks``,
-``test_perf_fixes``; the offer leaves before the STUN answer: ``test_trickle``), the receiver's
-packet handler (aiortc's own track never fills: ``test_perf_fixes``), the sender's encode step
+``test_peer``; the offer leaves before the STUN answer: ``test_trickle``), the receiver's
+packet handler (aiortc's own track never fills: ``test_peer``), the sender's encode step
 with its mangled track and encoder (the level on the wire is ours, and aiortc's level function is
-never called: ``test_perf_fixes``), the transceiver's codec list as RED sees it (each
+never called: ``test_peer``, ``test_peer_levels``), the transceiver's codec list as RED sees it (each
 transceiver's ``send``/``receive`` given RED's codec, and the encode step packing RED at 48 kbit/s:
-``test_red`` loses packets on a real connection and gets every frame back, and fails with either
+``test_red_connections`` loses packets on a real connection and gets every frame back, and fails with either
 hook or the bitrate removed) and aioice's consent task (no task left: ``test_resources``).
 Nothing here assigns into aiortc's or aioice's modules; sounddevice's private parts are in
 ``audio/portaudio_private.py``.
@@ -354,7 +354,7 @@ def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
     subscriber in one join of four on a busy machine. As the server, this side waits for
     Janus's ClientHello, which Janus sends once it is ready, and aioice queues it should it
     come before aiortc's DTLS starts. aiortc has no public setting for the role; the
-    transport's own ``_set_role`` is what its answer path reads (``test_janus``: the gap after
+    transport's own ``_set_role`` is what its answer path reads (``lab/test_janus``: no retransmission after
     a join).
     """
     for transceiver in pc.getTransceivers():
