@@ -14,10 +14,11 @@ gatherer's aioice ``Connection`` and its candidate lists (the SFU answers with e
 ``test_peer``; the offer leaves before the STUN answer: ``test_trickle``), the receiver's
 packet handler (aiortc's own track never fills: ``test_peer``), the sender's encode step
 with its mangled track and encoder (the level on the wire is ours, and aiortc's level function is
-never called: ``test_peer``, ``test_peer_levels``), the transceiver's codec list as RED sees it (each
-transceiver's ``send``/``receive`` given RED's codec, and the encode step packing RED at 48 kbit/s:
-``test_red_connections`` loses packets on a real connection and gets every frame back, and fails with either
-hook or the bitrate removed) and aioice's consent task (no task left: ``test_resources``).
+never called: ``test_peer``, ``test_peer_levels``), the transceiver's codec list as RED sees it
+(each transceiver's ``send``/``receive`` given RED's codec, and the encode step packing RED at
+48 kbit/s: ``test_red_connections`` loses packets on a real connection and gets every frame
+back, and fails with either hook or the bitrate removed) and aioice's consent task (no task
+left: ``test_resources``).
 Nothing here assigns into aiortc's or aioice's modules; sounddevice's private parts are in
 ``audio/portaudio_private.py``.
 """
@@ -354,8 +355,8 @@ def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
     subscriber in one join of four on a busy machine. As the server, this side waits for
     Janus's ClientHello, which Janus sends once it is ready, and aioice queues it should it
     come before aiortc's DTLS starts. aiortc has no public setting for the role; the
-    transport's own ``_set_role`` is what its answer path reads (``lab/test_janus``: no retransmission after
-    a join).
+    transport's own ``_set_role`` is what its answer path reads (``lab/test_janus``: no
+    retransmission after a join).
     """
     for transceiver in pc.getTransceivers():
         dtls = transceiver.receiver.transport
