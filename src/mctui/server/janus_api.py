@@ -60,7 +60,11 @@ class JanusSession:
             raise JanusError(f"cannot reach Janus at {self.url} ({exc})") from exc
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._read(), name="janus-read"))
-        created = await self._send({"janus": "create"})
+        try:
+            created = await self._send({"janus": "create"})
+        except BaseException:  # a Janus that went away mid-start: leave nothing open
+            await self.close()
+            raise
         self.session_id = int(created["data"]["id"])
         self._tasks.append(loop.create_task(self._keep_alive(), name="janus-keepalive"))
 

@@ -72,6 +72,8 @@ class JanusRoom:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     monitor: int | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The room's creation on its instance, while one is under way or done.
+    creating: asyncio.Task[None] | None = None
     feeds: dict[int, str] = field(default_factory=dict)  # publishing feed -> user id
     peers: dict[int, JanusPeer] = field(default_factory=dict)
     levels: dict[str, p.ParticipantActivity] = field(default_factory=dict)
@@ -90,11 +92,17 @@ class JanusSfu:
     # --- placing calls ------------------------------------------------------------------------
 
     def _place(self, cid: str) -> JanusRoom:
-        """The call's room record, on the live instance with the fewest active publishers."""
+        """The call's room record, on the live instance with the fewest active publishers.
+
+        A room stays where it is unless another instance is alive to take it: with the only
+        instance down (restarting), every participant must meet in the one room record that
+        will be created there once it is back; a new record for each caller would put the
+        publisher in one Janus room and its listener in another."""
         room = self.rooms.get(cid)
-        if room is not None and room.instance.alive:
+        live = [i for i in self.instances if i.alive]
+        if room is not None and (room.instance.alive or not live):
             return room
-        live = [i for i in self.instances if i.alive] or self.instances
+        live = live or self.instances
         instance = min(live, key=lambda i: sum(len(self.rooms[c].feeds) for c in i.rooms))
         room = JanusRoom(cid, instance)
         self.rooms[cid] = room
@@ -119,34 +127,51 @@ class JanusSfu:
             return instance.session
 
     async def _ready(self, room: JanusRoom) -> JanusSession:
-        """The room exists on its instance (created at first use), and its monitor listens."""
+        """The room exists on its instance (created at first use), and its monitor listens.
+
+        One caller creates it; the others wait for that creation and share its failure (a
+        Janus that went away meanwhile), after which the next caller tries again. A waiter
+        never waits on a creation that nobody is doing any more."""
         janus = await self._connected(room.instance)
-        if not room.ready.is_set() and room.monitor is None:
-            room.monitor = -1  # creating
-            try:
-                body: dict[str, Any] = {
-                    "request": "create", "description": room.cid, "secret": room.secret,
-                    "publishers": 100, "audiocodec": "opus", "videocodec": "vp8",
-                    "audiolevel_event": True, "audio_active_packets": 10,
-                    "audio_level_average": 40, "is_private": True, "permanent": False,
-                }  # fmt: skip
-                if room.instance.admin_key:
-                    body["admin_key"] = room.instance.admin_key
-                monitor = await janus.attach(functools.partial(self._on_room_event, room))
-                created, _ = await janus.request(monitor, body)
-                room.room_id, room.monitor = int(created["room"]), monitor
-                joined, _ = await janus.request(
-                    room.monitor,
-                    {"request": "join", "ptype": "publisher", "room": room.room_id,
-                     "display": "mctui-monitor"},
-                )  # fmt: skip
-                self._note_publishers(room, joined.get("publishers", []))
-            except BaseException:
-                room.monitor = None
-                raise
-            room.ready.set()
-        await room.ready.wait()
+        if room.creating is None:
+            room.creating = asyncio.get_running_loop().create_task(
+                self._create_room(room, janus), name="janus-create-room"
+            )
+        creating = room.creating
+        try:
+            await asyncio.shield(creating)
+        except BaseException:
+            if creating.done() and room.creating is creating:
+                room.creating = None  # failed: the next caller creates it again
+            raise
         return janus
+
+    async def _create_room(self, room: JanusRoom, janus: JanusSession) -> None:
+        if room.ready.is_set():
+            return
+        room.monitor = -1  # creating
+        try:
+            body: dict[str, Any] = {
+                "request": "create", "description": room.cid, "secret": room.secret,
+                "publishers": 100, "audiocodec": "opus", "videocodec": "vp8",
+                "audiolevel_event": True, "audio_active_packets": 10,
+                "audio_level_average": 40, "is_private": True, "permanent": False,
+            }  # fmt: skip
+            if room.instance.admin_key:
+                body["admin_key"] = room.instance.admin_key
+            monitor = await janus.attach(functools.partial(self._on_room_event, room))
+            created, _ = await janus.request(monitor, body)
+            room.room_id, room.monitor = int(created["room"]), monitor
+            joined, _ = await janus.request(
+                room.monitor,
+                {"request": "join", "ptype": "publisher", "room": room.room_id,
+                 "display": "mctui-monitor"},
+            )  # fmt: skip
+            self._note_publishers(room, joined.get("publishers", []))
+        except BaseException:
+            room.monitor = None
+            raise
+        room.ready.set()
 
     def _peer(self, session: Session, call: CallRecord) -> tuple[JanusRoom, JanusPeer]:
         """The call's room and this participant's handles in it (made at first use)."""
