@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from helpers import wait_heard
+from helpers import wait_heard, wait_until
 from mctui import CallType
 from mctui.server.janus_sfu import JanusSfu
 from netlab import SERVER_IP
@@ -96,3 +96,31 @@ async def test_a_room_everyone_left_is_destroyed_on_its_janus_instance(
         await janus.detach(handle)
     finally:
         await janus.close()
+
+
+async def test_a_subscription_that_carries_nothing_is_found_and_rebuilt(
+    media_client,
+    sfu_server,  # type: ignore[no-untyped-def]
+) -> None:
+    """Janus stops sending to the listener (its subscription paused on Janus itself, as a lost
+    or misplaced handle would leave it): every connection stays up and no event says so, but
+    the SFU still hears the talker. Within a few seconds the listener's call rebuilds its
+    media (reconnecting, then joined) and hears the talker again."""
+    sfu: JanusSfu = sfu_server.coordinator.sfu  # type: ignore[assignment]
+    talker = await media_client("talker", 500)
+    await talker.make_call(CallType.DEFAULT, "starved").join()
+    listener = await media_client("listener")
+    ear = listener.make_call(CallType.DEFAULT, "starved")
+    await ear.join()
+    await wait_heard(ear, "talker", played=True)
+    room = sfu.rooms["default:starved"]
+    peer = next(x for x in room.peers.values() if x.user_id == "listener")
+    assert peer.subscriber is not None and room.instance.session is not None
+    states: list[str] = []
+    ear.state.observe("connection").listen(lambda c: states.append(c.value))
+    # Janus stops forwarding to the listener; nothing else changes and nobody is told
+    await room.instance.session.request(peer.subscriber, {"request": "pause"})
+    await wait_until(ear.state, "connection", lambda c: c.value == "reconnecting", 15)
+    await wait_until(ear.state, "connection", lambda c: c.value == "joined", 15)
+    await wait_heard(ear, "talker", played=True)
+    assert states[:2] == ["reconnecting", "joined"]

@@ -22,6 +22,7 @@ from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.engine.host import CallHost
 from mctui.engine.media import CallMedia
+from mctui.engine.receive_watch import ReceiveWatch
 from mctui.engine.roster import Roster, local_participant
 from mctui.engine.state import (
     AudioMode,
@@ -70,6 +71,7 @@ class Call:
         self._muted_by_user = False
         self._media = CallMedia(client, self.cid, self._on_media_failure, self._on_holds_changed)
         self._roster = Roster()
+        self._receive_watch = ReceiveWatch()
         self._join: p.JoinResult | None = None
         self._recovery = asyncio.Lock()
 
@@ -512,10 +514,20 @@ class Call:
     # --- participants -------------------------------------------------------------------------
 
     def refresh_stats(self) -> None:
-        """Publish the playout's receive counters (the client does it once a second)."""
+        """Publish the playout's receive counters (the client does it once a second), and
+        rebuild the media if someone talks, per the SFU, and nothing of theirs arrives."""
         stats = self._media.receive_stats()
         if self.state.connection in _LIVE and stats != dict(self.state.receive_stats):
             self._w.set(CallState.receive_stats, MappingProxyType(stats))
+        if self.state.connection is not CallConnection.JOINED:
+            self._receive_watch.reset()
+            return
+        received = {pid: s.received for pid, s in stats.items()}
+        starved = self._receive_watch.check(self._roster.talking(), received)
+        if starved:
+            self._receive_watch.reset()
+            names = ", ".join(starved)
+            self._on_media_failure(f"nothing arrives from {names}, though the SFU hears them")
 
     def refresh_participants(self) -> None:
         """Publish who is in the call with their current levels (the client's audio tick)."""

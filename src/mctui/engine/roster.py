@@ -57,6 +57,14 @@ class Roster:
         self.departures[user_id] = reason
         self._people.pop(user_id, None)
 
+    def talking(self) -> set[str]:
+        """Who the SFU says is talking now (not muted, still here)."""
+        return {
+            uid
+            for uid, activity in self._activity.items()
+            if activity.speaking and uid in self._people and not self._people[uid].audio_muted
+        }
+
     def forget_if_away(self, user_ids: list[str], reason: str) -> list[str]:
         """Those of ``user_ids`` still away leave, with ``reason``; returns who left."""
         gone = [uid for uid in user_ids if uid in self._people and self._people[uid].away]
