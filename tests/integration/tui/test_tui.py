@@ -474,6 +474,11 @@ async def test_i_shows_the_rooms_invite_link_copies_it_and_the_guest_appears(ser
         await start(pilot, ready)
         await pilot.press("i")
         await _until(pilot, lambda: isinstance(app.screen, InviteScreen))
+        # a dialog over the rooms, as the others are: centred, the panes and status behind it
+        dialog = app.screen.query_one("#invite-dialog")
+        assert dialog.region.x > 0 and dialog.region.y > 0
+        behind = app.export_screenshot()
+        assert "alpha" in behind and "suspend-existing" in behind
         link = app.screen.invite.link
         assert app.clipboard == link  # OSC 52: Textual writes it to the terminal too
         shown = str(app.screen.query_one("#invite-link").render())
