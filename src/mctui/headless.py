@@ -27,6 +27,7 @@ from mctui.engine import Call, Client
 from mctui.engine.bridge import (
     AudioModeChanged,
     BridgeEvent,
+    CallChanged,
     CallJoined,
     CallLeft,
     ConnectionChanged,
@@ -40,7 +41,7 @@ from mctui.engine.bridge import (
     RingChanged,
 )
 from mctui.engine.rooms import join_rooms, parse_room
-from mctui.engine.state import ClientConnection
+from mctui.engine.state import CallConnection, ClientConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
 
@@ -80,15 +81,23 @@ class HeadlessSession:
         self.bridge = EngineBridge(client, self._on_event)
         #: Set when the session ends because the connection was lost for good.
         self.failure: str | None = None
+        #: Calls said ``joined``: a join the server refused is never one, nor says ``left``.
+        self._announced: set[str] = set()
 
     def start(self) -> None:
         self.bridge.start()
 
     def _on_event(self, event: BridgeEvent) -> None:
         match event:
-            case CallJoined(call=call):
+            case CallJoined(call=call) | CallChanged(call=call) if (
+                call.cid not in self._announced and call.state.connection is CallConnection.JOINED
+            ):
+                self._announced.add(call.cid)
                 self.emit("joined", room=call.id, type=call.type.value)
-            case CallLeft(call=call):
+                if self.client.state.focused_call is call:  # it took the focus while joining
+                    self.emit("focus", room=call.id)
+            case CallLeft(call=call) if call.cid in self._announced:
+                self._announced.discard(call.cid)
                 self.emit("left", room=call.id, reason=call.state.left_reason or "left")
             case ParticipantJoined(call=call, user_id=user_id):
                 self.emit("participant_joined", room=call.id, participant=user_id)
@@ -106,7 +115,7 @@ class HeadlessSession:
                     self.done.set()
             case Reconnected(downtime_s=seconds):
                 self.emit("reconnected", downtime_s=round(seconds, 3))
-            case FocusChanged(current=call) if call is not None:
+            case FocusChanged(current=call) if call is not None and call.cid in self._announced:
                 self.emit("focus", room=call.id)
             case AudioModeChanged(call=call, mode=mode):
                 name = {"suspended": "suspended", "ducked": "ducked", "focused": "resumed"}[mode]
@@ -241,12 +250,20 @@ async def run_headless(
     stop_on_signals(session.done)
     levels = loop.create_task(session.levels())
     try:
-        try:
-            await join_rooms(client, [parse_room(r) for r in rooms], session.bridge.watch)
-        except MctuiError as exc:
-            emit("error", message=str(exc))
+        refused: list[str] = []
+
+        def on_error(call: Call, exc: MctuiError) -> None:
+            refused.append(f"{call.id}: {exc}")
+            emit("error", room=call.id, message=str(exc))
+
+        await join_rooms(
+            client, [parse_room(r) for r in rooms], session.bridge.watch, on_error=on_error
+        )
         emit("ready", rooms=[c.id for c in client.state.active_calls])
-        if after_ready is not None:
+        if rooms and not client.state.active_calls:  # nothing to stay for: exit 1, say why
+            session.failure = "no room could be joined (" + "; ".join(refused) + ")"
+            session.done.set()
+        if after_ready is not None and not session.done.is_set():
             await after_ready(client)
         commands: asyncio.Queue[str | None] = asyncio.Queue()
         _stdin_lines(loop, commands)

@@ -215,3 +215,22 @@ def test_the_cli_starts_without_the_media_stack():
     import mctui
 
     assert mctui.Client.__name__ == "Client"  # and the public names still resolve
+
+
+async def test_a_refused_join_is_no_join_and_with_no_room_left_exits_1(server, tmp_path):
+    """A token scoped to default:bravo asked to join alpha: headless says an error for alpha,
+    never ``joined`` (or ``focus``, ``left``) for it, and exits 1 with one line."""
+    from mctui.server.tokens import issue_token
+    from testbed import SECRET as SERVER_SECRET
+
+    token = issue_token(SERVER_SECRET, "scoped", call="default:bravo")
+    result = await asyncio.to_thread(
+        run_cli, "join", "alpha", "--server", server.url, "--token", token, "--user", "scoped",
+        "--headless", "--audio-backend", "null", env={"XDG_STATE_HOME": str(tmp_path)},
+    )  # fmt: skip
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "joined" not in names and "focus" not in names and "left" not in names, names
+    assert any(e["event"] == "error" and e.get("room") == "alpha" for e in events), events
+    assert result.returncode == 1
+    assert "no room could be joined" in one_error_line(result)
