@@ -258,6 +258,19 @@ def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | N
         _fail(f"--user: {exc}")
 
 
+def _token_user(token: str) -> str | None:
+    """The user id a token names, read without checking its signature (only the server can):
+    the user a ``--token`` without ``--user`` joins as. None for something that is no token."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
 def _finish(code: int, reason: str | None) -> NoReturn:
     if code and reason:
         _error(reason, code)
@@ -268,7 +281,9 @@ def _finish(code: int, reason: str | None) -> NoReturn:
 def join(
     rooms: Annotated[list[str], typer.Argument(help="Rooms to join (type:name for livestream:).")],
     server: ServerOpt = "http://127.0.0.1:8470",
-    user: Annotated[str, typer.Option(help="Your user id.")] = "me",
+    user: Annotated[
+        str | None, typer.Option(help="Your user id (default: your token's, else 'me').")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Your display name.")] = None,
     token_: Annotated[
         str | None, typer.Option("--token", help="Your token (else minted from the secret).")
@@ -311,6 +326,7 @@ def join(
     from mctui.errors import MctuiError
     from mctui.launcher import audio_device, run_client
 
+    user = user or (_token_user(token_) if token_ else None) or "me"
     token_value = token_ or _mint(user, name, secret, secret_file)
     try:
         device = audio_device(

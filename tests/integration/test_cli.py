@@ -218,14 +218,15 @@ def test_the_cli_starts_without_the_media_stack():
 
 
 async def test_a_refused_join_is_no_join_and_with_no_room_left_exits_1(server, tmp_path):
-    """A token scoped to default:bravo asked to join alpha: headless says an error for alpha,
-    never ``joined`` (or ``focus``, ``left``) for it, and exits 1 with one line."""
+    """A token scoped to default:bravo asked to join alpha, with no --user (the token's user is
+    taken, not "me"): headless says an error for alpha, never ``joined`` (or ``focus``,
+    ``left``) for it, and exits 1 with one line."""
     from mctui.server.tokens import issue_token
     from testbed import SECRET as SERVER_SECRET
 
     token = issue_token(SERVER_SECRET, "scoped", call="default:bravo")
-    result = await asyncio.to_thread(
-        run_cli, "join", "alpha", "--server", server.url, "--token", token, "--user", "scoped",
+    result = await asyncio.to_thread(  # no --user: the token says who (scoped)
+        run_cli, "join", "alpha", "--server", server.url, "--token", token,
         "--headless", "--audio-backend", "null", env={"XDG_STATE_HOME": str(tmp_path)},
     )  # fmt: skip
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -233,4 +234,5 @@ async def test_a_refused_join_is_no_join_and_with_no_room_left_exits_1(server, t
     assert "joined" not in names and "focus" not in names and "left" not in names, names
     assert any(e["event"] == "error" and e.get("room") == "alpha" for e in events), events
     assert result.returncode == 1
-    assert "no room could be joined" in one_error_line(result)
+    line = one_error_line(result)
+    assert "no room could be joined" in line and "only join default:bravo" in line
