@@ -296,11 +296,12 @@ async def run_headless(
 
 
 def _report_attempts(client: Client, emit: EventWriter) -> Callable[[], None]:
-    """While the first connection is tried again and again, say each new attempt and why the
-    one before failed."""
+    """While the first connection is tried again and again, say each attempt, counted from 1,
+    and (from the second on) why the one before failed."""
 
     def attempt(number: int) -> None:
-        if number > 1:
-            emit("connecting", attempt=number, reason=client.state.connection_reason)
+        if number >= 1:
+            reason = client.state.connection_reason if number > 1 else None
+            emit("connecting", attempt=number, reason=reason)
 
     return client.state.observe("reconnect_attempt").listen(attempt)

@@ -146,8 +146,12 @@ def test_unreachable_server_is_retried_then_exits_1_with_one_line_naming_the_log
     elapsed = time.monotonic() - started
     assert result.returncode == 1
     attempts = [json.loads(x) for x in result.stdout.splitlines() if '"connecting"' in x]
-    assert len(attempts) >= 2 and attempts[-1]["attempt"] >= 3, result.stdout
-    assert "cannot reach the server" in attempts[0]["reason"]
+    numbers = [a["attempt"] for a in attempts]
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers[-1] >= 3, result.stdout
+    assert attempts[0]["reason"] is None  # the first attempt has nothing before it
+    # nothing listens on port 9: refused, and said so (it read "no answer")
+    assert "cannot reach the server" in attempts[1]["reason"]
+    assert all("refused" in a["reason"] for a in attempts[2:]), attempts
     assert 2.0 <= elapsed < 15
     line = one_error_line(result)
     assert "cannot reach the server" in line and "details in" in line

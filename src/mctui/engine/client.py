@@ -160,8 +160,9 @@ class Client:
             patience = self.options.connect_timeout_s
             if attempt > 1 or not first_at_once:  # a retry: wait first, within the budget
                 delay = min(self.backoff.delay(attempt), max(0.0, deadline - time.monotonic()))
-                if not await wait_before_retry(self.url, delay, probe=unreachable):
-                    reason = f"cannot reach the server at {self.url} (no answer)"
+                why = await wait_before_retry(self.url, delay, probe=unreachable)
+                if why is not None:
+                    reason = f"cannot reach the server at {self.url} ({why})"
                     if time.monotonic() >= deadline:
                         raise ServerUnreachableError(self.state.connection_reason or reason)
                     self._w.set(ClientState.connection_reason, reason)

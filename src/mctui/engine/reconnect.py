@@ -45,36 +45,49 @@ def server_address(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
 
 
-async def reachable(host: str, port: int, within_s: float) -> bool:
-    """True if a TCP connection to ``host:port`` opens within ``within_s`` (closed at once)."""
+#: Why a probe failed: the port refused (nothing listens: a server down or restarting) or
+#: nothing answered in time (a path that drops packets: a network gone, a firewall).
+REFUSED = "connection refused"
+NO_ANSWER = "no answer"
+
+
+async def probe_port(host: str, port: int, within_s: float) -> str | None:
+    """None if a TCP connection to ``host:port`` opens within ``within_s`` (closed at once),
+    else why not: ``REFUSED``, ``NO_ANSWER``, or the system's word for another failure."""
     try:
         async with asyncio.timeout(within_s):
             _, writer = await asyncio.open_connection(host, port)
-    except (OSError, TimeoutError):
-        return False
+    except ConnectionRefusedError:
+        return REFUSED
+    except TimeoutError:
+        return NO_ANSWER
+    except OSError as exc:
+        return exc.strerror or str(exc)
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return True
+    return None
 
 
-async def wait_before_retry(url: str, delay: float, *, probe: bool) -> bool:
-    """Sleep ``delay`` seconds. With ``probe``: return True as soon as the server's port answers
-    a TCP connect, and False if it never did (at least one probe is made, even with no delay).
+async def wait_before_retry(url: str, delay: float, *, probe: bool) -> str | None:
+    """Sleep ``delay`` seconds. With ``probe``: return None as soon as the server's port answers
+    a TCP connect, and why the last probe failed if none did (at least one probe is made, even
+    with no delay).
 
     A real attempt on a path that does not answer is worse than waiting: its SYN is lost and
     TCP retries it after 1, 3, 7 s, so an attempt started in a blackhole connects seconds after
     the path came back. Probes time out in half a second and go again."""
     if not probe:
         await asyncio.sleep(delay)
-        return True
+        return None
     end = time.monotonic() + delay
     host, port = server_address(url)
     while True:
         started = time.monotonic()
-        if await reachable(host, port, PROBE_EVERY_S):
-            return True
+        why = await probe_port(host, port, PROBE_EVERY_S)
+        if why is None:
+            return None
         if time.monotonic() >= end:
-            return False
+            return why
         spent = time.monotonic() - started
         await asyncio.sleep(max(0.0, min(PROBE_EVERY_S - spent, end - time.monotonic())))

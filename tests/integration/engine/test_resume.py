@@ -213,14 +213,15 @@ async def test_the_wait_between_tries_probes_the_port_and_ends_when_it_answers()
     """Between reconnect attempts the client only probes the server's port: a port nobody
     listens on is never reported reachable (no real attempt then), and one that starts
     listening ends a long wait at the next probe, not at the end of the backoff step."""
-    from mctui.engine.reconnect import PROBE_EVERY_S, wait_before_retry
+    from mctui.engine.reconnect import PROBE_EVERY_S, REFUSED, wait_before_retry
 
     listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     listener.close()
     await listener.wait_closed()
-    assert await wait_before_retry(url, 3 * PROBE_EVERY_S, probe=True) is False
+    # nothing listens: each probe is refused, and the wait says so (not "no answer")
+    assert await wait_before_retry(url, 3 * PROBE_EVERY_S, probe=True) == REFUSED
 
     async def listen_soon() -> asyncio.Server:
         await asyncio.sleep(PROBE_EVERY_S)
@@ -229,7 +230,7 @@ async def test_the_wait_between_tries_probes_the_port_and_ends_when_it_answers()
     opened = asyncio.create_task(listen_soon())
     try:
         async with asyncio.timeout(30):  # a backoff step of 60 s would not end in time
-            assert await wait_before_retry(url, 60.0, probe=True) is True
+            assert await wait_before_retry(url, 60.0, probe=True) is None
     finally:
         server = await opened
         server.close()
