@@ -40,7 +40,7 @@ from mctui.engine.bridge import (
     Reconnected,
     RingChanged,
 )
-from mctui.engine.rooms import join_rooms, parse_room
+from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import CallConnection, ClientConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
@@ -209,7 +209,7 @@ class HeadlessSession:
                     await call.set_microphone_enabled(verb == "unmute")
                     self.emit("muted" if verb == "mute" else "unmuted", room=call.id)
                 elif verb == "leave":
-                    await call.leave()
+                    await leave_room(client, call)
                 elif verb == "suspend":
                     await call.suspend_audio()
                 else:

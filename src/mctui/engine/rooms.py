@@ -10,7 +10,7 @@ from mctui.engine.types import CallType, ConnectOptions, TrackOption
 from mctui.errors import MctuiError
 from mctui.names import RoomNameError, split_room
 
-__all__ = ["RoomNameError", "join_rooms", "parse_room"]
+__all__ = ["RoomNameError", "join_rooms", "leave_room", "parse_room"]
 
 
 def parse_room(text: str) -> tuple[CallType, str]:
@@ -47,3 +47,22 @@ async def join_rooms(
         first = first or call
     if first is not None and client.state.focused_call not in (first, None):
         await first.resume_audio()
+
+
+async def leave_room(client: Client, call: Call) -> Call | None:
+    """Leave ``call``. If it had the focus and the policy gives the audio to no other room
+    (suspend-incoming and manual resume nothing by themselves), the room that held the focus
+    most recently before it (else the newest; never one the user suspended by hand) takes it,
+    mic included, as the cookbook tells UIs to do: a user who leaves the room they talk in is
+    not left hearing nothing. Returns that room, if one was given the focus."""
+    had_focus = client.state.focused_call is call
+    await call.leave()
+    if not had_focus or client.state.focused_call is not None:
+        return None
+    remaining = [c for c in client.state.active_calls if not c.suspended_by_user]
+    if not remaining:
+        return None
+    held = client.focus.most_recent_holder(remaining)
+    target = held if isinstance(held, Call) else remaining[-1]
+    await client.switch_focus(None, target)
+    return target

@@ -508,3 +508,26 @@ async def _until(pilot, condition, timeout: float = 5.0) -> None:  # type: ignor
     while not condition():
         assert time.monotonic() < deadline, "the screen did not get there in time"
         await pilot.pause(0.05)
+
+
+async def test_leaving_the_focused_room_gives_the_focus_back_under_suspend_incoming(server):
+    """Under suspend-incoming nothing resumes by itself: after 3 and l (leave charlie) the
+    user heard nothing before. Now the room that had the focus before (alpha) takes it, mic
+    included, and the status line says so."""
+    app, client, ready = make_app(
+        server, ["alpha", "bravo", "charlie"], MultiCallAudioPolicy.SUSPEND_INCOMING
+    )
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        await pilot.press("3")
+        await wait_until(
+            client.state, "focused_call", lambda c: c is not None and c.id == "charlie"
+        )
+        await pilot.press("l")
+        await wait_until(client.state, "focused_call", lambda c: c is not None and c.id == "alpha")
+        alpha = client.state.focused_call
+        assert alpha is not None and not alpha.state.is_audio_suspended
+        assert alpha.state.holds_microphone and alpha.state.microphone_enabled
+        assert [c.id for c in client.state.active_calls] == ["alpha", "bravo"]
+        await _until(pilot, lambda: "alpha has the focus now" in status(app))
+        await pilot.press("q")

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -33,7 +33,7 @@ from mctui.engine.bridge import (
     Notice,
     RingChanged,
 )
-from mctui.engine.rooms import join_rooms, parse_room
+from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import ClientConnection
 from mctui.errors import MctuiError
 from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
@@ -47,6 +47,7 @@ from mctui.tui.widgets.room_pane import LevelSource, RoomPane
 from mctui.tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POLICY_CYCLE = [
     MultiCallAudioPolicy.SUSPEND_EXISTING,
@@ -242,13 +243,15 @@ class RoomsScreen(Screen[None]):
 
     # --- intents ------------------------------------------------------------------------------
 
-    async def _run(self, action: Awaitable[None]) -> None:
+    async def _run(self, action: Awaitable[T]) -> T | None:
+        """``action``'s result; an engine error is said (notification, status) and gives None."""
         try:
-            await action
+            return await action
         except MctuiError as exc:
             log.error("%s", exc)
             self.notify(f"{exc}{self._log_hint()}", severity="error")
             self._say(f"failed: {exc}", seconds=8)
+            return None
 
     def _calls(self) -> list[Call]:
         return list(self.client.state.active_calls)
@@ -320,8 +323,11 @@ class RoomsScreen(Screen[None]):
 
     async def action_leave(self) -> None:
         call = self._selected()
-        if call is not None:
-            await self._run(call.leave())
+        if call is None:
+            return
+        took = await self._run(leave_room(self.client, call))
+        if took is not None:
+            self._say(f"left {call.id}: {took.id} has the focus now")
 
     async def action_invite(self) -> None:
         call = self._selected()
