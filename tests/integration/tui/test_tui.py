@@ -531,3 +531,18 @@ async def test_leaving_the_focused_room_gives_the_focus_back_under_suspend_incom
         assert [c.id for c in client.state.active_calls] == ["alpha", "bravo"]
         await _until(pilot, lambda: "alpha has the focus now" in status(app))
         await pilot.press("q")
+
+
+async def test_keys_that_can_do_nothing_say_why(server, make_client):
+    """a and r with no ring, m as a livestream viewer, s on the only room: one line each in
+    the status line instead of silence."""
+    host = await make_client("host")
+    await host.make_call(CallType.LIVESTREAM, "show").join()
+    app, client, ready = make_app(server, ["livestream:show"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+        for key, words in (("a", "no call is ringing"), ("r", "no call is ringing"),
+                           ("m", "you are a viewer in show"), ("s", "show suspended")):  # fmt: skip
+            await pilot.press(key)
+            await _until(pilot, lambda w=words: w in status(app))  # type: ignore[misc]
+        await pilot.press("q")

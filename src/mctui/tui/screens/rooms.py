@@ -306,13 +306,24 @@ class RoomsScreen(Screen[None]):
     async def action_room_previous(self) -> None:
         await self._focus_step(-1)
 
-    async def action_mute(self) -> None:
+    def _selected_or_say(self, key: str) -> Call | None:
+        """The selected room, or None after saying there is none to act on."""
         call = self._selected()
-        if call is not None:
-            await self._run(call.set_microphone_enabled(not call.state.microphone_enabled))
+        if call is None:
+            self._say(f"no room to {key}: join one with j")
+        return call
+
+    async def action_mute(self) -> None:
+        call = self._selected_or_say("mute")
+        if call is None:
+            return
+        if not call.state.can_publish:
+            self._say(f"you are a viewer in {call.id}: nothing of yours is sent there")
+            return
+        await self._run(call.set_microphone_enabled(not call.state.microphone_enabled))
 
     async def action_suspend(self) -> None:
-        call = self._selected()
+        call = self._selected_or_say("suspend")
         if call is None:
             return
         self._selected_cid = call.cid
@@ -320,9 +331,10 @@ class RoomsScreen(Screen[None]):
             await self._run(call.resume_audio())
         else:
             await self._run(call.suspend_audio())
+            self._say(f"{call.id} suspended: s again to hear it")
 
     async def action_leave(self) -> None:
-        call = self._selected()
+        call = self._selected_or_say("leave")
         if call is None:
             return
         took = await self._run(leave_room(self.client, call))
@@ -357,13 +369,17 @@ class RoomsScreen(Screen[None]):
 
     async def action_accept(self) -> None:
         incoming = self.client.state.incoming_call
-        if incoming is not None:
-            await self._run(incoming.accept())
+        if incoming is None:
+            self._say("no call is ringing: nothing to accept")
+            return
+        await self._run(incoming.accept())
 
     async def action_reject(self) -> None:
         incoming = self.client.state.incoming_call
-        if incoming is not None:
-            await self._run(incoming.reject(reason="decline"))
+        if incoming is None:
+            self._say("no call is ringing: nothing to reject")
+            return
+        await self._run(incoming.reject(reason="decline"))
 
     def action_cycle_policy(self) -> None:
         current = POLICY_CYCLE.index(self.client.multi_call_audio_policy)
