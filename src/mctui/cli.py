@@ -483,11 +483,16 @@ def demo_backend(
 ) -> None:
     """(internal) The demo's server and bots; started (again) and stopped by ``mctui demo``."""
     from mctui.demo import run_backend
+    from mctui.errors import MctuiError
     from mctui.server.sfu_factory import make_sfu
 
     _setup(None, log_file, None)
     backend = make_sfu(sfu.value, None, janus, janus_admin_key)
-    _run(run_backend(scenario_name, ring_after, call_seconds, port, backend))
+    try:
+        _run(run_backend(scenario_name, ring_after, call_seconds, port, backend))
+    except MctuiError as exc:  # a bot could not join (no Janus there ...): say so in one line
+        log.debug("the demo backend failed", exc_info=True)
+        _error(str(exc))
 
 
 @app.command()

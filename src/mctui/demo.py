@@ -113,21 +113,23 @@ async def run_backend(
         bot("dev", speech_like(seed=4), "bravo")
     else:
         bot("host", tone(440, 0.4), "show", CallType.LIVESTREAM)
-    for each in bots:
-        await each.start()
-    if name == "livestream":
-        tasks.append(
-            asyncio.create_task(_friend_rings(server.url, secret, ring_after, call_seconds))
-        )
-    print(f"READY {server.url} {issue_token(secret, YOU, 'You', 12 * 3600)}", flush=True)
-
-    stop = stop_on_signals()
     loop = asyncio.get_running_loop()
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 1024) else None)
-    try:
+    watching_stdin = False
+    try:  # a bot that cannot start (a Janus that is not there) stops everything started
+        for each in bots:
+            await each.start()
+        if name == "livestream":
+            tasks.append(
+                asyncio.create_task(_friend_rings(server.url, secret, ring_after, call_seconds))
+            )
+        print(f"READY {server.url} {issue_token(secret, YOU, 'You', 12 * 3600)}", flush=True)
+        stop = stop_on_signals()
+        loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 1024) else None)
+        watching_stdin = True
         await stop.wait()
     finally:
-        loop.remove_reader(sys.stdin.fileno())
+        if watching_stdin:
+            loop.remove_reader(sys.stdin.fileno())
         for task in tasks:
             task.cancel()
         for each in bots:
@@ -246,12 +248,18 @@ class DemoBackendProcess:
             self._ready_line(self.proc)
 
     def _last_log_line(self) -> str:
+        """What the child said last: its own one-line error if it gave one (the lines after it
+        are shutdown noise), else the log's last line."""
         if self.log_path is None:
             return ""
         try:
             lines = self.log_path.read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
+        said = [line for line in lines if line.startswith("mctui: error: ")]
+        if said:
+            reason = said[-1].removeprefix("mctui: error: ").split(" (details in ")[0]
+            return f" ({reason})"
         return f" ({lines[-1].strip()})" if lines else ""
 
     def stop(self) -> None:

@@ -293,3 +293,24 @@ async def test_a_backend_that_closes_its_output_before_it_exits_is_reported_by_i
     with pytest.raises(DemoBackendError, match="did not start: it exited with code 3"):
         await child.start()
     child.stop()
+
+
+async def test_a_demo_whose_bots_cannot_reach_janus_says_so_in_one_line(tmp_path):
+    """``--sfu janus`` with no Janus there: the demo exits 1 with the real cause (it gave the
+    repr of a pending task, read from the end of the log), and the log holds no traceback of
+    a messy shutdown (tasks destroyed while pending, a closed event loop)."""
+    import subprocess
+
+    log = tmp_path / "demo.log"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mctui", "demo", "--sfu", "janus", "--janus", "ws://127.0.0.1:9",
+         "--headless", "--log-file", str(log)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert "did not start" in line and "cannot reach Janus at ws://127.0.0.1:9" in line, line
+    text = log.read_text()
+    for noise in ("Traceback", "Task was destroyed", "Event loop is closed", "Unclosed"):
+        assert noise not in text, text[-2000:]
