@@ -42,7 +42,7 @@ from platformdirs import user_config_path, user_log_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mctui.server.limits import ServerLimits
-from mctui.tui.actions import check_keymap
+from mctui.tui.actions import bound_twice, check_keymap
 
 CONFIG_ENV = "MCTUI_CONFIG"
 
@@ -185,5 +185,13 @@ def load_config(path: Path | None = None) -> Config:
         except ValueError as exc:
             line = _line_of(text, ("keys", binding_id))
             raise ConfigError(f"{file}:{line}: [keys] {exc}") from None
+    twice = bound_twice(config.keys)
+    if twice is not None:
+        key, binding_id, other = twice
+        line = _line_of(text, ("keys", binding_id))
+        raise ConfigError(
+            f'{file}:{line}: [keys] "{key}" is bound twice: {binding_id} and {other} '
+            "(give one of them another key)"
+        )
     config.path = file
     return config

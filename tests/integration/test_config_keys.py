@@ -52,12 +52,21 @@ def test_mctui_config_names_the_file(tmp_path, monkeypatch):
         ('[audio]\n\ninputdevice = "USB"\n', ":3: unknown setting audio.inputdevice"),
         ('[keys]\nmute = "spcae"\n', ":2: \\[keys\\] mute = 'spcae' is not a key name"),
         ('[keys]\nfly = "f"\n', ":2: \\[keys\\] unknown action 'fly'"),
+        # quit would silently lose its key: both ids named
+        ('[keys]\nhelp = "h"\nmute = "q"\n', ':3: \\[keys\\] "q" is bound twice: mute and quit'),
+        ('[keys]\njoin = "x"\nleave = "x"\n', ':3: \\[keys\\] "x" is bound twice: leave and join'),
         ("[keys]\nmute = 3\n", "keys.mute"),
         ('[log]\nlevel = "loud"\n', ":2: log.level"),
         ("[server]\nmax_connections = 0\n", ":2: server.max_connections"),
         ("[server]\n\nmax_conections = 5\n", ":3: unknown setting server.max_conections"),
     ],
 )
+def test_swapping_two_keys_is_no_conflict(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\nmute = "s"\nsuspend = "m"\n')
+    assert load_config(path).keys == {"mute": "s", "suspend": "m"}
+
+
 def test_bad_config_is_a_clear_error_naming_the_line(tmp_path, content, words):
     path = tmp_path / "config.toml"
     path.write_text(content)

@@ -76,6 +76,24 @@ def is_key_name(key: str) -> bool:
     return True
 
 
+def bound_twice(keymap: dict[str, str]) -> tuple[str, str, str] | None:
+    """The first key that ``keymap`` (over the defaults) gives to two actions: (key, the
+    action it is given to, the action that already had it); None if every key does one thing.
+    Textual would let the later binding win, and the other action silently lose its key."""
+    keys = {k.id: k.key for k in DEFAULT_KEYS}
+    keys |= {room_binding_id(n): str(n) for n in range(1, ROOM_KEYS + 1)}
+    keys |= keymap
+    owner: dict[str, str] = {}
+    # the defaults that stay first, then the user's: the user's entry is the one named first
+    for binding_id in (*(i for i in keys if i not in keymap), *keymap):
+        for key in keys[binding_id].split(","):
+            key = key.strip()
+            if key in owner and owner[key] != binding_id:
+                return key, binding_id, owner[key]
+            owner.setdefault(key, binding_id)
+    return None
+
+
 def check_keymap(keymap: dict[str, str]) -> None:
     """Raise ``ValueError`` naming the first unknown binding id or key name."""
     for binding_id, key in keymap.items():
