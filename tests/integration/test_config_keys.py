@@ -43,6 +43,12 @@ def test_mctui_config_names_the_file(tmp_path, monkeypatch):
         load_config()
 
 
+def test_swapping_two_keys_is_no_conflict(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\nmute = "s"\nsuspend = "m"\n')
+    assert load_config(path).keys == {"mute": "s", "suspend": "m"}
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [
@@ -61,12 +67,6 @@ def test_mctui_config_names_the_file(tmp_path, monkeypatch):
         ("[server]\n\nmax_conections = 5\n", ":3: unknown setting server.max_conections"),
     ],
 )
-def test_swapping_two_keys_is_no_conflict(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text('[keys]\nmute = "s"\nsuspend = "m"\n')
-    assert load_config(path).keys == {"mute": "s", "suspend": "m"}
-
-
 def test_bad_config_is_a_clear_error_naming_the_line(tmp_path, content, words):
     path = tmp_path / "config.toml"
     path.write_text(content)
