@@ -100,7 +100,9 @@ class HeadlessSession:
                 self._announced.discard(call.cid)
                 self.emit("left", room=call.id, reason=call.state.left_reason or "left")
             case ParticipantJoined(call=call, user_id=user_id):
-                self.emit("participant_joined", room=call.id, participant=user_id)
+                name = next((p.user.display_name for p in call.state.remote_participants
+                             if p.user.id == user_id), user_id)  # fmt: skip
+                self.emit("participant_joined", room=call.id, participant=user_id, name=name)
             case ParticipantLeft(call=call, user_id=user_id, reason=reason):
                 self.emit("participant_left", room=call.id, participant=user_id, reason=reason)
             case ParticipantAway(call=call, user_id=user_id, away=away):

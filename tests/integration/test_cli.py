@@ -240,3 +240,44 @@ async def test_a_refused_join_is_no_join_and_with_no_room_left_exits_1(server, t
     assert result.returncode == 1
     line = one_error_line(result)
     assert "no room could be joined" in line and "only join default:bravo" in line
+
+
+async def test_headless_names_who_joins_a_guest_by_the_name_on_its_invite(server, tmp_path):
+    """participant_joined carries the display name as well as the id: a guest is "Ada", not
+    only guest-1a2b3c4d."""
+    from mctui.server.tokens import issue_guest_token, issue_token
+    from testbed import SECRET as SERVER_SECRET
+
+    me = issue_token(SERVER_SECRET, "me")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mctui", "join", "alpha", "--server", server.url, "--token", me,
+        "--headless", "--audio-backend", "null", env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    out = proc.stdout
+
+    async def until(event: str) -> dict:
+        async with asyncio.timeout(30):
+            while True:
+                line = json.loads(await out.readline())
+                if line["event"] == event:
+                    return line
+
+    guest = None
+    try:
+        await until("ready")
+        guest_id, token = issue_guest_token(SERVER_SECRET, "default:alpha", "Ada")
+        guest = Client(server.url, User(guest_id), token)
+        await guest.connect()
+        await guest.make_call(CallType.DEFAULT, "alpha").join()
+        joined = await until("participant_joined")
+        assert (joined["participant"], joined["name"]) == (guest_id, "Ada")
+    finally:
+        if guest is not None:
+            await guest.disconnect()
+        proc.stdin.write(b"quit\n")
+        await proc.stdin.drain()
+        await asyncio.wait_for(proc.wait(), 30)
