@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: ``log.info(..., extra=CONSOLE)``: an info record that a command without a screen (``serve``,
+#: ``bot``) also prints, because it closes a warning printed before (lost, then reconnected).
+CONSOLE = {"console": True}
 
 
 class RepeatLimit(logging.Filter):
@@ -72,7 +75,11 @@ def setup_logging(path: Path, level: str = "info", *, stderr: bool = False) -> P
     root.addHandler(handler)
     if stderr:
         console = logging.StreamHandler()
-        console.setLevel(logging.WARNING)
+        console.setLevel(logging.INFO)
+        # warnings and errors, and the news that ends one (``extra=CONSOLE``: "reconnected")
+        console.addFilter(
+            lambda record: record.levelno >= logging.WARNING or getattr(record, "console", False)
+        )
         console.setFormatter(logging.Formatter("mctui: %(levelname)s: %(message)s"))
         console.addFilter(lambda record: record.name != "mctui.cli")  # it prints its own line
         console.addFilter(RepeatLimit())

@@ -44,6 +44,7 @@ from mctui.errors import (
     ServerUnreachableError,
     VersionMismatchError,
 )
+from mctui.logs import CONSOLE
 from mctui.network import LOOPBACK, NetworkPolicy
 
 log = logging.getLogger(__name__)
@@ -287,8 +288,8 @@ class Client:
         await asyncio.gather(*(c.rejoin(resumed) for c in list(self.state.active_calls)))
         downtime = time.monotonic() - lost_at
         log.info(
-            "reconnected after %.2f s (attempt %d, %s)", downtime, attempts,
-            "calls resumed" if resumed else "calls recreated",
+            "reconnected to %s after %.2f s (attempt %d, %s)", self.url, downtime, attempts,
+            "calls resumed" if resumed else "calls recreated", extra=CONSOLE,
         )  # fmt: skip
         self._w.set(ClientState.last_outage_s, None)  # two equal outages are two events
         self._w.set(ClientState.last_outage_s, downtime)

@@ -81,11 +81,12 @@ def serve(procs: Procs, port: int, log: Path, *extra: str) -> subprocess.Popen[s
 def bot(
     procs: Procs, url: str, user: str, room: str, hz: float, log: Path
 ) -> subprocess.Popen[str]:
-    process = procs.popen(
-        [*MCTUI, "bot", room, "--server", url, "--secret", SECRET, "--user", user,
-         "--tone", str(hz), "--log-file", str(log)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    with log.with_suffix(".stderr").open("w") as stderr:  # what the bot says on its console
+        process = procs.popen(
+            [*MCTUI, "bot", room, "--server", url, "--secret", SECRET, "--user", user,
+             "--tone", str(hz), "--log-file", str(log)],
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
     assert process.stdout is not None
     assert f"bot {user}" in process.stdout.readline()
     return process
@@ -146,6 +147,9 @@ def test_a_server_killed_and_restarted_brings_every_call_back(procs: Procs, tmp_
     assert not [e for e in after if e["event"] in ("left", "focus", "suspended", "resumed")], after
     reconnected = next(e for e in after if e["event"] == "reconnected")
     assert 0.5 <= reconnected["downtime_s"] < 10
+    # a bot says on its console that it lost the server, and that it is back
+    said = (tmp_path / "alpha-bot.stderr").read_text()
+    assert "reconnecting" in said and "reconnected to" in said, said
 
 
 def joins_of(joiner: HeadlessJoin, user: str) -> list[dict[str, Any]]:
