@@ -42,6 +42,22 @@ def hearing(call: Call, user_id: str, yes: bool = True):  # type: ignore[no-unty
     return wait_until(call.state, "participants", now, timeout=20)
 
 
+async def talker_and_ear(url: str, room: str, into: list[Client]) -> Call:
+    """A talker (a 500 Hz tone) and a listener in ``room`` of the server at ``url``, both
+    added to ``into`` (the caller disconnects them); the listener's call."""
+    for user, signal_data in (("talker", tone(500)), ("ear", None)):
+        options = ClientOptions(
+            audio_device=MemoryBackend(signal_data),
+            audio_configuration_policy=AudioConfigurationPolicy.hifi(),
+            reconnect_timeout_s=60,
+        )
+        client = Client(url, User(user), issue_token(SECRET, user), options)
+        await client.connect()
+        into.append(client)
+        await client.make_call(CallType.DEFAULT, room).join()
+    return into[-1].state.active_calls[0]
+
+
 async def test_a_lost_janus_instance_moves_its_calls_to_another(
     janus_sfu_lab,
     tmp_path_factory,  # type: ignore[no-untyped-def]
@@ -54,18 +70,9 @@ async def test_a_lost_janus_instance_moves_its_calls_to_another(
     urls = [f"ws://{SERVER_IP}:8190", f"ws://{SERVER_IP}:{JANUS_PORTS[0]}"]
     with janus_lab.inside(lab.client_ns):
         server = await start_server(SECRET, "127.0.0.1", 0, sfu=JanusSfu(urls, JANUS_ADMIN_KEY))
-        clients = []
+        clients: list[Client] = []
         try:
-            for user, signal_data in (("talker", tone(500)), ("ear", None)):
-                options = ClientOptions(
-                    audio_device=MemoryBackend(signal_data),
-                    audio_configuration_policy=AudioConfigurationPolicy.hifi(),
-                )
-                client = Client(server.url, User(user), issue_token(SECRET, user), options)
-                await client.connect()
-                clients.append(client)
-                await client.make_call(CallType.DEFAULT, "fragile").join()
-            ear = clients[1].state.active_calls[0]
+            ear = await talker_and_ear(server.url, "fragile", clients)
             await hearing(ear, "talker")
             sfu: JanusSfu = server.coordinator.sfu  # type: ignore[assignment]
             assert sfu.rooms["default:fragile"].instance.url == urls[0]
@@ -219,19 +226,9 @@ async def test_a_restarted_janus_instance_carries_every_call_again(
     times: list[float] = []
     with janus_lab.inside(lab.client_ns):
         server = await start_server(SECRET, "127.0.0.1", 0, sfu=JanusSfu([url], JANUS_ADMIN_KEY))
-        clients = []
+        clients: list[Client] = []
         try:
-            for user, signal_data in (("talker", tone(500)), ("ear", None)):
-                options = ClientOptions(
-                    audio_device=MemoryBackend(signal_data),
-                    audio_configuration_policy=AudioConfigurationPolicy.hifi(),
-                    reconnect_timeout_s=60,
-                )
-                client = Client(server.url, User(user), issue_token(SECRET, user), options)
-                await client.connect()
-                clients.append(client)
-                await client.make_call(CallType.DEFAULT, "phoenix").join()
-            ear = clients[1].state.active_calls[0]
+            ear = await talker_and_ear(server.url, "phoenix", clients)
             await hearing(ear, "talker")
             departures: list[int] = []
             ear.state.observe("participants").listen(

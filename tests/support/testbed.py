@@ -45,3 +45,16 @@ async def connected(url: str, user_id: str, token: str | None = None) -> Client:
     )
     await client.connect()
     return client
+
+
+async def real_offer() -> str:
+    """The SDP offer of a real aiortc peer connection with one audio section (closed at once):
+    what the SFU's checks and the fuzzer's mutants start from."""
+    from mctui.rtc.peer import close_peer_connection, new_peer_connection
+
+    pc = new_peer_connection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.local_sdp()
+    await close_peer_connection(pc)
+    return sdp

@@ -28,6 +28,7 @@ from mctui import protocol as p
 from mctui.audio.wav_backend import read_wav
 from mctui.server.tokens import issue_token
 from spectrum import longest_silence_ms
+from testbed import real_offer
 
 SECRET = "fuzz-secret-0123456789abcdefghijklmnop"
 SOCKETS = 20
@@ -184,17 +185,6 @@ def hostile_frame(rng: random.Random, n: int, token: str, offer: str) -> str | b
         return json.dumps({"type": rng.choice(["ring", "end_call", "accept_call"]), "id": rid,
                            "cid": cid, "members": ["nobody"]})  # fmt: skip
     return json.dumps({"type": "update_mute", "id": rid, "cid": "default:fz", "audio_muted": 3})
-
-
-async def real_offer() -> str:
-    from mctui.rtc.peer import close_peer_connection, new_peer_connection
-
-    pc = new_peer_connection()
-    pc.addTransceiver("audio", direction="sendrecv")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.local_sdp()
-    await close_peer_connection(pc)
-    return sdp
 
 
 async def fuzz_socket(

@@ -25,7 +25,7 @@ from mctui.errors import (
     VersionMismatchError,
 )
 from mctui.server.tokens import issue_token
-from testbed import SECRET
+from testbed import SECRET, real_offer
 
 
 class RawClient:
@@ -423,17 +423,6 @@ async def test_another_users_resume_id_takes_over_nothing(raw, make_client, serv
     assert room.state.connection is CallConnection.JOINED
 
 
-async def _real_offer() -> str:
-    from mctui.rtc.peer import close_peer_connection, new_peer_connection
-
-    pc = new_peer_connection()
-    pc.addTransceiver("audio", direction="sendrecv")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.local_sdp()
-    await close_peer_connection(pc)
-    return sdp
-
-
 def _without(sdp: str, prefix: str) -> str:
     return "\r\n".join(line for line in sdp.split("\r\n") if not line.startswith(prefix))
 
@@ -449,7 +438,7 @@ async def test_an_offer_aiortc_would_take_but_cannot_use_is_refused_at_once(sfu_
     from mctui.rtc.peer import open_peer_connections
 
     caplog.set_level(logging.ERROR)
-    good = await _real_offer()
+    good = await real_offer()
     broken = {
         "a connection address that is no address": good.replace(
             "c=IN IP4 127.0.0.1", "c=IN IP4 999.1.1.1"
