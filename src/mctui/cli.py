@@ -24,12 +24,14 @@ from mctui import __version__
 from mctui.cli_common import (
     _error,
     _fail,
+    _mint,
     _rooms,
     _Run,
     _run,
     _secret,
     _server_url,
     _setup,
+    _token_user,
 )
 from mctui.cli_options import (
     AudioProfile,
@@ -249,26 +251,46 @@ def invite(
     print(link)
 
 
-def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
-    from mctui.server.tokens import issue_token
+@app.command()
+def rooms(
+    server: ServerOpt = "http://127.0.0.1:8470",
+    user: Annotated[
+        str | None, typer.Option(help="Your user id (default: your token's, else 'me').")
+    ] = None,
+    token_: Annotated[
+        str | None, typer.Option("--token", help="Your token (else minted from the secret).")
+    ] = None,
+    secret: SecretOpt = None,
+    secret_file: SecretFileOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """List the rooms running on the server that you may join."""
+    import json
 
+    from mctui.errors import MctuiError
+    from mctui.launcher import list_rooms
+
+    _setup(config, log_file, log_level)
+    _server_url(server)
+    user = user or (_token_user(token_) if token_ else None) or "me"
+    token_value = token_ or _mint(user, None, secret, secret_file)
     try:
-        return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
-    except ValueError as exc:
-        _fail(f"--user: {exc}")
-
-
-def _token_user(token: str) -> str | None:
-    """The user id a token names, read without checking its signature (only the server can):
-    the user a ``--token`` without ``--user`` joins as. None for something that is no token."""
-    import jwt
-
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+        calls = _run(list_rooms(server, user, token_value))
+    except MctuiError as exc:
+        _error(str(exc))
+    if as_json:
+        print(json.dumps({"rooms": [room.model_dump() for room in calls]}))
+        return
+    if not calls:
+        print("No rooms are running.")
+        return
+    for room in calls:
+        who = ", ".join(u.name or u.id for u in room.participants)
+        minutes = int(room.running_s // 60)
+        print(f"{room.cid:<32} {room.participant_count:>3} in  {minutes:>4} min  {who}".rstrip())
 
 
 def _finish(code: int, reason: str | None) -> NoReturn:

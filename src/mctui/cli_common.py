@@ -99,3 +99,25 @@ def _rooms(rooms: list[str]) -> list[str]:
         except RoomNameError as exc:
             _fail(str(exc))
     return rooms
+
+
+def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
+    from mctui.server.tokens import issue_token
+
+    try:
+        return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
+    except ValueError as exc:
+        _fail(f"--user: {exc}")
+
+
+def _token_user(token: str) -> str | None:
+    """The user id a token names, read without checking its signature (only the server can):
+    the user a ``--token`` without ``--user`` joins as. None for something that is no token."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None

@@ -1,4 +1,4 @@
-"""What ``mctui join`` and ``mctui demo`` share: the audio device from flags and config, and
+"""What ``mctui join``, ``demo`` and ``rooms`` share: the audio device from flags and config, and
 running a connected client in the TUI or headless, turning every way it can end into an exit code.
 """
 
@@ -17,6 +17,7 @@ from mctui.config import AudioBackendName, Config
 if TYPE_CHECKING:
     from mctui.audio.backends import AudioBackend
     from mctui.engine import Client
+    from mctui.protocol import RoomInfo
 
 log = logging.getLogger(__name__)
 ClientFactory = Callable[[], Awaitable["Client"]]
@@ -96,3 +97,15 @@ def run_client(
     if app.return_code:
         return app.return_code, "the terminal UI stopped on an error"
     return 0, None
+
+
+async def list_rooms(server: str, user: str, token: str) -> list[RoomInfo]:
+    """The room directory of ``server`` as ``user`` sees it (``mctui rooms``)."""
+    from mctui.engine import Client, ClientOptions, User
+
+    client = Client(server, User(user), token, ClientOptions(audio_device="null"))
+    try:
+        await client.connect()
+        return await client.list_calls()
+    finally:
+        await client.disconnect()

@@ -158,6 +158,12 @@ INVITE_TTL_S = 2 * 3600
 MIN_INVITE_TTL_S = 60
 
 
+class ListCallsRequest(_Request):
+    """The room directory: the running calls this connection may join (a guest: its own)."""
+
+    type: Literal["list_calls"] = "list_calls"
+
+
 class CreateInviteRequest(_Request):
     """A member asks for a guest token for one call: it may join only that call (as a member,
     or a viewer in a livestream) and cannot end it or ring anyone. The client makes the link."""
@@ -288,6 +294,7 @@ Request = Annotated[
     | SfuCandidateRequest
     | SfuSubscribeRequest
     | CreateInviteRequest
+    | ListCallsRequest
     | PingRequest,
     Field(discriminator="type"),
 ]
@@ -308,6 +315,7 @@ REQUEST_TYPES: frozenset[str] = frozenset(
         "sfu_candidate",
         "ping",
         "sfu_subscribe",
+        "list_calls",
         "create_invite",
     }
 )
@@ -350,6 +358,25 @@ class SfuOffer(_Model):
 
     sdp: str | None = None
     track_owners: dict[str, str] = {}
+
+
+class RoomInfo(_Model):
+    """One running call in the room directory. Who is in it is listed for its members only;
+    everyone else sees how many."""
+
+    cid: str
+    type: CallTypeName
+    id: str
+    participant_count: int
+    #: Seconds since the call was created on this server.
+    running_s: float
+    participants: list[UserInfo] = []
+
+
+class CallListResult(_Model):
+    calls: list[RoomInfo]
+    #: More calls run than the reply lists (it lists the ones with the most people first).
+    more: int = 0
 
 
 class InviteResult(_Model):

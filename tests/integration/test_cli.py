@@ -281,3 +281,27 @@ async def test_headless_names_who_joins_a_guest_by_the_name_on_its_invite(server
         proc.stdin.write(b"quit\n")
         await proc.stdin.drain()
         await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_rooms_lists_the_running_rooms_as_text_and_json(server, make_client, tmp_path):
+    from mctui.server.tokens import issue_token
+    from testbed import SECRET as SERVER_SECRET
+
+    for user in ("ann", "ben"):
+        await (await make_client(user)).make_call(CallType.DEFAULT, "standup").join()
+    me = issue_token(SERVER_SECRET, "me")
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    listed = await asyncio.to_thread(
+        run_cli, "rooms", "--server", server.url, "--token", me, "--json", env=env
+    )
+    assert listed.returncode == 0, listed.stderr
+    rooms = json.loads(listed.stdout)["rooms"]
+    assert [(r["cid"], r["participant_count"], r["participants"]) for r in rooms] == [
+        ("default:standup", 2, [])
+    ]  # fmt: skip  (me is no member: a count, no names)
+    text = await asyncio.to_thread(run_cli, "rooms", "--server", server.url, "--token", me,
+                                   env=env)  # fmt: skip
+    assert text.returncode == 0 and text.stdout.split()[:3] == ["default:standup", "2", "in"]
+    gone = await asyncio.to_thread(run_cli, "rooms", "--server", "http://127.0.0.1:9",
+                                   "--token", me, env=env)  # fmt: skip
+    assert gone.returncode == 1 and "cannot reach the server" in one_error_line(gone)

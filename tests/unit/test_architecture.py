@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -14,8 +15,23 @@ SRC = ROOT / "src" / "mctui"
 
 def test_import_contracts_hold(capsys: pytest.CaptureFixture[str]) -> None:
     """The contracts in pyproject.toml (engine free of UI and server, light CLI modules ...),
-    checked in this process (import-linter reads the source; nothing is imported)."""
-    status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
+    checked in this process (import-linter reads the source; nothing is imported).
+
+    import-linter configures logging as a command does, which disables every logger that
+    exists (``disable_existing_loggers``): the loggers and the root's set-up are put back, or
+    a later test reading logs (aiohttp's, the server's) would read nothing."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {n: (lg.disabled, lg.level) for n, lg in logging.root.manager.loggerDict.items()
+               if isinstance(lg, logging.Logger)}  # fmt: skip
+    try:
+        status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, (disabled, logger_level) in loggers.items():
+            logger = logging.getLogger(name)
+            logger.disabled, logger.level = disabled, logger_level
     report = capsys.readouterr().out
     assert status == 0, report[-3000:]
     assert "0 broken" in report

@@ -356,6 +356,12 @@ class Client:
 
     # --- calls --------------------------------------------------------------------------------
 
+    async def list_calls(self) -> list[p.RoomInfo]:
+        """The room directory: the running calls this user may join (a guest: its own), the
+        busiest first, with how many are in each and, in calls it is a member of, who."""
+        result = await self.request(p.ListCallsRequest, p.CallListResult)
+        return result.calls
+
     def make_call(
         self,
         call_type: CallType | str,

@@ -31,6 +31,7 @@ from mctui.errors import (
     RateLimitedError,
     VersionMismatchError,
 )
+from mctui.server.directory import room_directory
 from mctui.server.invites import create_invite
 from mctui.server.limits import ServerLimits, TokenBucket
 from mctui.server.records import (
@@ -323,6 +324,8 @@ class Coordinator:
                 return {}
             case p.SfuSubscribeRequest():
                 return await self.sfu.subscribe(session, self._media_call(session, request.cid))
+            case p.ListCallsRequest():
+                return room_directory(self.calls.values(), user.id, session.scope).model_dump()
             case p.CreateInviteRequest():
                 call = self._call(request.cid)
                 return create_invite(self._secret, self.limits, session, user, call, request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -129,6 +130,8 @@ class CallRecord:
     #: False for a call recreated by a rejoin of someone who was not its host: its creator is
     #: unknown, so only a host may end it.
     owner_known: bool = True
+    #: ``time.monotonic()`` when this server created the call (the directory's "running").
+    created_at: float = field(default_factory=time.monotonic)
 
     @property
     def cid(self) -> str:

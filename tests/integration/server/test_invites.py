@@ -200,3 +200,32 @@ def test_the_invite_command_prints_a_link_and_refuses_bad_input_with_code_2(tmp_
         refused = invite(*args)
         assert refused.returncode == 2 and says in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+async def test_the_room_directory_lists_running_calls_as_the_access_model_says(make_client, server):
+    """list_calls: every running call, busiest first, with its type, how many are in it and
+    how long it has run; who is in it only for its members; a guest sees its own call only;
+    an empty or ended call is not listed."""
+    alice, bob, carol = [await make_client(u) for u in ("alice", "bob", "carol")]
+    for client in (alice, bob):
+        await client.make_call(CallType.DEFAULT, "busy").join()
+    await carol.make_call(CallType.LIVESTREAM, "show").join()
+    quiet = alice.make_call(CallType.DEFAULT, "quiet")
+    await quiet.join()
+    await quiet.leave()  # empty now
+    ended = carol.make_call(CallType.DEFAULT, "over")
+    await ended.join()
+    await ended.end()
+
+    seen_by_carol = await carol.list_calls()
+    assert [(r.cid, r.participant_count) for r in seen_by_carol] == [
+        ("default:busy", 2), ("livestream:show", 1)]  # fmt: skip
+    busy = seen_by_carol[0]
+    assert busy.participants == [] and busy.running_s >= 0  # carol is no member of busy
+    seen_by_alice = {r.cid: r for r in await alice.list_calls()}
+    assert sorted(u.id for u in seen_by_alice["default:busy"].participants) == ["alice", "bob"]
+    guest = await connected(server.url, "g1", issue_token(SECRET, "g1", call="livestream:show"))
+    try:
+        assert [r.cid for r in await guest.list_calls()] == ["livestream:show"]
+    finally:
+        await guest.disconnect()

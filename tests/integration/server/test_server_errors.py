@@ -481,6 +481,7 @@ async def test_a_huge_request_header_gets_400_and_one_quiet_log_line(server, cap
     import logging
 
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="aiohttp.server")  # whatever a test before set
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
