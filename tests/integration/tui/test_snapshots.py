@@ -178,3 +178,38 @@ def test_demo_livestream_ring(snap_compare, env):
     app = build_app(env, ["livestream:show"], population={"livestream:show": ["host"]})
     before = ringing(env, "friend", "one-to-one")
     assert snap_compare(app, terminal_size=(110, 26), run_before=before)
+
+
+def test_join_dialog_with_the_room_directory(snap_compare, env):
+    """j: the rooms running on the server, busiest first, with how many are in each."""
+    app = build_app(env, ["alpha"], population={
+        "alpha": ["anna"], "standup": ["ben", "cleo"], "livestream:show": ["host"]})  # fmt: skip
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        await pilot.press("j")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
+
+
+def test_invite_dialog(snap_compare, env, monkeypatch):
+    """i: the link, over the rooms (the link fixed for the image: its token and port vary)."""
+    from mctui.engine.call import Call
+    from mctui.engine.types import Invite
+
+    link = ("http://127.0.0.1:8470/#call=default:alpha&token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXV"
+            "CJ9.eyJzdWIiOiJndWVzdC1hYmNkZWYwMSIsIm5hbWUiOiJHdWVzdCJ9.c2lnbmF0dXJl")  # fmt: skip
+
+    async def fixed_invite(self, ttl_s: int = 7200, name: str = "") -> Invite:  # type: ignore[no-untyped-def]
+        return Invite(link, "guest-abcdef01", time.time() + 7200)  # "works in 2 h"
+
+    monkeypatch.setattr(Call, "invite", fixed_invite)
+    app = build_app(env, ["alpha"], population={"alpha": ["anna", "ben"]})
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        await pilot.press("i")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)

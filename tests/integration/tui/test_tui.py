@@ -546,3 +546,37 @@ async def test_keys_that_can_do_nothing_say_why(server, make_client):
             await pilot.press(key)
             await _until(pilot, lambda w=words: w in status(app))  # type: ignore[misc]
         await pilot.press("q")
+
+
+async def test_the_join_dialog_lists_running_rooms_filters_as_you_type_and_joins(
+    server, make_client
+):
+    """j lists the rooms running on the server (not the ones you are in); typing filters the
+    list; Enter joins the highlighted room; a name that matches nothing is joined as typed."""
+    from textual.widgets import OptionList
+
+    from mctui.tui.screens.join import JoinScreen
+
+    for user in ("ann", "ben"):
+        await (await make_client(user)).make_call(CallType.DEFAULT, "standup").join()
+    await (await make_client("host")).make_call(CallType.LIVESTREAM, "show").join()
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+
+        def listed() -> list[str]:
+            return [str(o.id) for o in app.screen.query_one(OptionList).options]
+
+        await pilot.press("j")
+        await _until(pilot, lambda: isinstance(app.screen, JoinScreen))
+        assert listed() == ["default:standup", "livestream:show"]  # busiest first, no alpha
+        await pilot.press("s", "t", "a")
+        await _until(pilot, lambda: listed() == ["default:standup"])
+        await pilot.press("enter")
+        await wait_until(client.state, "active_calls", lambda cs: "standup" in [c.id for c in cs])
+        await pilot.press("j")
+        await _until(pilot, lambda: isinstance(app.screen, JoinScreen))
+        assert listed() == ["livestream:show"]
+        await pilot.press(*"brandnew", "enter")
+        await wait_until(client.state, "active_calls", lambda cs: "brandnew" in [c.id for c in cs])
+        await pilot.press("q")

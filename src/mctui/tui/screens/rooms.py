@@ -354,8 +354,13 @@ class RoomsScreen(Screen[None]):
             return
         self.app.push_screen(InviteScreen(call.id, invite))
 
-    def action_join(self) -> None:
-        self.app.push_screen(JoinScreen(), self._join_named)
+    async def action_join(self) -> None:
+        """The join dialog with the room directory (empty if the server cannot give it)."""
+        rooms = await self._run(self.client.list_calls()) or []
+        joined = {c.cid for c in self._calls()}
+        self.app.push_screen(
+            JoinScreen([r for r in rooms if r.cid not in joined]), self._join_named
+        )
 
     async def _join_named(self, text: str | None) -> None:
         if not text:
