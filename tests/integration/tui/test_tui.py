@@ -580,3 +580,29 @@ async def test_the_join_dialog_lists_running_rooms_filters_as_you_type_and_joins
         await pilot.press(*"brandnew", "enter")
         await wait_until(client.state, "active_calls", lambda cs: "brandnew" in [c.id for c in cs])
         await pilot.press("q")
+
+
+async def test_your_row_says_muted_only_when_you_muted_that_room(server):
+    """A background room (joined with the mic off, or left by Tab) says your mic is "not sent"
+    there, with its own glyph; "muted" is kept for a room you muted by hand, and stays."""
+    from mctui.tui.widgets.room_pane import ParticipantRows
+
+    app, client, ready = make_app(server, ["alpha", "bravo"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start(pilot, ready)
+
+        def you(name: str) -> str:
+            rows = list(pane(app, name).query(ParticipantRows))
+            return str(rows[-1].render()).strip()
+
+        await _until(pilot, lambda: "not sent" in you("bravo") and you("bravo").startswith("·"))
+        assert "muted" not in you("bravo") and "dB" in you("alpha")
+        await pilot.press("m")  # alpha has the focus: a hand mute there
+        await _until(pilot, lambda: you("alpha").startswith("✕") and "muted" in you("alpha"))
+        await pilot.press("tab")  # bravo now, and back
+        await wait_until(client.state, "focused_call", lambda c: c is not None and c.id == "bravo")
+        await _until(pilot, lambda: "not sent" not in you("bravo"))
+        await pilot.press("tab")
+        await wait_until(client.state, "focused_call", lambda c: c is not None and c.id == "alpha")
+        await _until(pilot, lambda: "not sent" in you("bravo") and "muted" in you("alpha"))
+        await pilot.press("q")

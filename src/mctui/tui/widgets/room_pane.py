@@ -64,6 +64,9 @@ class Row:
     muted: bool
     #: Not heard (a suspended room): drawn dim, from the SFU's speaking activity.
     dim: bool = False
+    #: Your mic sends nothing here, and not because you muted it: why, in a word ("not sent":
+    #: the room is in the background or was joined with the mic off; "no mic": a viewer).
+    off: str | None = None
 
     def visible_key(self) -> tuple[object, ...]:
         """What the row shows, at the resolution it is drawn (0.5 dB, whole-dB text)."""
@@ -72,24 +75,28 @@ class Row:
             self.speaking,
             self.muted,
             self.dim,
+            self.off,
             round(self.level * 2),
             round(self.peak),
         )
 
 
 def render_row(row: Row, width: int) -> Text:
-    marker = "✕" if row.muted else ("●" if row.speaking else "○")
+    silent = row.muted or row.off is not None
+    marker = "✕" if row.muted else ("·" if row.off else ("●" if row.speaking else "○"))
     name = fit_cells(f"{marker} {row.label}", NAME_WIDTH)
     name += " " * (NAME_WIDTH - cell_len(name))  # padded by cells: a wide name keeps the border
-    text = Text(name, style="bold green" if row.speaking and not row.muted else "")
+    text = Text(name, style="bold green" if row.speaking and not silent else "")
     if row.muted:
         db = "muted"
+    elif row.off is not None:
+        db = row.off
     elif row.level > MIN_DB:
         db = f"{row.level:.0f} dB"
     else:
         db = "-∞ dB"
     bar_width = max(4, width - NAME_WIDTH - DB_WIDTH - 1)
-    text.append_text(render_meter(bar_width, row.level, row.peak, row.muted))
+    text.append_text(render_meter(bar_width, row.level, row.peak, silent))
     text.append(" " + db.rjust(DB_WIDTH))
     if row.dim:
         text.stylize("dim")
@@ -224,7 +231,13 @@ class RoomPane(Vertical):
         local = state.local_participant
         if local is not None:
             level, peak = self._levels(self.call, local)
-            muted = not state.microphone_enabled or not state.can_publish
+            # "muted" only when you muted this room; else say why nothing of yours goes there
+            muted = state.can_publish and self.call.muted_by_user
+            off = None
+            if not state.can_publish:
+                off = "no mic"
+            elif not muted and not state.is_capturing:
+                off = "not sent"
             label = "You" + ("" if state.can_publish else " (viewer)")
             speaking = local.is_speaking  # the engine's detector, with its hysteresis
-            self._local.set_rows([("local", Row(label, speaking, level, peak, muted))])
+            self._local.set_rows([("local", Row(label, speaking, level, peak, muted, off=off))])
