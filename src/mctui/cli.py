@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from mctui import __version__
 from mctui.cli_common import (
+    _answers,
     _error,
     _fail,
     _mint,
@@ -249,6 +250,9 @@ def invite(
         _fail(str(exc))
     print(f"Guest link for {cid} (works for {ttl}; anyone with it can join this call):")
     print(link)
+    if not _answers(server):  # the link is signed here; say if nobody serves it yet
+        print(f"mctui: warning: no mctui server answers at {server} now: the link works once "
+              "one runs there with the same secret", file=sys.stderr)  # fmt: skip
 
 
 @app.command()

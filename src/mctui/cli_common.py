@@ -121,3 +121,14 @@ def _token_user(token: str) -> str | None:
         return None
     subject = claims.get("sub")
     return subject if isinstance(subject, str) else None
+
+
+def _answers(server: str) -> bool:
+    """True if an mctui server answers ``/health`` at ``server`` within 2 s."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(server.rstrip("/") + "/health", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (OSError, ValueError):
+        return False

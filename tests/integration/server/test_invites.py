@@ -185,10 +185,13 @@ def test_the_invite_command_prints_a_link_and_refuses_bad_input_with_code_2(tmp_
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 
-    made = invite("livestream:show", "--ttl", "30m", "--name", "Ann", "--server", "https://x.io")
+    # nothing listens on 127.0.0.1:9: the link is made, and the command says nobody serves it
+    made = invite("livestream:show", "--ttl", "30m", "--name", "Ann", "--server",
+                  "http://127.0.0.1:9")  # fmt: skip
     assert made.returncode == 0, made.stderr
     page, cid, token = link_parts(made.stdout.strip().splitlines()[-1])
-    assert (page, cid) == ("https://x.io/", "livestream:show")
+    assert (page, cid) == ("http://127.0.0.1:9/", "livestream:show")
+    assert "no mctui server answers at http://127.0.0.1:9" in made.stderr
     claims = verify_claims(SECRET, token)
     assert claims.call == "livestream:show" and claims.name == "Ann"
     assert claims.user_id.startswith("guest-") and claims.expires_at <= time.time() + 1800 + 1
@@ -229,3 +232,18 @@ async def test_the_room_directory_lists_running_calls_as_the_access_model_says(m
         assert [r.cid for r in await guest.list_calls()] == ["livestream:show"]
     finally:
         await guest.disconnect()
+
+
+async def test_an_invite_for_a_running_server_says_nothing_more(server, tmp_path):
+    import asyncio
+    import subprocess
+    import sys
+
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mctui", "invite", "standup", "--server", server.url, "--secret",
+         SECRET, "--log-file", str(tmp_path / "invite.log")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0 and made.stderr == "", made.stderr
+    assert link_parts(made.stdout.strip().splitlines()[-1])[1] == "default:standup"
