@@ -33,13 +33,14 @@ DEFAULT_KEYS: tuple[KeyAction, ...] = (
     KeyAction("mute", "m", "Mute", "Mute or unmute your mic in the focused room"),
     KeyAction("suspend", "s", "Suspend", "Suspend or resume the selected room by hand"),
     KeyAction("quit", "q", "Quit", "Leave every room and quit"),
+    # the footer shows the keys in this order and cuts the last at 80 columns: help stays
+    KeyAction("help", "question_mark", "Help", "Show the keys and what each policy does"),
     KeyAction("join", "j", "Join", "Join another room"),
     KeyAction("leave", "l", "Leave", "Leave the focused room"),
     KeyAction("invite", "i", "Invite", "Show a link that lets someone join the focused room"),
     KeyAction("accept", "a", "Accept", "Accept the incoming call", show=False),
     KeyAction("reject", "r", "Reject", "Reject the incoming call", show=False),
     KeyAction("cycle_policy", "p", "Policy", "Switch the multicall audio policy"),
-    KeyAction("help", "question_mark", "Help", "Show the keys and what each policy does"),
 )
 ACTIONS = frozenset(k.id for k in DEFAULT_KEYS)
 ROOM_KEYS = 9
