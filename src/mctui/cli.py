@@ -35,6 +35,7 @@ from mctui.cli_common import (
     _token_user,
 )
 from mctui.cli_options import (
+    PLAIN_HELP,
     AudioProfile,
     BackendOpt,
     ConfigOpt,
@@ -66,6 +67,7 @@ log = logging.getLogger("mctui.cli")
 
 app = typer.Typer(
     name="mctui",
+    rich_markup_mode=None if PLAIN_HELP else "rich",
     help="A terminal multicall voice client: several voice rooms at once, one key to switch.",
     no_args_is_help=True,
     add_completion=True,

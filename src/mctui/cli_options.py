@@ -3,6 +3,7 @@ commands share (typer ``Annotated`` aliases). Standard library and typer only, l
 
 from __future__ import annotations
 
+import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,9 @@ from typing import Annotated
 import typer
 
 from mctui.config import CONFIG_ENV, AudioBackendName, LogLevel
+
+#: Rich's boxed help cuts option names and choices below about 100 columns: plain help there.
+PLAIN_HELP = shutil.get_terminal_size((120, 24)).columns < 100
 
 
 class Policy(StrEnum):

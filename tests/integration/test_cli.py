@@ -305,3 +305,15 @@ async def test_rooms_lists_the_running_rooms_as_text_and_json(server, make_clien
     gone = await asyncio.to_thread(run_cli, "rooms", "--server", "http://127.0.0.1:9",
                                    "--token", me, env=env)  # fmt: skip
     assert gone.returncode == 1 and "cannot reach the server" in one_error_line(gone)
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+def test_help_shows_every_option_whole_at_any_width(columns):
+    """At 80 columns Rich's boxes cut option names and choices ("<suspend-existin"): narrow
+    terminals get plain help, which wraps instead; wide ones keep the boxes."""
+    result = run_cli("join", "-h", env={"COLUMNS": columns})
+    assert result.returncode == 0
+    assert "…" not in result.stdout
+    for whole in ("--audio-profile", "suspend-existing", "--reconnect-timeout"):
+        assert whole in result.stdout, whole
+    assert ("╭" in result.stdout) == (columns == "140")
