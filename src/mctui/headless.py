@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import threading
 import time
@@ -44,6 +45,8 @@ from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import CallConnection, ClientConnection
 from mctui.errors import MctuiError
 from mctui.shutdown import stop_on_signals
+
+log = logging.getLogger(__name__)
 
 LEVEL_INTERVAL_S = 0.1
 STATS_EVERY = 10  # level rounds: once a second
@@ -239,6 +242,7 @@ async def run_headless(
     try:
         client = await connect()
     except MctuiError as exc:
+        log.debug("the connection failed", exc_info=True)  # the cause, for --log-level debug
         emit("error", message=str(exc))
         if on_fatal is not None:
             on_fatal(str(exc))

@@ -158,6 +158,14 @@ def test_unreachable_server_is_retried_then_exits_1_with_one_line_naming_the_log
     log_file = line.rsplit("details in ", 1)[1].rstrip(")")
     with open(log_file) as log:
         assert "cannot reach the server" in log.read()
+    # at debug level the log holds the cause too, with its traceback: more than the line
+    debug = run_cli(
+        "join", "alpha", "--server", "http://127.0.0.1:9", "--headless", "--log-level", "debug",
+        "--audio-backend", "null", "--secret", SECRET, "--reconnect-timeout", "1", env=env,
+    )  # fmt: skip
+    with open(log_file) as log:
+        text = log.read()
+    assert debug.returncode == 1 and "Traceback" in text and "ClientConnectorError" in text
 
 
 async def test_bad_token_exits_1(server, tmp_path):

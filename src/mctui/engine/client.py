@@ -155,6 +155,7 @@ class Client:
         published in ``state.reconnect_attempt`` / ``state.connection_reason``."""
         deadline = time.monotonic() + max(0.0, budget_s)
         attempt, unreachable = 0, True
+        last_error: MctuiError | None = None  # the last real attempt's, as the cause
         while True:
             attempt += 1
             self._w.set(ClientState.reconnect_attempt, attempt)
@@ -165,7 +166,8 @@ class Client:
                 if why is not None:
                     reason = f"cannot reach the server at {self.url} ({why})"
                     if time.monotonic() >= deadline:
-                        raise ServerUnreachableError(self.state.connection_reason or reason)
+                        message = self.state.connection_reason or reason
+                        raise ServerUnreachableError(message) from last_error
                     self._w.set(ClientState.connection_reason, reason)
                     continue
                 patience = max(0.1, min(patience, deadline - time.monotonic()))
@@ -177,6 +179,7 @@ class Client:
                 if time.monotonic() >= deadline:
                     raise
                 unreachable = isinstance(exc, ServerUnreachableError)
+                last_error = exc
                 self._w.set(ClientState.connection_reason, exc.message)
                 log.info("connection attempt %d failed: %s", attempt, exc.message)
 

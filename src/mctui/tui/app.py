@@ -115,6 +115,7 @@ class MctuiApp(App[None]):
             client = await self._connect()
         except MctuiError as exc:
             log.error("cannot connect: %s", exc)
+            log.debug("the connection failed", exc_info=True)  # the cause, at debug level
             self.failure = str(exc)
             self.exit(return_code=1)
             return
