@@ -65,7 +65,7 @@ class JoinScreen(ModalScreen[str | None]):
         listed.display = bool(matching)
         if matching:
             listed.highlighted = 0
-        note = "no room is running: type a name to start one" if not self.rooms else ""
+        note = "no other room is running: type a name to start one" if not self.rooms else ""
         if self.rooms and not matching:
             note = "no running room matches: Enter starts this one"
         self.query_one("#join-empty", Static).update(note)
