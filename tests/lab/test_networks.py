@@ -214,8 +214,8 @@ def test_audio_is_back_within_2_s_of_a_blackhole_ending(
     it time out and join again, and the audio still comes back by itself. (The second case ran
     40 s against the default grace; the shorter grace tests the same and saves 22 s.)"""
     lab.impair(loss=0.0, delay_ms=0, jitter_ms=0)
-    if grace is not None:
-        server = _serve(lab, tmp_path / "serve.log", PORT + 1, "--grace", str(grace))
+    if grace is not None:  # its own server (PORT + 1 is the announce test's, still running)
+        server = _serve(lab, tmp_path / "serve.log", PORT + 2, "--grace", str(grace))
     room = f"hole{seconds}"
     far = HeadlessJoin(lab.server_popen, server, SECRET, f"far{seconds}", [room], tmp_path, hz=700)
     ear = joiner(lab, server, f"ear{seconds}", room, tmp_path)
