@@ -34,7 +34,10 @@ def check_offer(text: str) -> None:
         if media.dtls is None or not media.dtls.fingerprints:
             raise ValueError(f"{where} has no DTLS fingerprint (a=fingerprint)")
         _check_address(media.host, f"the connection line of {where}")
+        _check_address(media.rtcp_host, f"the a=rtcp line of {where}")
         _check_port(media.port, where)
+        if media.rtcp_port is not None:
+            _check_port(media.rtcp_port, f"the a=rtcp line of {where}")
         for candidate in media.ice_candidates:
             check_candidate(candidate.ip, candidate.port, f"a candidate of {where}")
 

@@ -65,6 +65,7 @@ def templates(token: str, offer: str) -> dict[str, dict[str, object]]:
         "sfu_subscribe": {"cid": cid},
         "update_token": {"token": token},
         "create_invite": {"cid": cid, "ttl_s": 3600, "name": "guest"},
+        "list_calls": {},
     }  # fmt: skip
 
 
@@ -89,6 +90,12 @@ def mutated_request(rng: random.Random, rid: int, token: str, offer: str) -> str
     else:
         message[rng.choice(["extra", "members", "sdp", "role", "cid"])] = any_json(rng)
     return json.dumps(message)
+
+
+def test_every_request_type_has_a_template_to_mutate() -> None:
+    """A new request type needs its template here, or the fuzzer fails on it (a KeyError when
+    list_calls came without one)."""
+    assert set(templates("token", "sdp")) == set(p.REQUEST_TYPES)
 
 
 def mutated_offer(rng: random.Random, rid: int, offer: str) -> str:
