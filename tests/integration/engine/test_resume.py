@@ -195,9 +195,9 @@ async def test_a_restart_keeps_the_hand_mute_and_the_hand_suspension() -> None:
         # a server that stops says so with a close frame (a killed one does not: test_reconnect)
         assert next(r for r in reasons if r is not None) == "closed by the server"
         assert band_level_db(heard, 660) > -30  # carol: the room works again
-        assert (
-            band_level_db(heard, 440) < -50
-        )  # alice: still muted by her own hand (about -10 if not)
+        # alice: still muted by her own hand. Heard, her tone reads -6 to -10 dB; glitches of
+        # the rebuilt playout spread up to -49 dB over every band (seen once in a full CI run)
+        assert band_level_db(heard, 440) < -40
         assert rooms["three"].muted_by_user and not rooms["three"].state.microphone_enabled
 
         await rooms["three"].leave()
