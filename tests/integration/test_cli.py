@@ -132,6 +132,7 @@ def test_version_and_short_help():
     assert "--install-completion" in run_cli("-h").stdout
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_retried_then_exits_1_with_one_line_naming_the_log(tmp_path):
     """No server at start: headless says each failed attempt while it retries with backoff,
     and gives up after --reconnect-timeout with the one-line error."""
@@ -291,6 +292,7 @@ async def test_headless_names_who_joins_a_guest_by_the_name_on_its_invite(server
         await asyncio.wait_for(proc.wait(), 30)
 
 
+@pytest.mark.slow
 async def test_rooms_lists_the_running_rooms_as_text_and_json(server, make_client, tmp_path):
     from mctui.server.tokens import issue_token
     from testbed import SECRET as SERVER_SECRET

@@ -281,6 +281,7 @@ async def test_a_demo_backend_that_fails_says_why_and_logs_its_stderr(tmp_path):
     child.stop()
 
 
+@pytest.mark.slow
 async def test_a_backend_that_closes_its_output_before_it_exits_is_reported_by_its_code():
     """The output closes some time before the process is reaped (a slow shutdown, a loaded
     machine): the error still gives the exit code, not "did not answer in 60 s"."""
@@ -295,6 +296,7 @@ async def test_a_backend_that_closes_its_output_before_it_exits_is_reported_by_i
     child.stop()
 
 
+@pytest.mark.slow
 async def test_a_demo_whose_bots_cannot_reach_janus_says_so_in_one_line(tmp_path):
     """``--sfu janus`` with no Janus there: the demo exits 1 with the real cause (it gave the
     repr of a pending task, read from the end of the log), and the log holds no traceback of

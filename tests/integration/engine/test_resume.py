@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from helpers import wait_heard, wait_until
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui import protocol as p
@@ -209,6 +211,7 @@ async def test_a_restart_keeps_the_hand_mute_and_the_hand_suspension() -> None:
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_the_wait_between_tries_probes_the_port_and_ends_when_it_answers() -> None:
     """Between reconnect attempts the client only probes the server's port: a port nobody
     listens on is never reported reachable (no real attempt then), and one that starts
@@ -237,6 +240,7 @@ async def test_the_wait_between_tries_probes_the_port_and_ends_when_it_answers()
         await server.wait_closed()
 
 
+@pytest.mark.slow
 async def test_after_a_restart_the_others_come_back_instead_of_leaving_and_joining(monkeypatch):
     """The server restarts; alice rejoins first. bob, who rejoins a moment later, was away and
     is back: alice never sees him leave and join again. carol, who does not come back within
