@@ -36,13 +36,20 @@ from mctui.server.tokens import issue_token
 TIME_BASE = fractions.Fraction(1, 48_000)
 
 
-def opus_packets(count: int = 50) -> list[bytes]:
-    """One second of a 440 Hz tone as 20 ms Opus packets (encoded once, replayed)."""
+def opus_packets(count: int = 50, speech: bool = False) -> list[bytes]:
+    """``count`` 20 ms Opus packets of a 440 Hz tone (encoded once, replayed).
+
+    ``speech``: the tone rises and falls as syllables do (3 a second) and pauses for the last
+    quarter, so a listener's meters and speaking marks move as they do for a talker.
+    """
     codec = av.CodecContext.create("libopus", "w")
     codec.sample_rate, codec.layout, codec.format = 48_000, "stereo", "s16"
     codec.bit_rate = 32_000
     t = np.arange(960 * count) / 48_000
-    pcm = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    envelope = np.ones_like(t)
+    if speech:
+        envelope = 0.5 * (1 - np.cos(2 * np.pi * 3 * t)) * (t < 0.75 * t[-1])
+    pcm = (0.3 * 32767 * envelope * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
     out: list[bytes] = []
     for i in range(count):
         chunk = np.repeat(pcm[i * 960 : (i + 1) * 960], 2).reshape(1, -1)
