@@ -154,9 +154,15 @@ Sink = Callable[[BridgeEvent], None]
 class EngineBridge:
     """Subscribes to one client and its calls; ``sink`` receives every change as an event."""
 
-    def __init__(self, client: Client, sink: Sink) -> None:
+    def __init__(
+        self, client: Client, sink: Sink, *, on_levels: Callable[[Call], None] | None = None
+    ) -> None:
+        """``on_levels``: called (no event) when a call's levels move, for a UI that reads them
+        at its own display rate; without it each move is a ``LevelsChanged`` event (up to 25 Hz
+        per call, which headless mode prints)."""
         self.client = client
         self._sink = sink
+        self._on_levels = on_levels
         self._known: list[Call] = []
         self._focused: Call | None = client.state.focused_call
         self._stops: list[Callable[[], None]] = []
@@ -186,19 +192,22 @@ class EngineBridge:
         if call.cid in self._call_stops:
             return
 
-        def changed(_: object) -> None:
+        def changed() -> None:
             self._sink(CallChanged(call))
 
         def mode(value: AudioMode) -> None:
             if call in self.client.state.active_calls:
                 self._sink(AudioModeChanged(call, value))
 
-        stops = [call.state.observe(f).listen(changed) for f in WATCHED_CALL_FIELDS]
+        stops = [call.state.listen_any(WATCHED_CALL_FIELDS, changed)]  # one per decision
         stops.append(call.state.observe(CallState.audio_mode).listen(mode))
 
         def participants(_: object) -> None:
             self._diff_participants(call)
-            self._sink(LevelsChanged(call))
+            if self._on_levels is not None:
+                self._on_levels(call)
+            else:
+                self._sink(LevelsChanged(call))
 
         stops.append(call.state.observe(CallState.participants).listen(participants))
         self._call_stops[call.cid] = stops

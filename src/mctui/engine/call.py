@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from types import MappingProxyType
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.engine.audio_levers import pull_audio_levers
 from mctui.engine.host import CallHost
 from mctui.engine.media import CallMedia
 from mctui.engine.receive_watch import ReceiveWatch
@@ -74,6 +76,8 @@ class Call:
         self._receive_watch = ReceiveWatch()
         self._join: p.JoinResult | None = None
         self._recovery = asyncio.Lock()
+        self._deciding = 0  # inside ``deciding()``: hold syncs wait for its end
+        self._holds_dirty = False
 
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.connection} {self.state.audio_mode}>"
@@ -91,11 +95,8 @@ class Call:
 
     @property
     def muted_by_user(self) -> bool:
-        """True if the user muted this call's mic by hand (``set_microphone_enabled(False)``).
-
-        A focus switch opens the microphone of the call taking focus unless this is set. A mic
-        disabled at join by ``ConnectOptions`` is not a hand mute.
-        """
+        """True if the user muted this call's mic by hand (``set_microphone_enabled(False)``):
+        a focus switch keeps it closed. A mic disabled at join by ``ConnectOptions`` is not."""
         return self._muted_by_user
 
     @property
@@ -447,17 +448,31 @@ class Call:
         self._w.set(CallState.audio_mode, mode)
         self._apply_audio()
 
+    @contextlib.contextmanager
+    def deciding(self) -> Iterator[None]:
+        """A decision's levers: this call's holds sync once, at the end: one change to a UI."""
+        self._deciding += 1
+        with self._w.batch():
+            try:
+                yield
+            finally:
+                self._deciding -= 1
+                if not self._deciding and self._holds_dirty:
+                    self._sync_holds()
+
     def close_microphone(self) -> None:
         """Stop capture now (the first step of a focus switch); the user's wish is kept."""
-        if self._adm is not None:
-            self._adm.set_capture_enabled(False)
-            self._adm.release_microphone()
-        self._sync_holds()
+        with self.deciding():
+            if self._adm is not None:
+                self._adm.set_capture_enabled(False)
+                self._adm.release_microphone()
+            self._sync_holds()
 
-    async def open_microphone_for_focus(self) -> None:
-        """The last step of a focus switch: the mic goes live in the room that took focus, as
+    def open_microphone_for_focus(self) -> bool:
+        """The last lever of a focus switch: the mic goes live in the room that took focus, as
         the cookbook's ``switchFocus`` does, unless the user muted it by hand or the call's audio
-        configuration only listens (``viewer()`` captures only once the user unmutes)."""
+        configuration only listens (``viewer()`` captures only once the user unmutes). True: the
+        server must hear of it (``send_unmute``, after the decision)."""
         if (
             self._muted_by_user
             or self.state.microphone_enabled
@@ -465,46 +480,32 @@ class Call:
             or not self.audio_configuration_policy.capture_on_join
             or self.state.audio_mode is not AudioMode.FOCUSED
         ):
-            return
+            return False
         self._w.set(CallState.microphone_enabled, True)
         self._apply_audio()
-        if self.state.connection is CallConnection.JOINED:
-            await self._send_mute(False)
+        return self.state.connection is CallConnection.JOINED
+
+    async def send_unmute(self) -> None:
+        await self._send_mute(False)
 
     def _apply_audio(self) -> None:
-        """Make the ADM match mode + wish. Releases always happen before claims."""
-        adm = self._adm
-        if adm is None:
+        """Make the ADM match mode + wish (``audio_levers``); the holds sync once after."""
+        with self.deciding():
+            if self._adm is not None:
+                state = self.state
+                capture = state.microphone_enabled and state.can_publish
+                pull_audio_levers(self._adm, state.audio_mode, state.can_publish, capture,
+                                  self.client.options.duck_gain_db)  # fmt: skip
             self._sync_holds()
-            return
-        mode = self.state.audio_mode
-        if mode is AudioMode.SUSPENDED:
-            adm.set_capture_enabled(False)
-            adm.release_microphone()
-            adm.release_speaker()
-            for remote_id in adm.remotes:
-                adm.set_remote_enabled(remote_id, False)
-        elif mode is AudioMode.DUCKED:
-            adm.set_capture_enabled(False)
-            adm.release_microphone()
-            for remote_id in adm.remotes:
-                adm.set_remote_enabled(remote_id, True)
-            adm.hold_speaker(self.client.options.duck_gain_db)
-        else:
-            if self.state.can_publish:
-                adm.hold_microphone()
-            else:
-                adm.release_microphone()
-            for remote_id in adm.remotes:
-                adm.set_remote_enabled(remote_id, True)
-            adm.hold_speaker(0.0)
-            adm.set_capture_enabled(self.state.microphone_enabled and self.state.can_publish)
-        self._sync_holds()
 
     def _on_holds_changed(self, adm: AudioDeviceModule) -> None:
         self._sync_holds()
 
     def _sync_holds(self) -> None:
+        self._holds_dirty = True
+        if self._deciding:
+            return
+        self._holds_dirty = False
         adm = self._adm
         self._w.set(CallState.holds_microphone, adm is not None and adm.holds_microphone)
         self._w.set(CallState.holds_speaker, adm is not None and adm.holds_speaker)

@@ -10,7 +10,8 @@ task can observe a half-applied decision (two calls holding the speaker, say).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 from mctui.engine.policies import AudioPolicy, AudioPreview, PolicyCall, policy_for
@@ -85,10 +86,11 @@ class FocusManager:
         self._options.multi_call_audio_policy = kind
         self._policy = policy_for(kind)
         focused = self._state.focused_call
-        if kind is not MultiCallAudioPolicy.MANUAL and focused is not None:
-            for call in self._state.active_calls:
-                if call is not focused and not call.suspended_by_user:
-                    self._apply(call, self._policy.background_mode)
+        with self._decision():
+            if kind is not MultiCallAudioPolicy.MANUAL and focused is not None:
+                for call in self._state.active_calls:
+                    if call is not focused and not call.suspended_by_user:
+                        self._apply(call, self._policy.background_mode)
         self._decided()
 
     def preview(self, call: Call) -> AudioPreview:
@@ -111,7 +113,8 @@ class FocusManager:
             if call in self._state.active_calls:
                 return
         self._writer.set(ClientState.active_calls, [*self._state.active_calls, call])
-        self._policy.on_set_active(self, call)
+        with self._decision():
+            self._policy.on_set_active(self, call)
         self._decided()
 
     def remove_active(self, call: Call) -> None:
@@ -123,7 +126,8 @@ class FocusManager:
         if call in self._history:
             self._history.remove(call)
         if not self.quiet:
-            self._policy.on_remove_active(self, call)
+            with self._decision():
+                self._policy.on_remove_active(self, call)
         self._decided()
 
     async def switch_focus(self, from_call: Call | None, to_call: Call) -> None:
@@ -131,28 +135,42 @@ class FocusManager:
         active = self._state.active_calls
         if to_call not in active:
             raise InvalidStateError(f"{to_call.cid} is not an active call: join it first")
-        if from_call is not None and from_call is not to_call and from_call in active:
-            from_call.close_microphone()
-            self._apply(from_call, self._policy.background_mode)
-        self._resume(to_call)
+        with self._decision():
+            if from_call is not None and from_call is not to_call and from_call in active:
+                from_call.close_microphone()
+                self._apply(from_call, self._policy.background_mode)
+            self._resume(to_call)
+            announce = to_call.open_microphone_for_focus()
         self._decided()
-        await to_call.open_microphone_for_focus()
+        if announce:
+            await to_call.send_unmute()
 
     def resume(self, call: Call) -> None:
         """``call`` takes the audio back; an exclusive policy makes room first."""
         if call not in self._state.active_calls:
             return
-        self._resume(call)
+        with self._decision():
+            self._resume(call)
         self._decided()
 
     def suspend_by_user(self, call: Call) -> None:
         """The user suspended ``call`` by hand: the policy never auto-resumes it."""
-        self._apply(call, AudioMode.SUSPENDED, by_user=True)
+        with self._decision():
+            self._apply(call, AudioMode.SUSPENDED, by_user=True)
         self._decided()
 
     def _resume(self, call: Call) -> None:
         self._policy.before_resume(self, call)
         self._apply(call, AudioMode.FOCUSED)
+
+    @contextmanager
+    def _decision(self) -> Iterator[None]:
+        """The levers of one decision: each active call syncs its holds once, at the end, and
+        is one change to a UI (the focus is computed after, from the synced calls)."""
+        with ExitStack() as calls:
+            for call in list(self._state.active_calls):
+                calls.enter_context(self._call(call).deciding())
+            yield
 
     def _decided(self) -> None:
         """The one focus computation of a decision: the most recent holder still focused."""

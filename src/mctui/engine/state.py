@@ -11,7 +11,8 @@ computed from their source on every change, never written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -168,6 +169,9 @@ class ObservableState:
 
     def __init__(self) -> None:
         self._observables: dict[str, Observable[Any]] = {}
+        self._batch_depth = 0
+        #: Group listeners (``listen_any``) owed a call when the current batch ends, in order.
+        self._owed: dict[int, Callable[[], object]] = {}
         for name, declared in _declared(type(self)):
             if isinstance(declared, Field):
                 self._observables[name] = Observable(declared.default)
@@ -186,6 +190,43 @@ class ObservableState:
     def changes(self, ref: FieldRef, *, include_current: bool = False) -> AsyncIterator[Any]:
         """Async iterator of the changes of a field."""
         return self.observe(ref).changes(include_current=include_current)
+
+    def listen_any(
+        self, refs: Iterable[FieldRef], listener: Callable[[], object]
+    ) -> Callable[[], None]:
+        """Call ``listener()`` when any of ``refs`` changes: once per change, or, inside a
+        ``batch()``, once when it ends if any of them changed (a decision that moves three
+        fields of a call is one change to whoever redraws it). Returns a function that stops."""
+        key = id(listener)
+
+        def changed(_: object) -> None:
+            if self._batch_depth:
+                self._owed[key] = listener
+            else:
+                listener()
+
+        stops = [self.observe(ref).listen(changed) for ref in refs]
+
+        def stop() -> None:
+            for each in stops:
+                each()
+            self._owed.pop(key, None)
+
+        return stop
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Gather ``listen_any`` calls until the outermost batch ends (per-field listeners and
+        async iterators still hear each change at once)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if not self._batch_depth:
+                owed, self._owed = self._owed, {}
+                for listener in owed.values():
+                    listener()
 
 
 def _follow(source: Observable[Any], derived: Derived[Any, Any]) -> Observable[Any]:
@@ -217,6 +258,11 @@ class StateWriter(Generic[S]):
     def set(self, field_: Field[T], value: T) -> None:
         assert isinstance(self.state, ObservableState)
         self.state.observe(field_).set(value)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """One change for group listeners however many fields move within (``batch``)."""
+        assert isinstance(self.state, ObservableState)
+        return self.state.batch()
 
 
 class ClientState(ObservableState):

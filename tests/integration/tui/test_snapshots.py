@@ -153,7 +153,7 @@ def test_hostile_names_are_shown_as_text_and_keep_the_borders(snap_compare, monk
         async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
             await ring(pilot)
             for rows in pilot.app.query(ParticipantRows):
-                for line in rows.render().plain.split("\n"):
+                for line in rows.lines():
                     assert "\x1b" not in line and "\x07" not in line
                     assert cell_len(line) <= rows.size.width
 

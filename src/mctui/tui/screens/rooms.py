@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from mctui.engine import Call, Client, MultiCallAudioPolicy
@@ -48,6 +49,8 @@ from mctui.tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: How often the meters are read and drawn while something moves (a film's rate, not more).
+DISPLAY_HZ = 20
 
 POLICY_CYCLE = [
     MultiCallAudioPolicy.SUSPEND_EXISTING,
@@ -95,7 +98,11 @@ class RoomsScreen(Screen[None]):
         self._panes: dict[str, RoomPane] = {}
         self._ring_open: Call | None = None
         self._selected_cid: str | None = None
-        self.bridge = EngineBridge(client, self._post_engine_event)
+        self.bridge = EngineBridge(client, self._post_engine_event, on_levels=self._levels_moved)
+        #: The calls whose levels moved since the display last looked.
+        self._moving: set[str] = set()
+        self._display: Timer | None = None
+        self._display_paused = True
 
     def _post_engine_event(self, event: BridgeEvent) -> None:
         self.post_message(EngineEvent(event))
@@ -108,6 +115,7 @@ class RoomsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._display = self.set_interval(1 / DISPLAY_HZ, self._paint_levels, pause=True)
         self.bridge.start()
         self._show_status()
         self._join_initial_rooms()
@@ -141,10 +149,8 @@ class RoomsScreen(Screen[None]):
                 if pane is not None:
                     pane.refresh_call()
                 self._show_status()
-            case LevelsChanged(call=call):
-                pane = self._panes.get(call.cid)
-                if pane is not None and pane.is_mounted:
-                    pane.refresh_levels()
+            case LevelsChanged(call=call):  # a sender without the display timer's pull
+                self._levels_moved(call)
             case RingChanged():
                 self._ring_changed()
             case Notice(text=text, severity=severity):
@@ -159,6 +165,27 @@ class RoomsScreen(Screen[None]):
                 self._show_status()
 
     # --- rendering ----------------------------------------------------------------------------
+
+    def _levels_moved(self, call: Call) -> None:
+        """The engine moved ``call``'s levels (up to 25 Hz per call): note it, and wake the
+        display timer if it sleeps. No message per move: the display reads them at its rate."""
+        self._moving.add(call.cid)
+        if self._display_paused and self._display is not None:
+            self._display_paused = False
+            self._display.resume()
+
+    def _paint_levels(self) -> None:
+        """The display tick: the meters of rooms whose levels moved, or whose peak marker is
+        due to fall; then sleep until something moves again."""
+        moving, self._moving = self._moving, set()
+        holding = False
+        for cid, pane in self._panes.items():
+            if (cid in moving or pane.holding_peak) and pane.is_mounted:
+                pane.refresh_levels()
+                holding = holding or pane.holding_peak
+        if not moving and not holding and self._display is not None:
+            self._display_paused = True
+            self._display.pause()
 
     def _grid(self) -> Grid | None:
         return next(self.query("#rooms").results(Grid), None)

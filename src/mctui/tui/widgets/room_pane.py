@@ -10,20 +10,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.app import ComposeResult
+from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
 from mctui.display import fit_cells
 from mctui.engine import Call, Participant
 from mctui.engine.state import AudioMode, CallConnection
-from mctui.tui.widgets.meter import MIN_DB, PeakHold, render_meter
+from mctui.tui.widgets.meter import MIN_DB, Look, PeakHold, meter_cells, meter_runs
 
 #: Replaces live levels in snapshots: (call, participant) -> (level dBFS, peak dBFS).
 LevelSource = Callable[[Call, Participant], tuple[float, float]]
@@ -68,52 +73,104 @@ class Row:
     #: the room is in the background or was joined with the mic off; "no mic": a viewer).
     off: str | None = None
 
-    def visible_key(self) -> tuple[object, ...]:
-        """What the row shows, at the resolution it is drawn (0.5 dB, whole-dB text)."""
-        return (
+    @property
+    def silent(self) -> bool:
+        return self.muted or self.off is not None
+
+    def db_text(self) -> str:
+        if self.muted:
+            return "muted"
+        if self.off is not None:
+            return self.off
+        if self.level > MIN_DB:
+            return f"{self.level:.0f} dB"
+        return "-∞ dB"
+
+    def visible_key(self, width: int) -> RowKey:
+        """What the row shows at ``width`` cells, at the resolution it is drawn (the meter's
+        eighths and peak cell, whole-dB text): two rows with one key draw the same cells."""
+        eighths, peak_cell = meter_cells(bar_width(width), self.level, self.peak)
+        return RowKey(
             self.label,
-            self.speaking,
+            self.speaking and not self.silent,
             self.muted,
             self.dim,
             self.off,
-            round(self.level * 2),
-            round(self.peak),
+            self.db_text(),
+            eighths,
+            peak_cell,
+            width,
         )
 
 
-def render_row(row: Row, width: int) -> Text:
-    silent = row.muted or row.off is not None
-    marker = "✕" if row.muted else ("·" if row.off else ("●" if row.speaking else "○"))
-    name = fit_cells(f"{marker} {row.label}", NAME_WIDTH)
-    name += " " * (NAME_WIDTH - cell_len(name))  # padded by cells: a wide name keeps the border
-    text = Text(name, style="bold green" if row.speaking and not silent else "")
-    if row.muted:
-        db = "muted"
-    elif row.off is not None:
-        db = row.off
-    elif row.level > MIN_DB:
-        db = f"{row.level:.0f} dB"
-    else:
-        db = "-∞ dB"
-    bar_width = max(4, width - NAME_WIDTH - DB_WIDTH - 1)
-    text.append_text(render_meter(bar_width, row.level, row.peak, silent))
-    text.append(" " + db.rjust(DB_WIDTH))
-    if row.dim:
-        text.stylize("dim")
-    return text
+class RowKey(NamedTuple):
+    """Everything one participant row shows: the cache key of its rendered line."""
+
+    label: str
+    speaking: bool
+    muted: bool
+    dim: bool
+    off: str | None
+    db: str
+    eighths: int
+    peak_cell: int | None
+    width: int
+
+    @property
+    def marker(self) -> str:
+        return "✕" if self.muted else ("·" if self.off else ("●" if self.speaking else "○"))
+
+    def name_cells(self) -> str:
+        """Marker and name, cut and padded to the name column by cells (a wide name keeps the
+        border where it is)."""
+        name = fit_cells(f"{self.marker} {self.label}", NAME_WIDTH)
+        return name + " " * (NAME_WIDTH - cell_len(name))
+
+    def plain(self) -> str:
+        runs = meter_runs(bar_width(self.width), self.eighths, self.peak_cell, self.muted)
+        bar = "".join(chars for chars, _, _ in runs)
+        return f"{self.name_cells()}{bar} {self.db.rjust(DB_WIDTH)}"
+
+
+def bar_width(width: int) -> int:
+    return max(4, width - NAME_WIDTH - DB_WIDTH - 1)
+
+
+DIM = Style(dim=True)
+BOLD = Style(bold=True)
+LOOKS: dict[Look, Style | None] = {"": None, "dim": DIM, "bold": BOLD}
 
 
 class ParticipantRows(Widget):
-    """All meter rows of one room (remote participants, or your own mic)."""
+    """All meter rows of one room (remote participants, or your own mic), on the Line API.
 
-    DEFAULT_CSS = "ParticipantRows { height: auto; }"
+    Each row is one line rendered by ``render_line`` from a ``Strip`` cached by what the row
+    shows (``RowKey``); a new set of rows repaints only the lines whose key changed, and lays
+    out only when the number of rows does. Colours come from the component classes, resolved
+    once per theme (Textual caches them and clears the cache when the CSS changes).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "meter--low",
+        "meter--mid",
+        "meter--high",
+        "meter--speaking",
+    }
+    DEFAULT_CSS = """
+    ParticipantRows { height: auto; }
+    ParticipantRows > .meter--low { color: ansi_green; }
+    ParticipantRows > .meter--mid { color: ansi_yellow; }
+    ParticipantRows > .meter--high { color: ansi_red; }
+    ParticipantRows > .meter--speaking { color: ansi_green; text-style: bold; }
+    """
 
     def __init__(self, clock: Callable[[], float], classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._clock = clock
         self._rows: list[Row] = []
+        self._keys: list[RowKey] = []
         self._peaks: dict[str, PeakHold] = {}
-        self._drawn: tuple[tuple[object, ...], ...] = ()
+        self._strips: LRUCache[tuple[RowKey, Style], Strip] = LRUCache(256)
 
     def set_rows(self, rows: list[tuple[str, Row]]) -> None:
         """``(key, row)`` pairs; the key keeps each meter's peak-hold across updates."""
@@ -127,20 +184,65 @@ class ParticipantRows(Widget):
                 continue
             hold = self._peaks.setdefault(key, PeakHold(self._clock))
             row.peak = hold.update(row.level, row.peak)
-        resized = len(rows) != len(self._rows)
         self._rows = [row for _, row in rows]
-        visible = tuple(row.visible_key() for row in self._rows)
-        if visible == self._drawn and not resized:
-            return  # nothing a person could see has changed: no repaint
-        self._drawn = visible
-        self.refresh(layout=resized)
+        width = self.size.width
+        drawn = self._keys
+        self._keys = [row.visible_key(width) for row in self._rows]
+        if len(drawn) != len(self._keys):
+            self.refresh(layout=True)  # someone came or went: the only layout rows cause
+            return
+        for y, (before, now) in enumerate(zip(drawn, self._keys, strict=True)):
+            if before != now:
+                self.refresh(Region(0, y, width, 1))
+
+    @property
+    def holding_peak(self) -> bool:
+        """A peak marker is up and will fall by itself: the display must look again."""
+        return any(hold.holding for hold in self._peaks.values())
+
+    def lines(self) -> list[str]:
+        """The rows as plain text (what a screen reader or a test reads)."""
+        width = self.size.width
+        return [row.visible_key(width).plain() for row in self._rows]
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return len(self._rows)
 
-    def render(self) -> Text:
+    def on_resize(self, event: events.Resize) -> None:
+        self._keys = [row.visible_key(event.size.width) for row in self._rows]
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
         width = self.size.width
-        return Text("\n").join(render_row(row, width) for row in self._rows)
+        if y >= len(self._keys):
+            return Strip.blank(width, base)
+        key = self._keys[y]
+        if key.width != width:  # a resize not yet seen by on_resize
+            key = self._keys[y] = self._rows[y].visible_key(width)
+        cached = self._strips.get((key, base))
+        if cached is None:
+            cached = self._strips[(key, base)] = self._render_row(key, base)
+        return cached
+
+    def _render_row(self, key: RowKey, base: Style) -> Strip:
+        def style(extra: Style | None) -> Style:
+            if key.dim:
+                extra = DIM if extra is None else extra + DIM
+            return base if extra is None else base + extra
+
+        speaking = self.get_component_rich_style("meter--speaking", partial=True)
+        segments = [Segment(key.name_cells(), style(speaking if key.speaking else None))]
+        for chars, band, look in meter_runs(
+            bar_width(key.width), key.eighths, key.peak_cell, key.muted
+        ):
+            if band is None:
+                segments.append(Segment(chars, style(None)))
+                continue
+            colour = self.get_component_rich_style(f"meter--{band}", partial=True)
+            shade = LOOKS[look]
+            segments.append(Segment(chars, style(colour if shade is None else shade + colour)))
+        segments.append(Segment(" " + key.db.rjust(DB_WIDTH), style(None)))
+        return Strip(segments).crop_extend(0, key.width, base)
 
 
 class RoomPane(Vertical):
@@ -204,6 +306,11 @@ class RoomPane(Vertical):
             self._title.update(title)
             self._badges.update(badges)
         self.refresh_levels()
+
+    @property
+    def holding_peak(self) -> bool:
+        """A peak marker of this pane will fall by itself: the display must look again."""
+        return self._people.holding_peak or self._local.holding_peak
 
     def refresh_levels(self) -> None:
         """Meters of every participant and of your microphone: one repaint each."""

@@ -34,5 +34,12 @@ def status_text(client: Client | None, hint: str | None = None) -> str:
 
 
 class StatusBar(Static):
+    """One line of fixed height: a new text repaints it, never lays the screen out."""
+
+    _shown: str | None = None
+
     def show(self, client: Client | None, hint: str | None = None) -> None:
-        self.update(status_text(client, hint))
+        text = status_text(client, hint)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
