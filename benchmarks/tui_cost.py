@@ -7,8 +7,10 @@ second process joins the same rooms with the same engine and no screen (the floo
 same seconds this reports:
 
 - ``ui_cpu_percent``: this process's CPU minus the floor's (the screen's own cost);
-- ``frame_p50_ms`` / ``frame_p95_ms``: from the first level read for a frame to its terminal
-  bytes (a frame's whole cost, pull and paint);
+- ``frame_work_p50_ms`` / ``frame_work_p95_ms``: the UI's own work for one painted frame:
+  reading the levels for it, composing it and rendering its terminal bytes;
+- ``pull_to_bytes_p50_ms`` / ``..._p95_ms``: wall time from the first level read for a frame to
+  its bytes (the audio's work on the same loop, and the other processes, come in between);
 - ``layouts_per_s``: the rooms screen's layout passes (0 in steady state is the goal);
 - ``bytes_per_s``: what the terminal is sent;
 - the floor's CPU per room and per received stream.
@@ -102,6 +104,9 @@ class FrameMeter:
     def __init__(self, app: MctuiApp) -> None:
         self.app = app
         self.frames_ms: list[float] = []
+        #: Per frame, the UI's own work: reading levels for it, composing it, its bytes.
+        self.work_ms: list[float] = []
+        self._pull_s = 0.0
         self.bytes = 0
         self.layouts = 0
         self._started: float | None = None
@@ -113,9 +118,11 @@ class FrameMeter:
         read = self._read
 
         def refresh_levels(pane: RoomPane) -> None:
+            start = time.perf_counter()
             if meter._started is None:
-                meter._started = time.perf_counter()
+                meter._started = start
             read(pane)
+            meter._pull_s += time.perf_counter() - start
 
         RoomPane.refresh_levels = refresh_levels  # type: ignore[method-assign]
         app = self.app
@@ -128,6 +135,15 @@ class FrameMeter:
             layout(*args, **kwargs)
 
         screen._refresh_layout = counted_layout  # type: ignore[method-assign]
+        compose = screen._compositor_refresh
+
+        def timed_compose() -> None:
+            start = time.perf_counter()
+            compose()
+            meter.work_ms.append((time.perf_counter() - start + meter._pull_s) * 1000)
+            meter._pull_s = 0.0
+
+        screen._compositor_refresh = timed_compose  # type: ignore[method-assign]
 
         def display(screen: Any, renderable: Any) -> None:
             if isinstance(renderable, CompositorUpdate):
@@ -142,6 +158,7 @@ class FrameMeter:
 
     def reset(self) -> None:
         self.frames_ms.clear()
+        self.work_ms.clear()
         self.bytes = self.layouts = 0
 
     def uninstall(self) -> None:
@@ -188,7 +205,7 @@ async def measure_tui(
         cpu = 100 * (cpu_seconds() - cpu0) / wall
         floor_cpu = 100 * (cpu_seconds(floor_pid) - floor0) / wall
         after = streams_flowing(client)
-        frames = list(meter.frames_ms)
+        frames, work = list(meter.frames_ms), list(meter.work_ms)
         layouts, sent = meter.layouts, meter.bytes
         meter.uninstall()
         await client.disconnect()
@@ -203,8 +220,10 @@ async def measure_tui(
         "floor_per_room_percent": round(floor_cpu / ROOMS, 2),
         "floor_per_stream_percent": round(floor_cpu / streams, 2),
         "frames_per_s": round(len(frames) / wall, 1),
-        "frame_p50_ms": percentile(frames, 0.5),
-        "frame_p95_ms": percentile(frames, 0.95),
+        "frame_work_p50_ms": percentile(work, 0.5),
+        "frame_work_p95_ms": percentile(work, 0.95),
+        "pull_to_bytes_p50_ms": percentile(frames, 0.5),
+        "pull_to_bytes_p95_ms": percentile(frames, 0.95),
         "layouts_per_s": round(layouts / wall, 2),
         "bytes_per_s": round(sent / wall),
         "streams_flowing": sum(1 for k, n in after.items() if n > before.get(k, 0)),

@@ -152,8 +152,10 @@ def test_hostile_names_are_shown_as_text_and_keep_the_borders(snap_compare, monk
 
         async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
             await ring(pilot)
-            for rows in pilot.app.query(ParticipantRows):
-                for line in rows.lines():
+            panes = list(pilot.app.rooms_screen.query(ParticipantRows))  # behind the ring
+            assert panes and all(rows.lines() for rows in panes)
+            for rows in panes:
+                for line in [*rows.lines(), rows.local_line() or ""]:
                     assert "\x1b" not in line and "\x07" not in line
                     assert cell_len(line) <= rows.size.width
 

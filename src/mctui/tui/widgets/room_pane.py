@@ -18,12 +18,13 @@ from rich.style import Style
 from textual import events
 from textual.app import ComposeResult
 from textual.cache import LRUCache
-from textual.containers import Horizontal, Vertical
+from textual.color import Color
+from textual.containers import Vertical
 from textual.geometry import Region
+from textual.markup import escape
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Static
 
 from mctui.display import fit_cells
 from mctui.engine import Call, Participant
@@ -142,12 +143,13 @@ LOOKS: dict[Look, Style | None] = {"": None, "dim": DIM, "bold": BOLD}
 
 
 class ParticipantRows(Widget):
-    """All meter rows of one room (remote participants, or your own mic), on the Line API.
+    """All meter rows of one room on the Line API: the participants from the top, your own
+    microphone on the last line.
 
     Each row is one line rendered by ``render_line`` from a ``Strip`` cached by what the row
-    shows (``RowKey``); a new set of rows repaints only the lines whose key changed, and lays
-    out only when the number of rows does. Colours come from the component classes, resolved
-    once per theme (Textual caches them and clears the cache when the CSS changes).
+    shows (``RowKey``); a new set of rows repaints only the lines whose key changed. The widget
+    fills its pane, so people coming or going repaint it and never lay the screen out. Colours
+    come from the component classes, resolved once per theme.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -155,25 +157,33 @@ class ParticipantRows(Widget):
         "meter--mid",
         "meter--high",
         "meter--speaking",
+        "rows--local",
     }
     DEFAULT_CSS = """
-    ParticipantRows { height: auto; }
+    ParticipantRows { height: 1fr; }
     ParticipantRows > .meter--low { color: ansi_green; }
     ParticipantRows > .meter--mid { color: ansi_yellow; }
     ParticipantRows > .meter--high { color: ansi_red; }
     ParticipantRows > .meter--speaking { color: ansi_green; text-style: bold; }
+    ParticipantRows > .rows--local { color: $text-muted; }
     """
 
     def __init__(self, clock: Callable[[], float], classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._clock = clock
+        #: The participants' rows, then yours (``_local``: whether the last one is yours).
         self._rows: list[Row] = []
+        self._local = False
         self._keys: list[RowKey] = []
         self._peaks: dict[str, PeakHold] = {}
         self._strips: LRUCache[tuple[RowKey, Style], Strip] = LRUCache(256)
+        self._looks: dict[str, Style] = {}
+        self._bases: tuple[Style, Style] | None = None
 
-    def set_rows(self, rows: list[tuple[str, Row]]) -> None:
-        """``(key, row)`` pairs; the key keeps each meter's peak-hold across updates."""
+    def set_rows(self, people: list[tuple[str, Row]], local: Row | None = None) -> None:
+        """``(key, row)`` pairs, the key keeping each meter's peak-hold across updates; and
+        your own microphone's row."""
+        rows = [*people, ("\0local", local)] if local is not None else people
         keys = {key for key, _ in rows}
         for key in [k for k in self._peaks if k not in keys]:
             del self._peaks[key]
@@ -182,18 +192,31 @@ class ParticipantRows(Widget):
                 self._peaks.pop(key, None)
                 row.peak = MIN_DB - 1
                 continue
-            hold = self._peaks.setdefault(key, PeakHold(self._clock))
+            hold = self._peaks.get(key)
+            if hold is None:
+                hold = self._peaks[key] = PeakHold(self._clock)
             row.peak = hold.update(row.level, row.peak)
+        width, height = self.size
+        drawn, had_local = self._keys, self._local
         self._rows = [row for _, row in rows]
-        width = self.size.width
-        drawn = self._keys
+        self._local = local is not None
         self._keys = [row.visible_key(width) for row in self._rows]
-        if len(drawn) != len(self._keys):
-            self.refresh(layout=True)  # someone came or went: the only layout rows cause
+        if len(drawn) != len(self._keys) or had_local != self._local:
+            self.refresh()  # someone came or went: a repaint (the widget fills its pane)
             return
-        for y, (before, now) in enumerate(zip(drawn, self._keys, strict=True)):
+        for index, (before, now) in enumerate(zip(drawn, self._keys, strict=True)):
             if before != now:
-                self.refresh(Region(0, y, width, 1))
+                self.refresh(Region(0, self._line_of(index, height), width, 1))
+
+    def _line_of(self, index: int, height: int) -> int:
+        return height - 1 if self._local and index == len(self._rows) - 1 else index
+
+    def _index_at(self, y: int, height: int) -> int | None:
+        """The row drawn on line ``y`` (yours on the last line; people above it)."""
+        if self._local and y == height - 1:
+            return len(self._rows) - 1
+        people = len(self._rows) - self._local
+        return y if y < people and y < height - self._local else None
 
     @property
     def holding_peak(self) -> bool:
@@ -201,24 +224,56 @@ class ParticipantRows(Widget):
         return any(hold.holding for hold in self._peaks.values())
 
     def lines(self) -> list[str]:
-        """The rows as plain text (what a screen reader or a test reads)."""
+        """The participants' rows as plain text (what a screen reader or a test reads)."""
         width = self.size.width
-        return [row.visible_key(width).plain() for row in self._rows]
+        return [
+            row.visible_key(width).plain() for row in self._rows[: len(self._rows) - self._local]
+        ]
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return len(self._rows)
+    def local_line(self) -> str | None:
+        """Your own microphone's row as plain text."""
+        return self._rows[-1].visible_key(self.size.width).plain() if self._local else None
 
     def on_resize(self, event: events.Resize) -> None:
         self._keys = [row.visible_key(event.size.width) for row in self._rows]
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks.clear()
+        self._bases = None
+
+    def restyle(self) -> None:
+        """The pane around the rows changed its look (focus, suspension): draw them anew."""
+        self._bases = None
+        self.refresh()
+
+    def _look(self, component: str) -> Style:
+        """A component class's own style (colour, bold), resolved once per theme."""
+        style = self._looks.get(component)
+        if style is None:
+            style = self._looks[component] = self.get_component_rich_style(component, partial=True)
+        return style
+
+    def _blended(self, component: str, base: Style) -> Style:
+        """A component's colour laid over the rows' background (``$text-muted`` is a
+        translucent colour: drawn as is, it would be white)."""
+        colour = self.get_component_styles(component).color
+        background = Color.from_rich_color(base.bgcolor) if base.bgcolor else Color(0, 0, 0)
+        return Style(color=(background + colour).rich_color)
+
     def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        width = self.size.width
-        if y >= len(self._keys):
-            return Strip.blank(width, base)
-        key = self._keys[y]
+        bases = self._bases
+        if bases is None:  # resolved once per look of the pane, not per line (it walks the DOM)
+            base = self.rich_style
+            bases = self._bases = (base, base + self._blended("rows--local", base))
+        width, height = self.size
+        index = self._index_at(y, height)
+        if index is None:
+            return Strip.blank(width, bases[0])
+        key = self._keys[index]
         if key.width != width:  # a resize not yet seen by on_resize
-            key = self._keys[y] = self._rows[y].visible_key(width)
+            key = self._keys[index] = self._rows[index].visible_key(width)
+        base = bases[1] if self._local and index == len(self._rows) - 1 else bases[0]
         cached = self._strips.get((key, base))
         if cached is None:
             cached = self._strips[(key, base)] = self._render_row(key, base)
@@ -230,7 +285,7 @@ class ParticipantRows(Widget):
                 extra = DIM if extra is None else extra + DIM
             return base if extra is None else base + extra
 
-        speaking = self.get_component_rich_style("meter--speaking", partial=True)
+        speaking = self._look("meter--speaking")
         segments = [Segment(key.name_cells(), style(speaking if key.speaking else None))]
         for chars, band, look in meter_runs(
             bar_width(key.width), key.eighths, key.peak_cell, key.muted
@@ -238,7 +293,7 @@ class ParticipantRows(Widget):
             if band is None:
                 segments.append(Segment(chars, style(None)))
                 continue
-            colour = self.get_component_rich_style(f"meter--{band}", partial=True)
+            colour = self._look(f"meter--{band}")
             shade = LOOKS[look]
             segments.append(Segment(chars, style(colour if shade is None else shade + colour)))
         segments.append(Segment(" " + key.db.rjust(DB_WIDTH), style(None)))
@@ -269,18 +324,12 @@ class RoomPane(Vertical):
         self._is_focused = is_focused
         self.number = number
         self._levels = levels or _live_levels
-        self._title = Static(classes="title")
-        self._badges = Static(classes="badges")
-        self._people = ParticipantRows(clock, classes="people")
-        self._local = ParticipantRows(clock, classes="local")
+        self._rows = ParticipantRows(clock)
         self._header: tuple[str, str] = ("", "")
+        self._look: tuple[bool, AudioMode] | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="header"):
-            yield self._title
-            yield self._badges
-        yield self._people
-        yield self._local
+        yield self._rows
 
     def on_mount(self) -> None:
         self.refresh_call()
@@ -295,22 +344,27 @@ class RoomPane(Vertical):
         show a focus that has moved on.
         """
         focused = self._is_focused(self.call)
-        self.set_class(focused, "-focused")
-        self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
-        self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
-        arrow = "▶ " if focused else "  "
-        title = f"{arrow}{self.number} {self.call.id}  [dim]{self.call.type.value}[/]"
+        look = (focused, self.call.state.audio_mode)
+        if look != self._look:
+            self._look = look
+            self.set_class(focused, "-focused")
+            self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
+            self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
+            self._rows.restyle()
+            self.call_after_refresh(self._rows.restyle)  # once the new classes' styles apply
+        arrow = "▶ " if focused else ""
+        title = f"{arrow}{self.number} {escape(self.call.id)}  [dim]{self.call.type.value}[/]"
         badges = " ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused))
-        if (title, badges) != self._header:
+        if (title, badges) != self._header:  # in the border: a repaint, never a layout
             self._header = (title, badges)
-            self._title.update(title)
-            self._badges.update(badges)
+            self.border_title = title
+            self.border_subtitle = badges or None
         self.refresh_levels()
 
     @property
     def holding_peak(self) -> bool:
         """A peak marker of this pane will fall by itself: the display must look again."""
-        return self._people.holding_peak or self._local.holding_peak
+        return self._rows.holding_peak
 
     def refresh_levels(self) -> None:
         """Meters of every participant and of your microphone: one repaint each."""
@@ -334,8 +388,8 @@ class RoomPane(Vertical):
                     ),
                 )
             )
-        self._people.set_rows(rows)
         local = state.local_participant
+        mine = None
         if local is not None:
             level, peak = self._levels(self.call, local)
             # "muted" only when you muted this room; else say why nothing of yours goes there
@@ -347,4 +401,5 @@ class RoomPane(Vertical):
                 off = "not sent"
             label = "You" + ("" if state.can_publish else " (viewer)")
             speaking = local.is_speaking  # the engine's detector, with its hysteresis
-            self._local.set_rows([("local", Row(label, speaking, level, peak, muted, off=off))])
+            mine = Row(label, speaking, level, peak, muted, off=off)
+        self._rows.set_rows(rows, mine)
