@@ -5,6 +5,7 @@ from __future__ import annotations
 from mctui import CallType, ConnectOptions, MultiCallAudioPolicy, TrackOption
 from mctui.engine.bridge import (
     AudioModeChanged,
+    CallChanged,
     CallJoined,
     CallLeft,
     EngineBridge,
@@ -37,6 +38,44 @@ async def test_events_in_order_one_focus_change_per_switch(make_client):
     assert focus == [FocusChanged(b, a)]  # never b -> None -> a
     modes = [(e.call.id, e.mode.value) for e in events if isinstance(e, AudioModeChanged)]
     assert modes == [("b", "suspended"), ("a", "focused")]
+    bridge.close()
+
+
+async def test_a_decision_is_one_change_per_call_and_syncs_the_holds_before_the_focus(
+    make_client,
+):
+    """A Tab moves mode, mic, capture and both holds of two calls: a UI hears one change per
+    call (not one per lever and field), and whoever hears the focus move sees the holds synced."""
+    alice = await make_client("alice", SE)
+    events: list[object] = []
+    bridge = EngineBridge(alice, events.append)
+    bridge.start()
+    a, b = alice.make_call(CallType.DEFAULT, "a"), alice.make_call(CallType.DEFAULT, "b")
+    await a.join()
+    await b.join()
+    holds_at_focus: dict[str, tuple[bool, bool, bool]] = {}
+
+    def on_focus(_: object) -> None:
+        for call in alice.state.active_calls:
+            state = call.state
+            holds_at_focus[call.id] = (
+                state.holds_microphone, state.holds_speaker, state.is_capturing
+            )  # fmt: skip
+
+    stop = alice.state.observe("focused_call").listen(on_focus)
+    for source, target in ((b, a), (a, b)):
+        events.clear()
+        await alice.switch_focus(source, target)
+        changes = [e.call.id for e in events if isinstance(e, CallChanged)]
+        assert sorted(changes) == ["a", "b"], changes
+        focus_at = next(i for i, e in enumerate(events) if isinstance(e, FocusChanged))
+        assert all(not isinstance(e, CallChanged) for e in events[focus_at:]), events
+        assert holds_at_focus == {target.id: (True, True, True), source.id: (False, False, False)}
+    events.clear()
+    alice.set_multi_call_audio_policy(MultiCallAudioPolicy.DUCK_EXISTING)  # a: suspended -> ducked
+    assert [e.call.id for e in events if isinstance(e, CallChanged)] == ["a"]
+    assert a.state.holds_speaker and not a.state.holds_microphone
+    stop()
     bridge.close()
 
 

@@ -194,7 +194,7 @@ async def test_join_dialog_and_policy_cycle(server):
 
 async def test_focus_keys_work_while_8_rooms_of_4_speakers_animate(server, make_client):
     """Behaviour only: every focus key lands while all 32 meters move. How fast is a benchmark's
-    question (benchmarks/tui_refresh.py), not a unit test's."""
+    question (benchmarks/tui_cost.py), not a unit test's."""
     rooms = [f"room{i}" for i in range(8)]
     for i, room in enumerate(rooms):
         for j in range(4):

@@ -174,6 +174,12 @@ class RoomsScreen(Screen[None]):
             self._display_paused = False
             self._display.resume()
 
+    @property
+    def display_awake(self) -> bool:
+        """Whether the display timer reads the meters now (something moved, or a peak marker
+        is still to fall); asleep, the screen costs nothing while the rooms are silent."""
+        return not self._display_paused
+
     def _paint_levels(self) -> None:
         """The display tick: the meters of rooms whose levels moved, or whose peak marker is
         due to fall; then sleep until something moves again."""

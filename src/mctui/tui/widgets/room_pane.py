@@ -350,8 +350,7 @@ class RoomPane(Vertical):
             self.set_class(focused, "-focused")
             self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
             self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
-            self._rows.restyle()
-            self.call_after_refresh(self._rows.restyle)  # once the new classes' styles apply
+            self._rows.restyle()  # the classes' styles apply at once (Textual's update_styles)
         arrow = "▶ " if focused else ""
         title = f"{arrow}{self.number} {escape(self.call.id)}  [dim]{self.call.type.value}[/]"
         badges = " ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused))
