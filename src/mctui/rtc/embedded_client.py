@@ -227,7 +227,7 @@ class EmbeddedSfuTransport(MediaTransport):
             return
         stream = self.streams.get(owner)
         if stream is None:
-            stream = self.streams[owner] = PlayoutStream()
+            stream = self.streams[owner] = PlayoutStream(channels=adm.config.playout_channels)
             adm.attach_source(owner, stream)
         stream.push(packet.timestamp, packet.payload, isinstance(packet, RepairedPacket))
         if not self.first_frame.done():

@@ -107,10 +107,13 @@ class OpusDecoder:
         if count < 0:
             raise ValueError(f"opus_decode_float failed ({count})")
         out = np.ctypeslib.as_array(self._pcm)[: count * self.channels]
+        if self.channels == 1:
+            return out.copy()  # mono: (samples,), as the mono playout mixes it
         return out.reshape(count, self.channels).copy()
 
     def decode(self, payload: bytes) -> npt.NDArray[np.float32]:
-        """Decode one packet: ``(samples, channels)`` float32 in [-1, 1]."""
+        """Decode one packet: ``(samples, channels)`` float32 in [-1, 1] (``(samples,)`` for a
+        mono decoder: libopus downmixes a stereo stream itself)."""
         return self._run(payload, _MAX_SAMPLES, fec=False)
 
     def recover(self, next_payload: bytes, samples: int) -> npt.NDArray[np.float32]:

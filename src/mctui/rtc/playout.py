@@ -17,6 +17,7 @@ from mctui.audio.config import FRAME_SAMPLES, Frame
 from mctui.rtc.jitter import AdaptiveJitterBuffer, Decision, JitterStats
 from mctui.rtc.opus import OpusDecoder
 
+#: What a stream decodes to unless told: stereo, ``(960, 2)``.
 CHANNELS = 2
 
 
@@ -27,11 +28,16 @@ def _energy(pcm: Frame) -> float:
 class PlayoutStream:
     """Jitter buffer + Opus decoder for one stream; implements the ADM's ``PlayoutSource``."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, channels: int = CHANNELS
+    ) -> None:
+        """``channels``: those of the playout that mixes this stream (1: libopus decodes to
+        mono at once, so the mix never downmixes 50 frames a second per stream)."""
         self._clock = clock
         self.buffer = AdaptiveJitterBuffer()
-        self._decoder = OpusDecoder(CHANNELS)
-        self._carry = np.zeros((0, CHANNELS), dtype=np.float32)
+        self._decoder = OpusDecoder(channels)
+        self._shape: tuple[int, ...] = (0,) if channels == 1 else (0, channels)
+        self._carry = np.zeros(self._shape, dtype=np.float32)
         self.first_frame_at: float | None = None
 
     @property
@@ -44,7 +50,7 @@ class PlayoutStream:
             self.buffer.push(timestamp, payload, self._clock(), repaired)
 
     def pull(self) -> Frame | None:
-        """The next 20 ms (``(960, 2)`` float32), or None while the stream is idle."""
+        """The next 20 ms (``(960, 2)`` or ``(960,)`` float32), or None while it is idle."""
         pulled = self.buffer.pull(self._clock())
         try:
             if pulled.decision is Decision.SILENCE:
@@ -73,7 +79,7 @@ class PlayoutStream:
             return pcm
         joined = np.concatenate([self._carry, pcm]) if self._carry.size else pcm
         if joined.shape[0] < FRAME_SAMPLES:
-            pad = np.zeros((FRAME_SAMPLES - joined.shape[0], CHANNELS), dtype=np.float32)
+            pad = np.zeros((FRAME_SAMPLES - joined.shape[0], *self._shape[1:]), dtype=np.float32)
             joined = np.concatenate([joined, pad])
         self._carry = joined[FRAME_SAMPLES:]
         return joined[:FRAME_SAMPLES]
