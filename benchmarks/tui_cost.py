@@ -23,6 +23,7 @@ the first frame that starts after the key is already clean.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import sys
@@ -37,9 +38,6 @@ from textual._compositor import CompositorUpdate
 
 from mctui import AudioConfigurationPolicy, CallType, Client, ClientOptions, User
 from mctui import MultiCallAudioPolicy as Policy
-from mctui.bots import Bot, tone
-from mctui.server.app import start_server
-from mctui.server.embedded_sfu import EmbeddedSfu
 from mctui.server.tokens import issue_token
 from mctui.tui.app import MctuiApp
 from mctui.tui.widgets.room_pane import RoomPane
@@ -73,6 +71,7 @@ async def floor(url: str) -> None:
     await client.connect()
     for r in range(ROOMS):
         await client.make_call(CallType.DEFAULT, f"{PREFIX}{r}").join()
+    gc.freeze()  # what headless mode's PauseGuard does once joined
     print("FLOOR READY", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await client.disconnect()
@@ -232,14 +231,32 @@ async def measure_tui(
 
 
 async def tab_to_speaker(switches: int) -> dict[str, Any]:
-    """Tab through the app, timed to the first device frame that carries only the new room."""
-    server = await start_server(SECRET, "127.0.0.1", 0, sfu=EmbeddedSfu())
+    """Tab through the app, timed to the first device frame that carries only the new room.
+
+    The server and the two tone bots run in processes of their own: this one holds what a user
+    runs (the app and its engine), as in the rows above."""
+    server, url = await start_server_process()
     bots = [
-        Bot(server.url, User(f"bot-{r}"), issue_token(SECRET, f"bot-{r}"), tone(hz), room=r)
-        for r, hz in TONES.items()
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mctui",
+            "bot",
+            room,
+            "--server",
+            url,
+            "--secret",
+            SECRET,
+            "--tone",
+            str(hz),
+            "--user",
+            f"bot-{room}",
+            "--log-file",
+            "/dev/null",
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        for room, hz in TONES.items()
     ]
-    for bot in bots:
-        await bot.start()
     backend = ProbeBackend()
     ready = asyncio.Event()
 
@@ -247,7 +264,7 @@ async def tab_to_speaker(switches: int) -> dict[str, Any]:
         options = ClientOptions(
             audio_device=backend, audio_configuration_policy=AudioConfigurationPolicy.hifi()
         )
-        client = Client(server.url, User("user"), issue_token(SECRET, "user"), options)
+        client = Client(url, User("user"), issue_token(SECRET, "user"), options)
         await client.connect()
         return client
 
@@ -290,9 +307,9 @@ async def tab_to_speaker(switches: int) -> dict[str, Any]:
                 await asyncio.sleep(0.05 + random.uniform(0.0, 0.02))  # a random clock phase
             await client.disconnect()
     finally:
-        for bot in bots:
-            await bot.stop()
-        await server.stop()
+        for proc in [*bots, server]:
+            proc.terminate()
+            await proc.wait()
     return {**summary(results), "first_frame_clean": f"{first_clean} of {len(results)}"}
 
 

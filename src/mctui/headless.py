@@ -41,6 +41,7 @@ from mctui.engine.bridge import (
     Reconnected,
     RingChanged,
 )
+from mctui.engine.pauses import PauseGuard
 from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import CallConnection, ClientConnection
 from mctui.errors import MctuiError
@@ -82,6 +83,7 @@ class HeadlessSession:
         self.emit = emit
         self.done = asyncio.Event()
         self.bridge = EngineBridge(client, self._on_event)
+        self.pauses = PauseGuard()
         #: Set when the session ends because the connection was lost for good.
         self.failure: str | None = None
         #: Calls said ``joined``: a join the server refused is never one, nor says ``left``.
@@ -91,6 +93,7 @@ class HeadlessSession:
         self.bridge.start()
 
     def _on_event(self, event: BridgeEvent) -> None:
+        self.pauses.observe(event)
         match event:
             case CallJoined(call=call) | CallChanged(call=call) if (
                 call.cid not in self._announced and call.state.connection is CallConnection.JOINED

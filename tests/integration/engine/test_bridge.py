@@ -122,3 +122,26 @@ def test_state_fields_are_read_only_and_typed():
         state.audio_mode = "focused"  # type: ignore[misc,assignment]
     assert state.observe(CallState.audio_mode) is state.observe("audio_mode")
     assert state.is_audio_suspended is False  # derived, computed from audio_mode
+
+
+async def test_the_pause_guard_freezes_a_joined_call_and_thaws_when_it_leaves(make_client):
+    """Once a call is joined the collector skips what exists (no 50-70 ms full collections
+    over aiortc's objects during the call); a leave hands everything back to the collector."""
+    import gc
+
+    from mctui.engine.pauses import PauseGuard
+
+    alice = await make_client("alice", SE)
+    guard = PauseGuard()
+    bridge = EngineBridge(alice, guard.observe)
+    bridge.start()
+    gc.unfreeze()
+    try:
+        call = alice.make_call(CallType.DEFAULT, "a")
+        await call.join()
+        assert guard.frozen > 1000  # the client, its connections, the loop's objects
+        await call.leave()
+        assert guard.frozen == 0
+    finally:
+        bridge.close()
+        gc.unfreeze()

@@ -34,6 +34,7 @@ from mctui.engine.bridge import (
     Notice,
     RingChanged,
 )
+from mctui.engine.pauses import PauseGuard
 from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import ClientConnection
 from mctui.errors import MctuiError
@@ -98,6 +99,7 @@ class RoomsScreen(Screen[None]):
         self._panes: dict[str, RoomPane] = {}
         self._ring_open: Call | None = None
         self._selected_cid: str | None = None
+        self.pauses = PauseGuard()
         self.bridge = EngineBridge(client, self._post_engine_event, on_levels=self._levels_moved)
         #: The calls whose levels moved since the display last looked.
         self._moving: set[str] = set()
@@ -105,6 +107,7 @@ class RoomsScreen(Screen[None]):
         self._display_paused = True
 
     def _post_engine_event(self, event: BridgeEvent) -> None:
+        self.pauses.observe(event)  # at once, before the screen handles it
         self.post_message(EngineEvent(event))
 
     def compose(self) -> ComposeResult:

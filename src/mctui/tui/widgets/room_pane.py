@@ -347,9 +347,14 @@ class RoomPane(Vertical):
         look = (focused, self.call.state.audio_mode)
         if look != self._look:
             self._look = look
-            self.set_class(focused, "-focused")
-            self.set_class(self.call.state.audio_mode is AudioMode.SUSPENDED, "-suspended")
-            self.set_class(self.call.state.audio_mode is AudioMode.DUCKED, "-ducked")
+            mode = self.call.state.audio_mode
+            self.update_classes(  # one style update for the three (each is a CSS pass)
+                {
+                    "-focused": focused,
+                    "-suspended": mode is AudioMode.SUSPENDED,
+                    "-ducked": mode is AudioMode.DUCKED,
+                }
+            )
             self._rows.restyle()  # the classes' styles apply at once (Textual's update_styles)
         arrow = "▶ " if focused else ""
         title = f"{arrow}{self.number} {escape(self.call.id)}  [dim]{self.call.type.value}[/]"
