@@ -25,6 +25,7 @@ from mctui.cli_common import (
     _answers,
     _error,
     _fail,
+    _ice_servers,
     _mint,
     _rooms,
     _Run,
@@ -38,8 +39,8 @@ from mctui.cli_options import (
     PLAIN_HELP,
     AudioProfile,
     BackendOpt,
+    CaFileOpt,
     ConfigOpt,
-    GraceOpt,
     IceCredentialOpt,
     IceServerOpt,
     IceUserOpt,
@@ -55,13 +56,13 @@ from mctui.cli_options import (
     ServerOpt,
     SfuKind,
 )
+from mctui.cli_serve import serve
 from mctui.config import (
     Config,
 )
 
 if TYPE_CHECKING:
     from mctui.engine import Client
-    from mctui.network import IceServer
 
 log = logging.getLogger("mctui.cli")
 
@@ -74,6 +75,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command()(serve)
 
 
 def _version(value: bool) -> None:
@@ -97,85 +99,6 @@ def _root(
 
 def _reconnect_timeout(settings: Config, given: float | None) -> float:
     return given if given is not None else settings.network.reconnect_timeout
-
-
-def _ice_servers(
-    settings: Config, urls: list[str] | None, username: str | None, credential: str | None
-) -> tuple[IceServer, ...]:
-    """The ICE servers from the command line (else the config file), each checked."""
-    from mctui.network import parse_ice_server
-
-    net = settings.network
-    username = username or net.ice_username
-    credential = credential or net.ice_credential
-    try:
-        return tuple(parse_ice_server(u, username, credential) for u in (urls or net.ice_servers))
-    except ValueError as exc:
-        _fail(str(exc))
-
-
-@app.command()
-def serve(
-    host: Annotated[
-        str, typer.Option(help="Address to bind signalling and media (loopback by default).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free).")] = 8470,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
-    ring_timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds before an unanswered ring is missed.")
-    ] = 30.0,
-    sfu: Annotated[SfuKind, typer.Option(help="Media server.")] = SfuKind.EMBEDDED,
-    announce: Annotated[
-        str | None,
-        typer.Option(help="Address the SFU advertises in its candidates (behind a 1:1 NAT)."),
-    ] = None,
-    ice_server: IceServerOpt = None,
-    ice_username: IceUserOpt = None,
-    ice_credential: IceCredentialOpt = None,
-    grace: GraceOpt = None,
-    janus: JanusOpt = None,
-    janus_admin_key: JanusKeyOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
-) -> None:
-    """Run the coordinator and its SFU (embedded, or Janus instances) until Ctrl-C."""
-    from mctui.network import NetworkPolicy
-    from mctui.server.serve import ListenError, serve_until_stopped
-    from mctui.server.sfu_factory import make_sfu
-
-    settings = _setup(config, log_file, log_level, stderr=True)
-    if sfu is SfuKind.JANUS and not janus:
-        _fail("--sfu janus needs at least one --janus ws://HOST:8188")
-    for url in janus or []:
-        if not url.startswith(("ws://", "wss://")):
-            _fail(f"--janus {url!r}: expected ws://HOST:PORT or wss://HOST:PORT")
-    announce = announce or settings.network.announce
-    for address in (host, announce):
-        if address not in (None, "localhost") and not _is_ip(address):
-            _fail(f"{address!r} is not an IP address")
-    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
-    network = NetworkPolicy.for_server(host, announce, ice)
-    key = _secret(secret, secret_file)
-    limits = settings.server
-    if grace is not None:
-        limits = limits.model_copy(update={"reconnect_grace_s": grace})
-    backend = make_sfu(sfu.value, network, janus, janus_admin_key)
-    try:
-        _run(serve_until_stopped(key, host, port, ring_timeout, backend, limits, sfu.value, ice))
-    except ListenError as exc:
-        _error(str(exc))
-
-
-def _is_ip(address: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
 
 
 @app.command()
@@ -339,6 +262,7 @@ def join(
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
     reconnect_timeout: ReconnectOpt = None,
+    ca_file: CaFileOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -369,6 +293,7 @@ def join(
         audio_device=device,
         ice_servers=_ice_servers(settings, ice_server, ice_username, ice_credential),
         reconnect_timeout_s=_reconnect_timeout(settings, reconnect_timeout),
+        ca_file=str(ca_file) if ca_file else None,
     )
     client = Client(server, User(user, name or user), token_value, options)
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -20,6 +20,9 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from mctui import __version__
 from mctui.config import Config, ConfigError, LogLevel, default_log_path, load_config
 from mctui.secrets import SecretError, load_secret
+
+if TYPE_CHECKING:
+    from mctui.network import IceServer
 
 T = TypeVar("T")
 log = logging.getLogger("mctui.cli")
@@ -124,11 +127,31 @@ def _token_user(token: str) -> str | None:
 
 
 def _answers(server: str) -> bool:
-    """True if an mctui server answers ``/health`` at ``server`` within 2 s."""
+    """True if an mctui server answers ``/health`` at ``server`` within 2 s (an HTTPS server
+    whose certificate this machine does not trust, a self-signed one, counts: it is there)."""
+    import ssl
+    import urllib.error
     import urllib.request
 
     try:
         with urllib.request.urlopen(server.rstrip("/") + "/health", timeout=2) as reply:
             return bool(reply.status == 200)
+    except urllib.error.URLError as exc:
+        return isinstance(exc.reason, ssl.SSLCertVerificationError)
     except (OSError, ValueError):
         return False
+
+
+def _ice_servers(
+    settings: Config, urls: list[str] | None, username: str | None, credential: str | None
+) -> tuple[IceServer, ...]:
+    """The ICE servers from the command line (else the config file), each checked."""
+    from mctui.network import parse_ice_server
+
+    net = settings.network
+    username = username or net.ice_username
+    credential = credential or net.ice_credential
+    try:
+        return tuple(parse_ice_server(u, username, credential) for u in (urls or net.ice_servers))
+    except ValueError as exc:
+        _fail(str(exc))

@@ -92,3 +92,7 @@ ReconnectOpt = Annotated[
 ]
 IceUserOpt = Annotated[str | None, typer.Option("--ice-username", help="TURN username.")]
 IceCredentialOpt = Annotated[str | None, typer.Option("--ice-credential", help="TURN password.")]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(help="Also trust this CA (PEM) for an https:// server (a self-signed one)."),
+]

@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -74,7 +75,9 @@ class Client:
         self.state = ClientState()
         self._w = StateWriter(self.state)
         self.focus = FocusManager(self._w, self._options)
-        self._signaling_factory: SignalingFactory = signaling_factory or WebSocketSignaling
+        self._signaling_factory: SignalingFactory = signaling_factory or partial(
+            WebSocketSignaling, ca_file=self._options.ca_file
+        )
         self._signaling: SignalingChannel | None = None
         self._calls: dict[str, Call] = {}
         self._incoming: list[Call] = []

@@ -13,6 +13,7 @@ import itertools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -29,6 +30,7 @@ from mctui.errors import (
     error_from_code,
 )
 from mctui.names import websocket_url
+from mctui.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +166,20 @@ class SignalingChannel(ABC):
 class WebSocketSignaling(SignalingChannel):
     """The real signalling link: one aiohttp WebSocket to the coordinator's ``/ws``."""
 
-    def __init__(self, base_url: str, request_timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, request_timeout: float = 10.0, *, ca_file: str | None = None
+    ) -> None:
         super().__init__(request_timeout)
         self.url = websocket_url(base_url)
+        self._ca_file = ca_file
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def open(self, token: str, resume: str | None = None) -> p.HelloResult:
+        secure = self.url.startswith("wss://")
+        # wss: the system's trust store, and a private CA if given (a plain ws:// needs none)
+        tls = client_context(Path(self._ca_file) if self._ca_file else None) if secure else None
         self._http = aiohttp.ClientSession()
         try:
             self._ws = await self._http.ws_connect(
@@ -182,6 +190,7 @@ class WebSocketSignaling(SignalingChannel):
                 max_msg_size=4 * p.MAX_MESSAGE_BYTES,
                 # a close handshake on a dead path must not hold anything up for long
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
+                ssl=tls if tls is not None else True,
             )
         except asyncio.CancelledError:
             await self._http.close()  # given up on (a reconnect stopped): leave nothing open
@@ -194,6 +203,11 @@ class WebSocketSignaling(SignalingChannel):
             if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status == 503:
                 raise LimitReachedError(
                     f"the server at {self.url} is full (too many connections): try later"
+                ) from exc
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                raise ServerUnreachableError(
+                    f"the server at {self.url} has a certificate this client does not trust "
+                    f"({exc.certificate_error}): give its CA with --ca-file"
                 ) from exc
             raise ServerUnreachableError(f"cannot reach the server at {self.url} ({exc})") from exc
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="signaling-read")

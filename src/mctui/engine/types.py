@@ -121,6 +121,9 @@ class ClientOptions:
     #: A keepalive ping every this many seconds; no reply within as long again and the
     #: connection counts as lost (so a blackholed link is noticed in seconds, not minutes).
     keepalive_s: float = 2.5
+    #: A private CA's certificate (PEM) to trust for an ``https://`` server, besides the
+    #: system's store (a self-signed server: its own certificate).
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)

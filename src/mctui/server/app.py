@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import resource
+import ssl
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -254,8 +255,10 @@ async def start_server(
     sfu: SfuBackend | None = None,
     limits: ServerLimits | None = None,
     ice_servers: list[p.IceServerInfo] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> RunningServer:
-    """Start the coordinator on ``host:port`` (port 0 picks a free one)."""
+    """Start the coordinator on ``host:port`` (port 0 picks a free one); with ``ssl_context``
+    it serves HTTPS and WSS (``mctui.tls``)."""
     limits = within_file_limit(limits or ServerLimits())
     coordinator = Coordinator(
         secret, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=ice_servers
@@ -270,9 +273,11 @@ async def start_server(
     if _CLIENT_FAULTS not in server_log.filters:
         server_log.addFilter(_CLIENT_FAULTS)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []
     actual_port = int(sockets[0].getsockname()[1]) if sockets else port
-    return RunningServer(f"http://{host}:{actual_port}", host, actual_port, coordinator, runner)
+    scheme = "https" if ssl_context is not None else "http"
+    url = f"{scheme}://{host}:{actual_port}"
+    return RunningServer(url, host, actual_port, coordinator, runner)

@@ -18,6 +18,10 @@ class ServerLimits(BaseModel):
 
     #: Seconds a new connection has to send a valid ``hello`` before it is closed.
     auth_timeout_s: PositiveFloat = 5.0
+    #: HTTPS/WSS: the certificate (PEM, with its chain) and its key (``mctui serve --tls-cert
+    #: --tls-key`` say the same); without them the server speaks plain HTTP.
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
     #: own; clients that are not browsers send no ``Origin`` and are always let in.
     allowed_origins: tuple[str, ...] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from mctui import protocol as p
 from mctui.network import IceServer
 from mctui.server.app import start_server
@@ -23,6 +25,8 @@ async def serve_until_stopped(
     limits: ServerLimits,
     sfu_name: str,
     ice_servers: tuple[IceServer, ...] = (),
+    *,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     told = [
         p.IceServerInfo(urls=[s.url], username=s.username or "", credential=s.credential or "")
@@ -30,13 +34,14 @@ async def serve_until_stopped(
     ]
     try:
         running = await start_server(
-            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits, ice_servers=told
-        )
+            secret, host, port, ring_timeout=ring_timeout, sfu=sfu, limits=limits,
+            ice_servers=told, ssl_context=ssl_context,
+        )  # fmt: skip
     except OSError as exc:
         await sfu.close()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    stop = stop_on_signals()  # before saying so: a SIGTERM right after the line stops cleanly
     print(f"mctui server listening on {running.url} (SFU: {sfu_name})", flush=True)
-    stop = stop_on_signals()
     try:
         await stop.wait()
     finally:

@@ -459,7 +459,28 @@
     return result;
   }
 
+  /** Browsers give a microphone only to secure pages (HTTPS, or this machine): say so, and how,
+   *  instead of blaming a microphone that is there. */
+  function insecureReason() {
+    const local = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+    if (!window.isSecureContext && !local) {
+      return "This page needs HTTPS to use your microphone: the browser allows it only on "
+        + "secure pages. Ask for an https:// link (the server runs with mctui serve "
+        + "--tls-cert/--tls-key, or --tls-self-signed to try it). You can still listen.";
+    }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      return "This browser gives this page no access to microphones. You can still listen.";
+    }
+    return null;
+  }
+
   async function openMic() {
+    const insecure = insecureReason();
+    if (insecure) {
+      state.micReady = false;
+      show(insecure);
+      return null;
+    }
     try {
       const stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },

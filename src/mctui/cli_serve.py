@@ -1,0 +1,137 @@
+"""``mctui serve``: the coordinator and its SFU, over HTTP or HTTPS, until Ctrl-C or SIGTERM.
+
+Its own module (registered on the command line's app in ``cli``): the TLS options and the
+self-signed certificate for trying it out live here with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mctui.cli_common import _error, _fail, _ice_servers, _run, _secret, _setup
+from mctui.cli_options import (
+    ConfigOpt,
+    GraceOpt,
+    IceCredentialOpt,
+    IceServerOpt,
+    IceUserOpt,
+    JanusKeyOpt,
+    JanusOpt,
+    LogFileOpt,
+    LogLevelOpt,
+    SecretFileOpt,
+    SecretOpt,
+    SfuKind,
+)
+
+if TYPE_CHECKING:
+    import ssl
+
+    from mctui.config import Config
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind signalling and media (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free).")] = 8470,
+    secret: SecretOpt = None,
+    secret_file: SecretFileOpt = None,
+    ring_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds before an unanswered ring is missed.")
+    ] = 30.0,
+    sfu: Annotated[SfuKind, typer.Option(help="Media server.")] = SfuKind.EMBEDDED,
+    announce: Annotated[
+        str | None,
+        typer.Option(help="Address the SFU advertises in its candidates (behind a 1:1 NAT)."),
+    ] = None,
+    ice_server: IceServerOpt = None,
+    ice_username: IceUserOpt = None,
+    ice_credential: IceCredentialOpt = None,
+    grace: GraceOpt = None,
+    janus: JanusOpt = None,
+    janus_admin_key: JanusKeyOpt = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM, chain).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key.")] = None,
+    tls_self_signed: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve HTTPS with a self-signed certificate for this host name or address "
+            "(made once, kept in the user data directory; for trying it out)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    log_file: LogFileOpt = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Run the coordinator and its SFU (embedded, or Janus instances) until Ctrl-C."""
+    from mctui.network import NetworkPolicy
+    from mctui.server.serve import ListenError, serve_until_stopped
+    from mctui.server.sfu_factory import make_sfu
+
+    settings = _setup(config, log_file, log_level, stderr=True)
+    if sfu is SfuKind.JANUS and not janus:
+        _fail("--sfu janus needs at least one --janus ws://HOST:8188")
+    for url in janus or []:
+        if not url.startswith(("ws://", "wss://")):
+            _fail(f"--janus {url!r}: expected ws://HOST:PORT or wss://HOST:PORT")
+    announce = announce or settings.network.announce
+    for address in (host, announce):
+        if address not in (None, "localhost") and not _is_ip(address):
+            _fail(f"{address!r} is not an IP address")
+    tls = _tls(settings, tls_cert, tls_key, tls_self_signed)
+    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
+    network = NetworkPolicy.for_server(host, announce, ice)
+    key = _secret(secret, secret_file)
+    limits = settings.server
+    if grace is not None:
+        limits = limits.model_copy(update={"reconnect_grace_s": grace})
+    backend = make_sfu(sfu.value, network, janus, janus_admin_key)
+    try:
+        _run(
+            serve_until_stopped(
+                key, host, port, ring_timeout, backend, limits, sfu.value, ice, ssl_context=tls
+            )
+        )
+    except ListenError as exc:
+        _error(str(exc))
+
+
+def _tls(
+    settings: Config, cert: Path | None, key: Path | None, self_signed_host: str | None
+) -> ssl.SSLContext | None:
+    """The server's TLS context from the options (else ``[server] tls_cert/tls_key``), or None
+    for plain HTTP; a self-signed certificate says its fingerprint, to compare in the browser."""
+    from platformdirs import user_data_path
+
+    from mctui.tls import TlsError, fingerprint, self_signed, tls_context
+
+    cert = cert or (Path(settings.server.tls_cert) if settings.server.tls_cert else None)
+    key = key or (Path(settings.server.tls_key) if settings.server.tls_key else None)
+    if self_signed_host is not None and (cert or key):
+        _fail("--tls-self-signed makes its own certificate: give it, or --tls-cert/--tls-key")
+    if (cert is None) != (key is None):
+        _fail("--tls-cert and --tls-key go together")
+    try:
+        if self_signed_host is not None:
+            cert, key = self_signed(self_signed_host, user_data_path("mctui") / "tls")
+            print(f"self-signed certificate {cert}, SHA-256 {fingerprint(cert)}", flush=True)
+        if cert is None or key is None:
+            return None
+        return tls_context(cert, key)
+    except TlsError as exc:
+        _fail(str(exc))
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
