@@ -66,6 +66,10 @@ def serve(
             "(made once, kept in the user data directory; for trying it out)."
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Where guests reach this server (invite links): https://HOST[:PORT]."),
+    ] = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -92,6 +96,10 @@ def serve(
     limits = settings.server
     if grace is not None:
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
+    if public_url is not None:
+        if not public_url.startswith(("http://", "https://")):
+            _fail(f"--public-url {public_url!r}: expected https://HOST[:PORT]")
+        limits = limits.model_copy(update={"public_url": public_url.rstrip("/")})
     backend = make_sfu(sfu.value, network, janus, janus_admin_key)
     try:
         _run(

@@ -380,11 +380,13 @@ class CallListResult(_Model):
 
 
 class InviteResult(_Model):
-    """A guest token for one call, and the guest's user id and expiry."""
+    """A guest token for one call, and the guest's user id and expiry; ``base_url``: where
+    guests reach this server (``mctui serve --public-url``), if it differs from the client's."""
 
     token: str
     guest_id: str
     expires_at: float
+    base_url: str | None = None
 
 
 class EmptyResult(_Model):

@@ -344,7 +344,7 @@ class Call:
         result = await self.client.request(
             p.CreateInviteRequest, p.InviteResult, cid=self.cid, ttl_s=ttl_s, name=name
         )
-        link = invite_link(self.client.url, self.cid, result.token)
+        link = invite_link(result.base_url or self.client.url, self.cid, result.token)
         return Invite(link=link, guest_id=result.guest_id, expires_at=result.expires_at)
 
     # --- ringing ------------------------------------------------------------------------------

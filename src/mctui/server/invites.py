@@ -35,5 +35,7 @@ def create_invite(
     guest_id, token = issue_guest_token(
         secret, call.cid, request.name, ttl, max_lifetime_s=limits.max_token_lifetime_s
     )
-    result = p.InviteResult(token=token, guest_id=guest_id, expires_at=time.time() + ttl)
+    result = p.InviteResult(
+        token=token, guest_id=guest_id, expires_at=time.time() + ttl, base_url=limits.public_url
+    )
     return result.model_dump()

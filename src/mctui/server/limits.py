@@ -22,6 +22,9 @@ class ServerLimits(BaseModel):
     #: --tls-key`` say the same); without them the server speaks plain HTTP.
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: Where guests reach this server (``https://voice.example.org``, behind a reverse proxy
+    #: or a NAT): invite links are made with it. None: the URL each client connected to.
+    public_url: str | None = None
     #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
     #: own; clients that are not browsers send no ``Origin`` and are always let in.
     allowed_origins: tuple[str, ...] = ()

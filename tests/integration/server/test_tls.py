@@ -146,3 +146,28 @@ async def test_mctui_invite_against_a_self_signed_server_gives_an_https_link_and
         assert b"no mctui server answers" not in err  # it answers, with its own certificate
     finally:
         await server.stop()
+
+
+async def test_invite_links_use_the_public_url_the_server_is_told(tmp_path):
+    """Behind a reverse proxy (or a NAT) the URL a member connects to is not the guests': the
+    server says where guests reach it, and links are made with that."""
+    from mctui.server.limits import ServerLimits
+
+    public = "https://voice.example.org"  # only written into the link, never connected to
+    told = await start_server(SECRET, "127.0.0.1", 0, limits=ServerLimits(public_url=public))
+    plain = await start_server(SECRET, "127.0.0.1", 0)
+    clients: list = []  # type: ignore[type-arg]
+    try:
+        for server, base in ((told, public), (plain, plain.url)):
+            member = await connected_client(
+                server.url, "alice", ClientOptions(audio_device="null"), {}, clients
+            )
+            call = member.make_call(CallType.DEFAULT, "standup")
+            await call.join()
+            invite = await call.invite()
+            assert invite.link.startswith(f"{base}/#call=default:standup&token="), invite.link
+    finally:
+        for client in clients:
+            await client.disconnect()
+        await told.stop()
+        await plain.stop()
