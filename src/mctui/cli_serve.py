@@ -70,6 +70,13 @@ def serve(
         str | None,
         typer.Option(help="Where guests reach this server (invite links): https://HOST[:PORT]."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve Prometheus /metrics on this port (off: none)."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address of the /metrics listener (loopback by default).")
+    ] = "127.0.0.1",
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -104,7 +111,16 @@ def serve(
     try:
         _run(
             serve_until_stopped(
-                key, host, port, ring_timeout, backend, limits, sfu.value, ice, ssl_context=tls
+                key,
+                host,
+                port,
+                ring_timeout,
+                backend,
+                limits,
+                sfu.value,
+                ice,
+                ssl_context=tls,
+                metrics=(metrics_host, metrics_port) if metrics_port is not None else None,
             )
         )
     except ListenError as exc:

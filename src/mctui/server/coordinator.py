@@ -43,6 +43,7 @@ from mctui.server.records import (
 )
 from mctui.server.requests import decode_frame, request_id_of, validate_request
 from mctui.server.ringing import RingDesk
+from mctui.server.tally import Tally
 from mctui.server.tokens import (
     TokenClaims,
     issue_role_claim,
@@ -80,6 +81,7 @@ class Coordinator:
         self.ice_servers = list(ice_servers or [])
         self.calls: dict[str, CallRecord] = {}
         self.sessions: dict[int, Session] = {}
+        self.tally = Tally()  # what /metrics reports (server.metrics)
         self._user_sessions: dict[str, set[int]] = {}
         # Indexes so a disconnect costs what that connection did, not the number of calls.
         self._session_calls: dict[int, set[str]] = {}
@@ -98,6 +100,7 @@ class Coordinator:
 
     def attach(self, session: Session) -> None:
         self.sessions[session.key] = session
+        self.tally.connections_opened += 1
         session.bucket = TokenBucket(self.limits.messages_per_second, self.limits.message_burst)
 
     def authenticate(
@@ -155,6 +158,7 @@ class Coordinator:
                 back = p.ParticipantAwayEvent(cid=cid, user=participant.user, away=False)
                 self._send_to_participants(call, back, exclude=new)
         log.info("%s resumed %d call(s) on a new connection", new.user, len(cids))
+        self.tally.resumes += 1
 
     def _forget_connection(self, session: Session) -> None:
         if session.user is not None:
@@ -239,14 +243,17 @@ class Coordinator:
                     "slow down (this message was dropped)"
                 )
             request = validate_request(data)
+            self.tally.messages[request.type] += 1
             result = await self._dispatch(session, request)
             session.send(p.Reply(id=request.id, result=result))
         except MctuiError as exc:
             code = exc.code if exc.code in _ERROR_CODES else "internal"
+            self.tally.errors[code] += 1
             reply = p.ErrorReply(id=request_id, code=code, message=exc.message)  # type: ignore[arg-type]
             session.send(reply)
         except Exception:
             log.exception("internal error handling a request")
+            self.tally.errors["internal"] += 1
             session.send(
                 p.ErrorReply(id=request_id, code="internal", message="internal server error")
             )

@@ -60,19 +60,25 @@ def test_the_self_signed_certificate_is_kept_and_bad_files_are_typed_errors(tmp_
 
 
 @pytest.mark.slow  # a process of its own (make test runs it)
-async def test_mctui_serve_tls_self_signed_says_its_url_and_fingerprint(tmp_path):
+async def test_mctui_serve_tls_self_signed_says_its_url_fingerprint_and_metrics(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mctui", "serve", "--port", "0", "--secret", SECRET,
         "--tls-self-signed", "127.0.0.1", "--log-file", str(tmp_path / "log"),
+        "--metrics-port", "0",
         stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         second = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        third = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         assert "self-signed certificate" in first and "SHA-256" in first
         assert "listening on https://127.0.0.1:" in second
+        metrics_url = third.split("metrics on ")[1].strip()
+        assert metrics_url.startswith("http://127.0.0.1:")  # plain, on loopback, its own port
+        async with aiohttp.ClientSession() as http, http.get(metrics_url) as answer:
+            assert "mctui_connections 0.0" in await answer.text()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
     finally:
