@@ -4,13 +4,14 @@
 # PyAV's wheel is used). `test`: also jackd2, the virtual audio device the device tests start, and
 # iproute2, for the network namespaces of the real-network tests, and janus, the production SFU
 # the Janus tests run in such a namespace, and chromium, the real browser the guest page's tests
-# drive (headless, in a namespace with only lo). Idempotent: asks apt only for what dpkg does not
+# drive (headless, in a namespace with only lo), and systemd, whose systemd-analyze checks the
+# service unit in contrib/. Idempotent: asks apt only for what dpkg does not
 # already have.
 set -euo pipefail
 profile="${1:-app}"
 PACKAGES=(libportaudio2 libopus0)
 if [ "$profile" = "test" ]; then
-  PACKAGES+=(jackd2 iproute2 janus chromium)
+  PACKAGES+=(jackd2 iproute2 janus chromium systemd)
 fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,50 @@
+"""The files an operator installs (``contrib/``): the systemd unit passes ``systemd-analyze
+verify``, and every option the unit and the Containerfile give ``mctui serve`` exists."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONTRIB = Path(__file__).resolve().parents[2] / "contrib"
+MCTUI = Path(sys.executable).with_name("mctui")
+
+
+def serve_options() -> set[str]:
+    done = subprocess.run(
+        [str(MCTUI), "serve", "--help"], capture_output=True, text=True, timeout=60,
+        env={"NO_COLOR": "1", "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return set(re.findall(r"--[a-z][a-z-]+", done.stdout))
+
+
+def test_the_service_unit_verifies(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: scripts/system-deps.sh test installs systemd"
+    unit = (CONTRIB / "mctui.service").read_text()
+    assert "/usr/local/bin/mctui" in unit
+    local = tmp_path / "mctui.service"  # the same unit, with this checkout's mctui
+    local.write_text(unit.replace("/usr/local/bin/mctui", str(MCTUI)))
+    done = subprocess.run(
+        [analyze, "verify", str(local)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
+@pytest.mark.parametrize("name", ["mctui.service", "Containerfile"])
+def test_every_serve_option_they_pass_exists(name):
+    text = (CONTRIB / name).read_text()
+    command = (
+        text.split("ExecStart=", 1)[1].split("\nKillSignal", 1)[0]
+        if "ExecStart" in text
+        else text.split("ENTRYPOINT", 1)[1]
+    )
+    given = set(re.findall(r"--[a-z][a-z-]+", command))
+    assert {"--secret-file", "--tls-cert", "--metrics-port"} <= given
+    assert given <= serve_options(), given - serve_options()
