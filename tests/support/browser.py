@@ -123,7 +123,10 @@ class CdpError(RuntimeError):
 class Browser:
     """Headless Chromium in ``host``, one page, driven over the DevTools pipe."""
 
-    def __init__(self, host: Host, workdir: Path, capture_wav: Path) -> None:
+    def __init__(
+        self, host: Host, workdir: Path, capture_wav: Path, extra_flags: tuple[str, ...] = ()
+    ) -> None:
+        """``extra_flags``: more of Chromium's switches (a test CA's key to trust, say)."""
         workdir.mkdir(parents=True, exist_ok=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
@@ -142,6 +145,7 @@ class Browser:
                     CHROMIUM, *CHROMIUM_FLAGS,
                     f"--user-data-dir={workdir / 'profile'}",
                     f"--use-file-for-fake-audio-capture={capture_wav}",
+                    *extra_flags,
                     "about:blank",
                 ],
                 stdout=log, stderr=subprocess.STDOUT, close_fds=False,

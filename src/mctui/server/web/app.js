@@ -541,6 +541,8 @@
     $("room-title").textContent = `Call: ${link.callId}`;
     document.title = `${link.callId} — mctui`;
     state.cid = link.cid;
+    const insecure = insecureReason();
+    if (insecure) show(insecure); // said at once, before anything asks for a microphone
     setPhase("joining", "Connecting…");
     try {
       await connect();
