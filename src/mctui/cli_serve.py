@@ -70,6 +70,13 @@ def serve(
         str | None,
         typer.Option(help="Where guests reach this server (invite links): https://HOST[:PORT]."),
     ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A reverse proxy (address or network) whose X-Forwarded-Proto/-Host to trust "
+            "(TLS ending at the proxy). Repeatable."
+        ),
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(min=0, max=65535, help="Serve Prometheus /metrics on this port (off: none)."),
@@ -103,6 +110,12 @@ def serve(
     limits = settings.server
     if grace is not None:
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
+    if trusted_proxy:
+        try:
+            proxies = tuple(str(ipaddress.ip_network(a, strict=False)) for a in trusted_proxy)
+        except ValueError as exc:
+            _fail(f"--trusted-proxy: {exc}")
+        limits = limits.model_copy(update={"trusted_proxies": proxies})
     if public_url is not None:
         if not public_url.startswith(("http://", "https://")):
             _fail(f"--public-url {public_url!r}: expected https://HOST[:PORT]")

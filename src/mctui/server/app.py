@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import resource
@@ -75,7 +76,7 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
             status=503, text=f"server full: {limits.max_connections} connections; try later"
         )
     origin = request.headers.get("Origin")
-    if origin is not None and not _origin_allowed(origin, request, limits.allowed_origins):
+    if origin is not None and not _origin_allowed(origin, request, limits):
         # another site's page must not speak for a visitor whose browser holds a guest link
         return web.Response(status=403, text=f"origin {origin[:100]!r} is not allowed here")
     # Frames up to 1 MiB reach the coordinator, which answers those over 64 KiB with a typed
@@ -205,12 +206,30 @@ def within_file_limit(limits: ServerLimits) -> ServerLimits:
     return limits.model_copy(update={"max_connections": cap})
 
 
-def _origin_allowed(origin: str, request: web.Request, allowed: tuple[str, ...]) -> bool:
+def _origin_allowed(origin: str, request: web.Request, limits: ServerLimits) -> bool:
     """A browser's page may open the WebSocket from the server's own origin (the guest page)
     or one listed in ``[server] allowed_origins``; clients that are not browsers send no
     ``Origin`` and are not asked."""
-    own = f"{request.scheme}://{request.host}"
-    return origin.rstrip("/").lower() in {own.lower(), *(o.rstrip("/").lower() for o in allowed)}
+    allowed = {o.rstrip("/").lower() for o in limits.allowed_origins}
+    return origin.rstrip("/").lower() in {own_origin(request, limits).lower(), *allowed}
+
+
+def own_origin(request: web.Request, limits: ServerLimits) -> str:
+    """The origin the browser saw: this server's, or, for a request from a trusted reverse
+    proxy, the one its ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` name (TLS ending there)."""
+    scheme, host = request.scheme, request.host
+    if request.remote and _trusted(request.remote, limits.trusted_proxies):
+        scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip()
+        host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip()
+    return f"{scheme}://{host}"
+
+
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -8,9 +8,10 @@ Light on purpose (pydantic only): the config file imports it.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, field_validator
 
 
 class ServerLimits(BaseModel):
@@ -25,6 +26,16 @@ class ServerLimits(BaseModel):
     #: Where guests reach this server (``https://voice.example.org``, behind a reverse proxy
     #: or a NAT): invite links are made with it. None: the URL each client connected to.
     public_url: str | None = None
+    #: Reverse proxies (addresses or networks, ``10.0.0.0/8``) whose ``X-Forwarded-Proto`` and
+    #: ``X-Forwarded-Host`` say what origin the browser saw (TLS ending at the proxy); anyone
+    #: else's are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an address or a network (``ValueError`` names the bad one)."""
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
     #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
     #: own; clients that are not browsers send no ``Origin`` and are always let in.
     allowed_origins: tuple[str, ...] = ()

@@ -177,3 +177,42 @@ async def test_invite_links_use_the_public_url_the_server_is_told(tmp_path):
             await client.disconnect()
         await told.stop()
         await plain.stop()
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "status"),
+    [
+        ((), {}, 403),  # TLS ends at a proxy nobody said to trust: its page's origin is foreign
+        (("127.0.0.0/8",), {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "voice.test"}, 101),
+        (("10.0.0.1",), {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "voice.test"}, 403),
+    ],
+)
+async def test_a_trusted_proxy_says_which_origin_the_guest_page_had(proxies, forwarded, status):
+    """Behind a TLS-terminating proxy the guest page's origin is https://voice.test while the
+    request reaches the server over plain HTTP: only a trusted proxy's X-Forwarded-* count."""
+    from mctui.server.limits import ServerLimits
+
+    server = await start_server(
+        SECRET, "127.0.0.1", 0, limits=ServerLimits(trusted_proxies=proxies)
+    )
+    try:
+        headers = {"Origin": "https://voice.test", "Host": "voice.test", **forwarded}
+        async with aiohttp.ClientSession() as http:
+            try:
+                async with http.ws_connect(server.url + "/ws", headers=headers) as ws:
+                    got = 101
+                    await ws.close()
+            except aiohttp.WSServerHandshakeError as exc:
+                got = exc.status
+        assert got == status
+    finally:
+        await server.stop()
+
+
+def test_a_trusted_proxy_that_is_no_address_is_a_config_error():
+    from pydantic import ValidationError
+
+    from mctui.server.limits import ServerLimits
+
+    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6"):
+        ServerLimits(trusted_proxies=("proxy.example",))
