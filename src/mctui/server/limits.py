@@ -36,6 +36,7 @@ class ServerLimits(BaseModel):
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """Each an address or a network (``ValueError`` names the bad one)."""
         return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
+
     #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
     #: own; clients that are not browsers send no ``Origin`` and are always let in.
     allowed_origins: tuple[str, ...] = ()
