@@ -30,6 +30,7 @@ from mctui.network import NetworkPolicy
 from mctui.rtc.offer_rules import check_offer
 from mctui.rtc.peer import (
     PolicyPeerConnection,
+    RepairedPacket,
     add_remote_candidate,
     announce_sdp,
     close_peer_connection,
@@ -78,6 +79,8 @@ class EmbeddedSfu:
         self.network = network or NetworkPolicy()
         self.rooms: dict[str, SfuRoom] = {}
         self.frames_forwarded = 0
+        #: Frames a publisher's RED repeats brought back after a loss on the way in.
+        self.frames_repaired = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.activity = ActivityTracker(self._broadcast)
 
@@ -314,6 +317,8 @@ class EmbeddedSfu:
             self.activity.on_packet_level(room.cid, peer.user_id, level)
         if not packet.payload:
             return
+        if isinstance(packet, RepairedPacket):
+            self.frames_repaired += 1
         sent = 0
         for other in room.peers.values():
             if other is peer:

@@ -89,6 +89,22 @@ class CoordinatorCollector(Collector):
         yield CounterMetricFamily(
             "mctui_resumes", "Connections a client took over after a drop.", value=tally.resumes
         )
+        sfu_object = coordinator.sfu
+        for attribute, name, text in (
+            ("frames_forwarded", "mctui_sfu_frames_forwarded", "Audio frames the SFU forwarded."),
+            ("frames_repaired", "mctui_sfu_frames_repaired", "Frames RED repaired on the way in."),
+        ):
+            figure = getattr(sfu_object, attribute, None)  # the embedded SFU counts them
+            if isinstance(figure, int):
+                yield CounterMetricFamily(name, text, value=figure)
+        instances = getattr(sfu_object, "instances", None)
+        if instances:
+            up = GaugeMetricFamily(
+                "mctui_janus_instance_up", "1 while a Janus instance answers.", labels=["url"]
+            )
+            for instance in instances:
+                up.add_metric([instance.url], 1.0 if instance.alive else 0.0)
+            yield up
         yield GaugeMetricFamily(
             "mctui_event_loop_lag_seconds",
             "The worst lateness of the server's event loop since the last scrape.",

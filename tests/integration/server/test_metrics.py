@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,3 +59,26 @@ async def test_a_scrape_during_a_call_counts_connections_calls_participants_and_
             await client.disconnect()
         await metrics.stop()
         await server.stop()
+
+
+async def test_the_sfu_figures_move_while_someone_talks(sfu_server, media_client):
+    """Frames forwarded count up while a talker is heard (and the repaired ones are there)."""
+    from helpers import wait_heard
+
+    metrics = await start_metrics(sfu_server.coordinator, "127.0.0.1", 0)
+    try:
+        talker = await media_client("talker", 440)
+        listener = await media_client("listener")
+        await talker.make_call(CallType.DEFAULT, "room").join()
+        call = listener.make_call(CallType.DEFAULT, "room")
+        await call.join()
+        await wait_heard(call, "talker", played=True)
+        first = await scrape(metrics.url)
+        await asyncio.sleep(0.5)
+        second = await scrape(metrics.url)
+        assert (
+            second["mctui_sfu_frames_forwarded_total"] > first["mctui_sfu_frames_forwarded_total"]
+        )
+        assert second["mctui_sfu_frames_repaired_total"] >= 0
+    finally:
+        await metrics.stop()
