@@ -192,6 +192,7 @@ def rooms(
     secret: SecretOpt = None,
     secret_file: SecretFileOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+    ca_file: CaFileOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -207,7 +208,7 @@ def rooms(
     user = user or (_token_user(token_) if token_ else None) or "me"
     token_value = token_ or _mint(user, None, secret, secret_file)
     try:
-        calls = _run(list_rooms(server, user, token_value))
+        calls = _run(list_rooms(server, user, token_value, str(ca_file) if ca_file else None))
     except MctuiError as exc:
         _error(str(exc))
     if as_json:
@@ -330,6 +331,7 @@ def bot(
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
     reconnect_timeout: ReconnectOpt = None,
+    ca_file: CaFileOpt = None,
     config: ConfigOpt = None,
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
@@ -351,7 +353,7 @@ def bot(
 
     spec = BotSpec(
         server, user_id, token_value, call_type, name, tone, speech or not tone, ice,
-        _reconnect_timeout(settings, reconnect_timeout),
+        _reconnect_timeout(settings, reconnect_timeout), str(ca_file) if ca_file else None,
     )  # fmt: skip
     failure = _run(run_bot(spec, lambda: print(f"bot {user_id} in {name}", flush=True)))
     if failure is not None:

@@ -99,11 +99,14 @@ def run_client(
     return 0, None
 
 
-async def list_rooms(server: str, user: str, token: str) -> list[RoomInfo]:
+async def list_rooms(
+    server: str, user: str, token: str, ca_file: str | None = None
+) -> list[RoomInfo]:
     """The room directory of ``server`` as ``user`` sees it (``mctui rooms``)."""
     from mctui.engine import Client, ClientOptions, User
 
-    client = Client(server, User(user), token, ClientOptions(audio_device="null"))
+    options = ClientOptions(audio_device="null", ca_file=ca_file)
+    client = Client(server, User(user), token, options)
     try:
         await client.connect()
         return await client.list_calls()

@@ -27,6 +27,7 @@ class Bot:
         call_type: CallType = CallType.DEFAULT,
         ice_servers: tuple[IceServer, ...] = (),
         reconnect_timeout_s: float = 60.0,
+        ca_file: str | None = None,
     ) -> None:
         self.backend = MemoryBackend(signal, keep_seconds=10.0)
         # Synthetic signals skip the voice chain: its noise suppression would remove a tone.
@@ -40,6 +41,7 @@ class Bot:
                 audio_configuration_policy=AudioConfigurationPolicy.hifi(),
                 ice_servers=ice_servers,
                 reconnect_timeout_s=reconnect_timeout_s,
+                ca_file=ca_file,
             ),
         )
         self.room = room

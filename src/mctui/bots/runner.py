@@ -24,6 +24,7 @@ class BotSpec:
     speech: bool
     ice_servers: tuple[IceServer, ...]
     reconnect_timeout_s: float
+    ca_file: str | None = None
 
 
 async def run_bot(spec: BotSpec, on_joined: Callable[[], None]) -> str | None:
@@ -34,7 +35,7 @@ async def run_bot(spec: BotSpec, on_joined: Callable[[], None]) -> str | None:
     bot = Bot(
         spec.server, User(spec.user_id), spec.token, signal, room=spec.room,
         call_type=spec.call_type, ice_servers=spec.ice_servers,
-        reconnect_timeout_s=spec.reconnect_timeout_s,
+        reconnect_timeout_s=spec.reconnect_timeout_s, ca_file=spec.ca_file,
     )  # fmt: skip
     try:
         await bot.start(retry=True)

@@ -121,6 +121,21 @@ async def test_mctui_join_headless_reaches_an_https_server_with_ca_file(tmp_path
                 assert line, "mctui join ended before joining"
                 if json.loads(line).get("event") == "joined":
                     break
+        listed = await asyncio.create_subprocess_exec(  # mctui rooms over https too
+            sys.executable, "-m", "mctui", "rooms", "--server", server.url, "--json",
+            "--secret", SECRET, "--ca-file", str(cert), stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(listed.communicate(), 60)
+        assert listed.returncode == 0 and '"alpha"' in out.decode(), out
+        bot = await asyncio.create_subprocess_exec(  # and a bot
+            sys.executable, "-m", "mctui", "bot", "beta", "--tone", "440", "--server",
+            server.url, "--secret", SECRET, "--ca-file", str(cert),
+            "--log-file", str(tmp_path / "bot.log"), stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        assert bot.stdout is not None
+        said = await asyncio.wait_for(bot.stdout.readline(), 30)
+        bot.terminate()
+        assert await bot.wait() == 0 and b"bot bot-440hz in beta" in said, said
         refused = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mctui", *base,
             stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env,
