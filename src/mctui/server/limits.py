@@ -31,12 +31,6 @@ class ServerLimits(BaseModel):
     #: else's are ignored.
     trusted_proxies: tuple[str, ...] = ()
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Each an address or a network (``ValueError`` names the bad one)."""
-        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
-
     #: Origins (``https://host:port``) whose pages may open the WebSocket besides the server's
     #: own; clients that are not browsers send no ``Origin`` and are always let in.
     allowed_origins: tuple[str, ...] = ()
@@ -71,6 +65,12 @@ class ServerLimits(BaseModel):
     #: Seconds of silence after which the server pings a connection; one more half of it
     #: without an answer and the connection counts as lost (a frozen or vanished client).
     heartbeat_s: PositiveFloat = 5.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an address or a network (``ValueError`` names the bad one)."""
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
 
 
 class TokenBucket:
