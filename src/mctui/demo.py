@@ -122,8 +122,8 @@ async def run_backend(
             tasks.append(
                 asyncio.create_task(_friend_rings(server.url, secret, ring_after, call_seconds))
             )
+        stop = stop_on_signals()  # before READY: a SIGTERM right after it stops cleanly
         print(f"READY {server.url} {issue_token(secret, YOU, 'You', 12 * 3600)}", flush=True)
-        stop = stop_on_signals()
         loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 1024) else None)
         watching_stdin = True
         await stop.wait()

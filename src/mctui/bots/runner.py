@@ -42,8 +42,8 @@ async def run_bot(spec: BotSpec, on_joined: Callable[[], None]) -> str | None:
     except MctuiError as exc:
         await bot.stop()
         return str(exc)
+    stop = stop_on_signals()  # before saying so: a SIGTERM right after the line stops cleanly
     on_joined()
-    stop = stop_on_signals()
     client = bot.client
     unwatch = client.state.observe("connection").listen(
         lambda _: stop.set() if client.connection_error is not None else None
