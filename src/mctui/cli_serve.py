@@ -89,7 +89,9 @@ def serve(
     log_level: LogLevelOpt = None,
 ) -> None:
     """Run the coordinator and its SFU (embedded, or Janus instances) until Ctrl-C."""
+    from mctui.names import websocket_url
     from mctui.network import NetworkPolicy
+    from mctui.server.limits import proxy_networks
     from mctui.server.serve import ListenError, serve_until_stopped
     from mctui.server.sfu_factory import make_sfu
 
@@ -111,14 +113,15 @@ def serve(
     if grace is not None:
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
     if trusted_proxy:
-        try:
-            proxies = tuple(str(ipaddress.ip_network(a, strict=False)) for a in trusted_proxy)
+        try:  # model_copy does not validate: the model's own check, called here
+            limits = limits.model_copy(update={"trusted_proxies": proxy_networks(trusted_proxy)})
         except ValueError as exc:
             _fail(f"--trusted-proxy: {exc}")
-        limits = limits.model_copy(update={"trusted_proxies": proxies})
     if public_url is not None:
-        if not public_url.startswith(("http://", "https://")):
-            _fail(f"--public-url {public_url!r}: expected https://HOST[:PORT]")
+        try:
+            websocket_url(public_url)  # the check every server URL gets: http:// or https://
+        except ValueError as exc:
+            _fail(f"--public-url {public_url!r}: {exc}")
         limits = limits.model_copy(update={"public_url": public_url.rstrip("/")})
     backend = make_sfu(sfu.value, network, janus, janus_admin_key)
     try:

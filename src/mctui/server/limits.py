@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, field_validator
 
@@ -69,8 +70,12 @@ class ServerLimits(BaseModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Each an address or a network (``ValueError`` names the bad one)."""
-        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
+        return proxy_networks(value)
+
+
+def proxy_networks(items: Iterable[str]) -> tuple[str, ...]:
+    """Each an address or a network, as a network (``ValueError`` names the bad one)."""
+    return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
 
 
 class TokenBucket:

@@ -1,8 +1,9 @@
 """One joined room: title, badges, each participant with a live meter, and your own microphone.
 
 The pane renders a ``Call``'s state and nothing else; key presses go to the app, which sends
-intents to the engine. All participant rows are drawn by one widget in one ``render`` so a meter
-update costs one repaint per room, never a relayout (only people coming or going change layout).
+intents to the engine. Its title and badges sit in its border; all its rows are one widget on the
+Line API that fills the pane, so a meter update repaints the lines that changed and nothing, not
+even people coming or going, lays the screen out.
 """
 
 from __future__ import annotations
