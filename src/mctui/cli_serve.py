@@ -49,6 +49,12 @@ def serve(
         str | None,
         typer.Option(help="Address the SFU advertises in its candidates (behind a 1:1 NAT)."),
     ] = None,
+    media_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the SFU binds media on, when not --host's (a reverse proxy in front)."
+        ),
+    ] = None,
     ice_server: IceServerOpt = None,
     ice_username: IceUserOpt = None,
     ice_credential: IceCredentialOpt = None,
@@ -102,12 +108,13 @@ def serve(
         if not url.startswith(("ws://", "wss://")):
             _fail(f"--janus {url!r}: expected ws://HOST:PORT or wss://HOST:PORT")
     announce = announce or settings.network.announce
-    for address in (host, announce):
+    media_host = media_host or settings.network.media_host
+    for address in (host, announce, media_host):
         if address not in (None, "localhost") and not _is_ip(address):
             _fail(f"{address!r} is not an IP address")
     tls = _tls(settings, tls_cert, tls_key, tls_self_signed)
     ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
-    network = NetworkPolicy.for_server(host, announce, ice)
+    network = NetworkPolicy.for_server(media_host or host, announce, ice)
     key = _secret(secret, secret_file)
     limits = settings.server
     if grace is not None:

@@ -18,6 +18,7 @@ command-line flags win over it::
     ice_username = "alice"    # for the TURN server
     ice_credential = "s3cret"
     announce = "203.0.113.7"  # serve: the SFU's public address behind a 1:1 NAT
+    media_host = "192.0.2.10" # serve: bind the SFU's media here (a proxy in front)
 
     [server]                  # limits of `mctui serve`
     max_connections_per_user = 16
@@ -90,6 +91,9 @@ class NetworkSettings(_Section):
     ice_credential: str | None = None
     #: ``serve`` only: the address the SFU advertises in place of its own (1:1 NAT).
     announce: str | None = None
+    #: ``serve`` only: the address the SFU binds media on when it is not the signalling's
+    #: (signalling on loopback behind a reverse proxy, media on the public address).
+    media_host: str | None = None
     #: ``join``/``bot``: seconds to keep trying to (re)connect before giving up.
     reconnect_timeout: float = Field(default=60.0, ge=0.0)
 
@@ -102,12 +106,12 @@ class NetworkSettings(_Section):
                 raise ValueError(f"{url!r} must start with stun:, stuns:, turn: or turns:")
         return urls
 
-    @field_validator("announce")
+    @field_validator("announce", "media_host")
     @classmethod
-    def _address(cls, announce: str | None) -> str | None:
-        if announce is not None:
-            ipaddress.ip_address(announce)
-        return announce
+    def _address(cls, address: str | None) -> str | None:
+        if address is not None:
+            ipaddress.ip_address(address)
+        return address
 
 
 class Config(_Section):

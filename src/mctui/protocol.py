@@ -19,6 +19,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 CallTypeName = Literal["default", "livestream", "audio_room"]
 RejectReason = Literal["decline", "busy", "cancel"]
 MemberRole = Literal["host", "member", "viewer"]
+#: Which media server carries a call (``SfuInfo.kind``).
+SfuKindName = Literal["embedded", "janus", "none"]
 ErrorCode = Literal[
     "bad_request",
     "version_mismatch",
@@ -93,7 +95,7 @@ class IceServerInfo(_Model):
 class SfuInfo(_Model):
     """Where a joined client sends and receives media for one call."""
 
-    kind: Literal["embedded", "janus", "none"]
+    kind: SfuKindName
     url: str = ""
     room: str = ""
     #: The address the media server is reached at, when it is not the coordinator's host

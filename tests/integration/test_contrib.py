@@ -48,3 +48,16 @@ def test_every_serve_option_they_pass_exists(name):
     given = set(re.findall(r"--[a-z][a-z-]+", command))
     assert {"--secret-file", "--tls-cert", "--metrics-port"} <= given
     assert given <= serve_options(), given - serve_options()
+
+
+def test_the_readme_shows_the_nginx_site_the_lab_test_runs():
+    """``tests/lab/test_two_hosts_tls.py`` runs ``contrib/nginx.conf``; the README's block is
+    that file without its comment lines, and the ``mctui serve`` it names has those options."""
+    site = (CONTRIB / "nginx.conf").read_text()
+    body = "\n".join(line for line in site.splitlines() if not line.lstrip().startswith("#"))
+    readme = (CONTRIB.parent / "README.md").read_text()
+    shown = readme.split("```nginx\n", 1)[1].split("```", 1)[0]
+    assert shown.strip() == body.strip()
+    given = set(re.findall(r"--[a-z][a-z-]+", site.split("mctui serve", 1)[1].split("\n#\n")[0]))
+    assert {"--media-host", "--trusted-proxy", "--public-url"} <= given
+    assert given <= serve_options(), given - serve_options()

@@ -24,8 +24,10 @@ from mctui.bots.signals import tone
 from mctui.engine.call import Call
 from mctui.server.app import start_server
 from mctui.server.janus_sfu import JanusSfu
+from mctui.server.metrics import start_metrics
 from mctui.server.tokens import issue_token
 from netlab import SERVER_IP
+from scrape import scrape
 from testbed import JANUS_ADMIN_KEY, JANUS_PORTS, SECRET
 
 #: What this module needs of the lab (conftest.py: the tiers).
@@ -64,16 +66,21 @@ async def test_a_lost_janus_instance_moves_its_calls_to_another(
 ) -> None:
     """A third instance carries a call and is killed (SIGKILL): the coordinator tells the call
     (``call.media_error``), both clients rebuild their media, the call lands on the instance
-    that works and the audio is back; nobody left the call."""
+    that works and the audio is back; nobody left the call. ``/metrics`` says which instance
+    is down, and counts the participants under the Janus backend."""
     lab = janus_sfu_lab
     doomed = janus_lab.start(lab, tmp_path_factory.mktemp("janus8190"), 8190, JANUS_ADMIN_KEY)
     urls = [f"ws://{SERVER_IP}:8190", f"ws://{SERVER_IP}:{JANUS_PORTS[0]}"]
     with janus_lab.inside(lab.client_ns):
         server = await start_server(SECRET, "127.0.0.1", 0, sfu=JanusSfu(urls, JANUS_ADMIN_KEY))
+        metrics = await start_metrics(server.coordinator, "127.0.0.1", 0)
         clients: list[Client] = []
         try:
             ear = await talker_and_ear(server.url, "fragile", clients)
             await hearing(ear, "talker")
+            up = await scrape(metrics.url)
+            assert up['mctui_participants{sfu="janus"}'] == 2
+            assert [up[f'mctui_janus_instance_up{{url="{url}"}}'] for url in urls] == [1, 1]
             sfu: JanusSfu = server.coordinator.sfu  # type: ignore[assignment]
             assert sfu.rooms["default:fragile"].instance.url == urls[0]
             departures: list[int] = []
@@ -89,9 +96,12 @@ async def test_a_lost_janus_instance_moves_its_calls_to_another(
             print(f"audio back {took:.1f} s after the instance died")
             assert sfu.rooms["default:fragile"].instance.url == urls[1]
             assert departures == []
+            down = await scrape(metrics.url)
+            assert [down[f'mctui_janus_instance_up{{url="{url}"}}'] for url in urls] == [0, 1]
         finally:
             for client in clients:
                 await client.disconnect()
+            await metrics.stop()
             await server.stop()
 
 

@@ -22,6 +22,7 @@ from mctui.audio.wav_backend import read_wav
 from mctui.server.tokens import issue_token
 from netlab import CLIENT_IP, SERVER_IP, NetLab
 from netlab_probe import answer_candidates
+from scrape import samples
 from spectrum import back_after, band_level_db
 
 #: What this module needs of the lab (conftest.py: the tiers).
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.netns
 
 SECRET = "netlab-test-secret-0123456789abcdef"
 PORT = 8470
+#: Each server's /metrics listener: its own port plus this, on the server's loopback.
+METRICS_OFFSET = 1000
 UNREACHABLE = "10.203.0.99"  # inside the lab's /30's neighbourhood: routed nowhere
 
 
@@ -49,11 +52,22 @@ def _serve(lab: NetLab, log: Path, port: int, *extra: str) -> str:
     process = lab.popen(
         lab.server_ns,
         [*MCTUI, "serve", "--host", SERVER_IP, "--port", str(port), "--secret", SECRET,
-         "--log-file", str(log), *extra],
+         "--log-file", str(log), "--metrics-port", str(port + METRICS_OFFSET), *extra],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     netlab.wait_for_line(process, "listening")
     return f"http://{SERVER_IP}:{port}"
+
+
+def _counters(lab: NetLab, server: str) -> dict[str, float]:
+    """The reconnect counters of ``server``'s /metrics, scraped inside its namespace."""
+    url = f"http://127.0.0.1:{int(server.rsplit(':', 1)[1]) + METRICS_OFFSET}/metrics"
+    fetch = f"import urllib.request as r; print(r.urlopen({url!r}, timeout=10).read().decode())"
+    result = lab.run(lab.server_ns, [sys.executable, "-c", fetch])
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = samples(result.stdout)
+    names = ("connections_lost", "resumes", "rejoins")
+    return {name: found[f"mctui_{name}_total"] for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +236,7 @@ def test_audio_is_back_within_2_s_of_a_blackhole_ending(
     ear.wait(hears(f"far{seconds}"), timeout=30)
     far.wait(lambda e: e["event"] == "participant_joined" and e["participant"] == f"ear{seconds}")
     time.sleep(1.0)
+    before = _counters(lab, server)
     lab.impair(blackhole=True)
     try:
         time.sleep(seconds)
@@ -230,6 +245,8 @@ def test_audio_is_back_within_2_s_of_a_blackhole_ending(
     healed_at = ear.recorded_s()
     ear.wait(lambda e: e["event"] == "reconnected", timeout=30)
     ear.wait(hears(f"far{seconds}"), timeout=10)
+    after = _counters(lab, server)
+    moved = {name: after[name] - before[name] for name in before}
     time.sleep(2.0)
     far.quit()  # first: what it saw of the listener ends before the listener leaves
     ear.quit()
@@ -241,8 +258,15 @@ def test_audio_is_back_within_2_s_of_a_blackhole_ending(
     ]
     reconnected = next(e for e in ear.events() if e["event"] == "reconnected")
     print(f"{seconds} s blackhole: audio back {took:.1f} s after the link healed; "
-          f"outage {reconnected['downtime_s']:.1f} s; the far side saw {about_ear}")  # fmt: skip
+          f"outage {reconnected['downtime_s']:.1f} s; the far side saw {about_ear}; "
+          f"the server counted {moved}")  # fmt: skip
     assert took <= 2.0
+    # the operator's view (/metrics): one connection lost, then resumed, or its call rejoined
+    assert moved["connections_lost"] == 1
+    if grace is None:
+        assert moved == {"connections_lost": 1, "resumes": 1, "rejoins": 0}
+    else:
+        assert moved == {"connections_lost": 1, "resumes": 0, "rejoins": 1}
     if grace is None:
         assert about_ear == [
             ("participant_joined", None, None),

@@ -184,6 +184,7 @@ class Coordinator:
                     participant.away = True
                     away = p.ParticipantAwayEvent(cid=cid, user=participant.user, away=True)
                     self._send_to_participants(call, away, exclude=session)
+            self.tally.connections_lost += 1
             session.grace = asyncio.get_running_loop().call_later(
                 self.limits.reconnect_grace_s, self._grace_over, session
             )
@@ -477,6 +478,8 @@ class Coordinator:
                 f"{call.cid} has {len(call.participants)} participants, the most this server "
                 "allows in one call"
             )
+        if request.rejoin_role is not None:
+            self.tally.rejoins += 1
         claimed = None  # the server's own signed word, never the role the request names
         if request.rejoin_role is not None and not guest:
             claimed = verify_role_claim(self._secret, request.role_claim, user.id, call.cid)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError as AiortcInvalidStateError
@@ -27,6 +27,7 @@ from aiortc.rtp import RtpPacket
 from mctui import protocol as p
 from mctui.errors import BadRequestError, InvalidStateError, PermissionDeniedError
 from mctui.network import NetworkPolicy
+from mctui.protocol import SfuKindName
 from mctui.rtc.offer_rules import check_offer
 from mctui.rtc.peer import (
     PolicyPeerConnection,
@@ -73,6 +74,8 @@ class SfuRoom:
 class EmbeddedSfu:
     """An aiortc SFU living in the coordinator's process and loop."""
 
+    kind: ClassVar[SfuKindName] = "embedded"
+
     def __init__(self, network: NetworkPolicy | None = None) -> None:
         #: Which address the SFU's connections offer (``--host``), advertise (``--announce``)
         #: and which ICE servers they ask.
@@ -93,7 +96,7 @@ class EmbeddedSfu:
         return True
 
     def info_for(self, call: CallRecord) -> p.SfuInfo:
-        return p.SfuInfo(kind="embedded", room=call.cid)
+        return p.SfuInfo(kind=self.kind, room=call.cid)
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest

@@ -26,12 +26,13 @@ import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from mctui import protocol as p
 from mctui.audio.levels import FLOOR_DBFS
 from mctui.errors import BadRequestError, MediaError, PermissionDeniedError
+from mctui.protocol import SfuKindName
 from mctui.server.janus_api import Event, JanusError, JanusSession
 from mctui.server.records import CallRecord, Session
 
@@ -82,6 +83,8 @@ class JanusRoom:
 class JanusSfu:
     """An ``SfuBackend`` on one or more Janus instances."""
 
+    kind: ClassVar[SfuKindName] = "janus"
+
     def __init__(self, urls: list[str], admin_key: str | None = None) -> None:
         if not urls:
             raise ValueError("Janus needs at least one --janus URL")
@@ -111,7 +114,7 @@ class JanusSfu:
 
     def info_for(self, call: CallRecord) -> p.SfuInfo:
         room = self._place(call.cid)
-        return p.SfuInfo(kind="janus", room=call.cid, media_host=room.instance.host)
+        return p.SfuInfo(kind=self.kind, room=call.cid, media_host=room.instance.host)
 
     async def _connected(self, instance: JanusInstance) -> JanusSession:
         async with instance.lock:

@@ -69,8 +69,8 @@ class CoordinatorCollector(Collector):
         participants = GaugeMetricFamily(
             "mctui_participants", "Participants in calls, by SFU backend.", labels=["sfu"]
         )
-        sfu = getattr(coordinator.sfu, "kind", type(coordinator.sfu).__name__.lower())
-        participants.add_metric([sfu], sum(len(call.participants) for call in live))
+        in_calls = sum(len(call.participants) for call in live)
+        participants.add_metric([coordinator.sfu.kind], in_calls)
         yield participants
         yield CounterMetricFamily(
             "mctui_connections_opened", "Client connections opened.",
@@ -86,17 +86,20 @@ class CoordinatorCollector(Collector):
         for code, count in sorted(tally.errors.items()):
             errors.add_metric([code], count)
         yield errors
-        yield CounterMetricFamily(
-            "mctui_resumes", "Connections a client took over after a drop.", value=tally.resumes
-        )
+        for figure, name, text in (
+            (tally.connections_lost, "mctui_connections_lost", "Connections lost (no goodbye)."),
+            (tally.resumes, "mctui_resumes", "Connections a client took over after a drop."),
+            (tally.rejoins, "mctui_rejoins", "Calls joined again after a drop, not resumed."),
+        ):
+            yield CounterMetricFamily(name, text, value=figure)
         sfu_object = coordinator.sfu
         for attribute, name, text in (
             ("frames_forwarded", "mctui_sfu_frames_forwarded", "Audio frames the SFU forwarded."),
             ("frames_repaired", "mctui_sfu_frames_repaired", "Frames RED repaired on the way in."),
         ):
-            figure = getattr(sfu_object, attribute, None)  # the embedded SFU counts them
-            if isinstance(figure, int):
-                yield CounterMetricFamily(name, text, value=figure)
+            counted = getattr(sfu_object, attribute, None)  # the embedded SFU counts them
+            if isinstance(counted, int):
+                yield CounterMetricFamily(name, text, value=counted)
         instances = getattr(sfu_object, "instances", None)
         if instances:
             up = GaugeMetricFamily(

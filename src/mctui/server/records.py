@@ -11,12 +11,13 @@ import itertools
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
 from mctui import protocol as p
 from mctui.errors import InvalidStateError
+from mctui.protocol import SfuKindName
 from mctui.server.limits import TokenBucket
 
 
@@ -49,6 +50,9 @@ class Session(ABC):
 class SfuBackend(Protocol):
     """What the coordinator needs from an SFU (embedded aiortc or Janus)."""
 
+    #: Which backend this is (``SfuInfo.kind``; the metrics' ``sfu`` label).
+    kind: ClassVar[SfuKindName]
+
     def info_for(self, call: CallRecord) -> p.SfuInfo: ...
 
     async def signal(
@@ -73,8 +77,10 @@ class SfuBackend(Protocol):
 class NoSfu:
     """A coordinator without media (signalling tests): joins succeed, no media is forwarded."""
 
+    kind: ClassVar[SfuKindName] = "none"
+
     def info_for(self, call: CallRecord) -> p.SfuInfo:
-        return p.SfuInfo(kind="none")
+        return p.SfuInfo(kind=self.kind)
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest

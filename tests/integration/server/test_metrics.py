@@ -6,27 +6,13 @@ import asyncio
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from mctui import CallType, ClientOptions
 from mctui.errors import CallNotFoundError
 from mctui.server.app import start_server
 from mctui.server.metrics import start_metrics
+from scrape import scrape
 from testbed import SECRET, connected_client
-
-
-async def scrape(url: str) -> dict[str, float]:
-    """Every sample as ``name{label="value"}`` -> value."""
-    async with aiohttp.ClientSession() as http, http.get(url) as answer:
-        assert answer.status == 200
-        assert answer.headers["Content-Type"].startswith("text/plain; version=")
-        text = await answer.text()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
 
 
 async def test_a_scrape_during_a_call_counts_connections_calls_participants_and_errors():
