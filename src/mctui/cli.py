@@ -257,6 +257,13 @@ def join(
     output_device: Annotated[str | None, typer.Option(help="Output device name or index.")] = None,
     input_wav: Annotated[Path | None, typer.Option(help="Read the mic from this WAV.")] = None,
     output_wav: Annotated[Path | None, typer.Option(help="Record the speaker mix.")] = None,
+    echo_cancellation: Annotated[
+        bool | None,
+        typer.Option(
+            "--echo-cancellation/--no-echo-cancellation",
+            help="Cancel the speaker's echo in the mic (off for a headset).",
+        ),
+    ] = None,
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
     ice_server: IceServerOpt = None,
@@ -295,6 +302,11 @@ def join(
         ice_servers=_ice_servers(settings, ice_server, ice_username, ice_credential),
         reconnect_timeout_s=_reconnect_timeout(settings, reconnect_timeout),
         ca_file=str(ca_file) if ca_file else None,
+        echo_cancellation=(
+            echo_cancellation
+            if echo_cancellation is not None
+            else settings.audio.echo_cancellation == "on"
+        ),
     )
     client = Client(server, User(user, name or user), token_value, options)
 

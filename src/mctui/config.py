@@ -8,6 +8,7 @@ command-line flags win over it::
     backend = "auto"          # auto | sounddevice | null | wav
     input_device = "USB"      # a PortAudio device name (substring) or index
     output_device = 3
+    echo_cancellation = "on"  # "off" with a headset
 
     [keys]                    # binding id = "key" (Textual key names)
     mute = "m"
@@ -71,10 +72,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class OnOff(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
 class AudioSettings(_Section):
     backend: AudioBackendName = AudioBackendName.AUTO
     input_device: int | str | None = None
     output_device: int | str | None = None
+    #: The echo canceller on the microphone (``off`` for a headset; ``--no-echo-cancellation``).
+    echo_cancellation: OnOff = OnOff.ON
 
 
 class LogSettings(_Section):

@@ -19,7 +19,6 @@ import numpy as np
 from mctui.audio.channels import fit_channels, to_mono
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 from mctui.audio.levels import FLOOR_DBFS, SpeakingDetector, peak_dbfs, rms_dbfs
-from mctui.audio.voice import VoiceChain
 
 _SILENCE: Frame = np.zeros(FRAME_SAMPLES, dtype=np.float32)
 _SILENCE.setflags(write=False)
@@ -28,6 +27,10 @@ _SILENCE_STEREO.setflags(write=False)
 
 PLAYOUT_QUEUE_FRAMES = 15
 STANDBY_FRAMES = 2
+#: A room's volume steps (``call.set_volume_db``): 3 dB, up to +12; the lowest step is silence.
+VOLUME_STEP_DB = 3.0
+VOLUME_MAX_DB = 12.0
+VOLUME_MUTED_DB = -60.0
 
 
 class PlayoutSource(Protocol):
@@ -67,10 +70,11 @@ class AudioDeviceModule:
         self._session_hold_callback = on_holds_changed
         self._hold_observer: Callable[[AudioDeviceModule], None] | None = None
         self._capture_sink: Callable[[Frame], None] | None = None
-        self._voice: VoiceChain | None = None
         self.holds_microphone = False
         self.holds_speaker = False
         self.speaker_gain_db = 0.0
+        #: The user's volume for this room, applied before the policy's gain (ducking).
+        self.volume_db = 0.0
         self.capture_enabled = False
         self.closed = False
         self.remotes: dict[str, RemoteAudio] = {}
@@ -132,6 +136,14 @@ class AudioDeviceModule:
             remote.enabled = enabled
 
     @property
+    def playout_gain(self) -> float:
+        """The linear gain of this call in the speaker mix: the user's volume, then the
+        policy's (a ducked call's duck gain); 0 for a room turned all the way down."""
+        if self.volume_db <= VOLUME_MUTED_DB:
+            return 0.0
+        return float(10.0 ** ((self.volume_db + self.speaker_gain_db) / 20.0))
+
+    @property
     def is_capturing(self) -> bool:
         """True when microphone frames flow into this call's outgoing track."""
         return self.holds_microphone and self.capture_enabled and not self.closed
@@ -139,14 +151,12 @@ class AudioDeviceModule:
     # --- capture ------------------------------------------------------------------------------
 
     def push_capture(self, frame: Frame) -> bool:
-        """Offer one microphone frame; kept only while capturing. Returns whether it was kept."""
+        """Offer one microphone frame (the session's processed voice when this call's policy
+        wants voice processing, else the raw device frame); kept only while capturing.
+        Returns whether it was kept."""
         if not self.is_capturing:
             return False
         frame = fit_channels(frame, self.config.capture_channels)
-        if self.config.voice_processing:
-            if self._voice is None:
-                self._voice = VoiceChain()
-            frame = self._voice.process(frame)
         self.frames_captured += 1
         if self._capture_sink is not None:
             self._capture_sink(frame)
@@ -228,9 +238,6 @@ class AudioDeviceModule:
 
     def close(self) -> None:
         self._capture_sink = None
-        if self._voice is not None:
-            self._voice.close()
-            self._voice = None
         self.release_microphone()
         self.release_speaker()
         self.capture_enabled = False

@@ -35,6 +35,11 @@ class AudioBackend(ABC):
     @abstractmethod
     async def start(self, process: ProcessFn) -> None: ...
 
+    def echo_delay_ms(self) -> float:
+        """From a speaker frame returned by ``process`` to the mic frame that hears it played:
+        what the echo canceller is told (it also finds the delay by itself, within limits)."""
+        return 0.0
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -1,9 +1,14 @@
 """The client's one ``AudioSession``: the shared device, capture fan-out and the speaker mixer.
 
 Calls never open devices themselves. Each call's ADM claims holds here; every device frame the
-session gives the microphone frame to each ADM holding the mic and mixes the playout of each ADM
-holding the speaker at its gain (a ducked call plays at its duck gain). Under ``MANUAL`` two calls
-can hold both at once and really share them.
+session mixes the playout of each ADM holding the speaker at its gain (the user's volume for the
+room, then the policy's: a ducked call plays at its duck gain) and gives the microphone frame to
+each ADM holding the mic. Under ``MANUAL`` two calls can hold both at once and really share them.
+
+The mic is cleaned once, here, by one ``VoiceProcessor`` (WebRTC's echo canceller, RNNoise,
+WebRTC's gain control) for every call whose policy wants voice processing; the others get the
+device's frame as it is. The echo canceller's far end is the very mix returned to the device,
+fed every frame in step with the device clock.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mctui.audio.adm import AudioDeviceModule
+from mctui.audio.apm import ApmUnavailableError, VoiceProcessor
 from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
@@ -25,8 +31,13 @@ HoldListener = Callable[["AudioSession"], None]
 class AudioSession:
     """Owns the device backend and arbitrates it between the calls' ADMs."""
 
-    def __init__(self, backend: AudioBackend) -> None:
+    def __init__(self, backend: AudioBackend, echo_cancellation: bool = True) -> None:
         self.backend = backend
+        self.echo_cancellation = echo_cancellation
+        #: Made at the first call that wants voice processing (its import costs ~0.25 s).
+        self.voice: VoiceProcessor | None = None
+        #: Why there is no voice processing although a call wants it (no ``livekit`` wheel).
+        self.voice_unavailable: str | None = None
         self.adms: list[AudioDeviceModule] = []
         self._hold_listeners: list[HoldListener] = []
         self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
@@ -40,6 +51,12 @@ class AudioSession:
     # --- ADMs and holds -----------------------------------------------------------------------
 
     def create_adm(self, name: str, config: AudioConfigurationPolicy) -> AudioDeviceModule:
+        if config.voice_processing and self.voice is None and self.voice_unavailable is None:
+            try:
+                self.voice = VoiceProcessor(self.echo_cancellation)
+            except ApmUnavailableError as exc:
+                self.voice_unavailable = str(exc)
+                self._notify(f"{exc}: the microphone is sent unprocessed")
         adm = AudioDeviceModule(name, config, self._holds_changed)
         self.adms.append(adm)
         return adm
@@ -128,14 +145,24 @@ class AudioSession:
         """
         mix = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
         for adm in self.adms:
-            if adm.holds_microphone:
-                adm.push_capture(mic)
-            adm.measure_mic(mic)
             playout = adm.pull_playout()
             if adm.holds_speaker:
-                gain = np.float32(10.0 ** (adm.speaker_gain_db / 20.0))
-                mix += to_stereo(playout) * gain
+                gain = adm.playout_gain
+                if gain > 0.0:
+                    mix += to_stereo(playout) * np.float32(gain)
         np.clip(mix, -1.0, 1.0, out=mix)
+        voice = self.voice
+        cleaned: Frame | None = None
+        if voice is not None:
+            voice.render(mix)  # every frame: the canceller follows the room even in silence
+            if any(a.holds_microphone and a.config.voice_processing for a in self.adms):
+                voice.set_delay_ms(self.backend.echo_delay_ms())
+                cleaned = voice.capture(mic)
+        for adm in self.adms:
+            sent = cleaned if cleaned is not None and adm.config.voice_processing else mic
+            if adm.holds_microphone:
+                adm.push_capture(sent)
+            adm.measure_mic(sent)
         self.frames += 1
         for every, listener in self._frame_listeners:
             if self.frames % every == 0:
@@ -150,4 +177,6 @@ class AudioSession:
             self.remove_adm(adm)
         for task in list(self._tasks):
             task.cancel()
+        if self.voice is not None:
+            self.voice.close()
         await self.backend.close()

@@ -121,6 +121,13 @@ class SoundDeviceBackend(AudioBackend):
                 stream.start()
         self._arm_watchdog()
 
+    def echo_delay_ms(self) -> float:
+        """The frames queued for the output, plus both streams' reported latencies."""
+        latency = sum(
+            float(stream.latency) for stream in (self._output, self._input) if stream is not None
+        )
+        return (latency + len(self._speaker) * FRAME_SAMPLES / SAMPLE_RATE) * 1000.0
+
     # --- PortAudio thread ---------------------------------------------------------------------
 
     def _input_callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:

@@ -336,7 +336,7 @@ class Client:
         """The shared audio session (device + mixer), opened at first use."""
         if self._audio is None or self._audio.closed:
             backend = resolve_backend(self.options.audio_device)
-            self._audio = AudioSession(backend)
+            self._audio = AudioSession(backend, self.options.echo_cancellation)
             self._audio.add_frame_listener(self._on_audio_tick, every=LEVEL_EVERY_FRAMES)
             self._audio.add_notice_listener(self._on_audio_notice)
             self._audio.add_error_listener(self._on_audio_error)

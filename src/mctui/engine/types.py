@@ -124,6 +124,9 @@ class ClientOptions:
     #: A private CA's certificate (PEM) to trust for an ``https://`` server, besides the
     #: system's store (a self-signed server: its own certificate).
     ca_file: str | None = None
+    #: Cancel the speaker's echo in the microphone (WebRTC's AEC3) for calls with voice
+    #: processing; off for a headset, where there is no echo to cancel.
+    echo_cancellation: bool = True
 
 
 @dataclass(frozen=True)
