@@ -5,7 +5,8 @@
 # iproute2, for the network namespaces of the real-network tests, and janus, the production SFU
 # the Janus tests run in such a namespace, and chromium, the real browser the guest page's tests
 # drive (headless, in a namespace with only lo), and systemd, whose systemd-analyze checks the
-# service unit in contrib/, and nginx, which runs contrib/nginx.conf in a namespace. Packages
+# service unit in contrib/, and nginx, which runs contrib/nginx.conf in a namespace, and
+# espeak-ng, the real speech of the echo test bed. Packages
 # that ship a service (janus, nginx) are installed without starting it: a test machine gets no
 # daemon listening on its interfaces. Idempotent: asks apt only for what dpkg does not already
 # have.
@@ -13,7 +14,7 @@ set -euo pipefail
 profile="${1:-app}"
 PACKAGES=(libportaudio2 libopus0)
 if [ "$profile" = "test" ]; then
-  PACKAGES+=(jackd2 iproute2 janus chromium systemd nginx)
+  PACKAGES+=(jackd2 iproute2 janus chromium systemd nginx espeak-ng)
 fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do

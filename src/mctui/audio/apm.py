@@ -1,24 +1,23 @@
-"""The microphone's voice processing: WebRTC's audio processing module (APM) around RNNoise.
+"""The microphone's voice processing: WebRTC's audio processing module (APM).
 
-Echo cancellation (AEC3), a high-pass filter and automatic gain control come from WebRTC's own
-APM, as browsers run it, through the ``livekit`` package's prebuilt build
-(``livekit.rtc.AudioProcessingModule``): a maintained WebRTC build with Linux, macOS and
-Windows wheels, 10 ms frames and the three calls an echo canceller needs. Measured here: about
-0.35 ms of CPU per 10 ms frame, 33-35 dB of echo return loss enhancement within 3 s on a
-synthetic room.
+Echo cancellation (AEC3), noise suppression, a high-pass filter and automatic gain control
+come from WebRTC's own APM, as browsers run it, through the ``livekit`` package's prebuilt
+build (``livekit.rtc.AudioProcessingModule``): a maintained WebRTC build with Linux, macOS and
+Windows wheels, 10 ms frames and the three calls an echo canceller needs. One APM runs the
+stages in WebRTC's order: high-pass, echo canceller, suppressor, gain control.
 
-Noise suppression stays RNNoise (``voice.Denoiser``), because it measured better than WebRTC's
-suppressor on speech in noise: on espeak-ng speech with white, brown and fan-like noise at 0, 5
-and 15 dB SNR the spectral SNR against the clean speech after RNNoise was 13.4-20.5 dB, after
-WebRTC's 7.5-17.0 dB (WebRTC ahead in one case of nine, brown noise at 15 dB). WebRTC's
-suppressor takes over where RNNoise's wheel is missing. The order is the APM's own:
-echo canceller and high-pass first (``front``), then the suppressor, then the gain control
-(``gain``, a second APM with only that stage), so noise is removed before it could be raised.
+RNNoise, the suppressor before this, is gone, by measurement (espeak-ng speech, this module's
+chain, ``benchmarks/echo.py``): it removed more steady noise (spectral SNR 13-20 dB against
+WebRTC's 8-17 dB on white, brown and fan noise at 0-15 dB SNR), but in double talk it took the
+near talker for residual echo (envelope correlation with the no-echo run 0.43 against 0.88 with
+WebRTC's suppressor, level -4.2 dB against -1.1 dB), and it cost 1.3 ms of CPU per 20 ms frame
+on top of the APM's 0.3 ms. Its package also pulled in matplotlib.
 
-The session feeds it the far end (``render``: exactly what goes to the output device, every
-device frame, whether or not anyone talks) and the near end (``capture``: the microphone), and
-tells it the delay between the two from the device's reported latencies. Device frames are
-20 ms; the APM takes 10 ms, so each device frame is two calls of each kind.
+The session feeds the APM the far end (``render``: exactly what goes to the output device,
+every device frame, whether or not anyone talks) and the near end (``capture``: the
+microphone), and tells it the delay between the two from the device's reported latencies (AEC3
+also finds the echo path by itself: the test bed's rooms put it 60-170 ms away). Device frames
+are 20 ms; the APM takes 10 ms, so each device frame is two calls of each kind.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import numpy as np
 
 from mctui.audio.channels import to_mono
 from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE, Frame
-from mctui.audio.voice import Denoiser, noise_suppression_available
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -74,7 +72,8 @@ class VoiceProcessor:
     gets its output (the mic is one device; it is cleaned once).
 
     ``echo_cancellation`` off (a headset) keeps the suppressor, the gain control and the
-    high-pass. ``cpu_s`` is the time spent here, for the benchmarks and the status line.
+    high-pass; tests turn the others off to measure the canceller alone. ``cpu_s`` is the time
+    spent here, for the benchmarks and the status line.
     """
 
     def __init__(
@@ -86,26 +85,31 @@ class VoiceProcessor:
         rtc = _load()
         self.echo_cancellation = echo_cancellation
         self.noise_suppression = noise_suppression
-        rnnoise = noise_suppression and noise_suppression_available()
-        self._denoiser = Denoiser() if rnnoise else None
-        self._front = rtc.AudioProcessingModule(
+        self.gain_control = gain_control
+        self._apm = rtc.AudioProcessingModule(
             echo_cancellation=echo_cancellation,
-            noise_suppression=noise_suppression and not rnnoise,
+            noise_suppression=noise_suppression,
             high_pass_filter=True,
+            auto_gain_control=gain_control,
         )
-        self._gain = rtc.AudioProcessingModule(auto_gain_control=True) if gain_control else None
         self._render = _Pcm(rtc)
         self._capture = _Pcm(rtc)
         self.delay_ms = DEFAULT_DELAY_MS
         self.cpu_s = 0.0
         self.frames = 0
 
-    @property
-    def suppressor(self) -> str:
-        """Which noise suppressor runs: ``rnnoise``, ``webrtc`` or ``none``."""
-        if self._denoiser is not None:
-            return "rnnoise"
-        return "webrtc" if self.noise_suppression else "none"
+    def describe(self) -> str:
+        """What runs, for the status line and ``mctui devices``: ``AEC+NS+AGC``, ``NS+AGC``."""
+        stages = [
+            name
+            for name, on in (
+                ("AEC", self.echo_cancellation),
+                ("NS", self.noise_suppression),
+                ("AGC", self.gain_control),
+            )
+            if on
+        ]
+        return "+".join(stages) or "high-pass"
 
     def set_delay_ms(self, delay_ms: float) -> None:
         """The time from a frame given to ``render`` to its echo given to ``capture``: the
@@ -120,7 +124,7 @@ class VoiceProcessor:
         mono = to_mono(speaker)
         for start in range(0, FRAME_SAMPLES, APM_SAMPLES):
             self._render.load(mono[start : start + APM_SAMPLES])
-            self._front.process_reverse_stream(self._render.frame)
+            self._apm.process_reverse_stream(self._render.frame)
         self.cpu_s += time.perf_counter() - started
 
     def capture(self, mic: Frame) -> Frame:
@@ -131,22 +135,13 @@ class VoiceProcessor:
         pcm = self._capture
         for start in range(0, FRAME_SAMPLES, APM_SAMPLES):
             if self.echo_cancellation:
-                self._front.set_stream_delay_ms(self.delay_ms)  # before each process_stream
+                self._apm.set_stream_delay_ms(self.delay_ms)  # before each process_stream
             pcm.load(mono[start : start + APM_SAMPLES])
-            self._front.process_stream(pcm.frame)
+            self._apm.process_stream(pcm.frame)
             out[start : start + APM_SAMPLES] = pcm.read()
-        if self._denoiser is not None:
-            out = self._denoiser.process(out)
-        if self._gain is not None:
-            for start in range(0, FRAME_SAMPLES, APM_SAMPLES):
-                pcm.load(out[start : start + APM_SAMPLES])
-                self._gain.process_stream(pcm.frame)
-                out[start : start + APM_SAMPLES] = pcm.read()
         self.frames += 1
         self.cpu_s += time.perf_counter() - started
         return out
 
     def close(self) -> None:
-        if self._denoiser is not None:
-            self._denoiser.close()
-            self._denoiser = None
+        """Nothing to release by hand: the APM's handle goes with the object."""
