@@ -281,6 +281,8 @@ def join(
     _server_url(server)
     if input_wav is not None and not input_wav.exists():
         _fail(f"--input-wav {input_wav} does not exist")
+    from platformdirs import user_state_path
+
     from mctui.audio.config import AudioConfigurationPolicy
     from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
     from mctui.errors import MctuiError
@@ -307,6 +309,7 @@ def join(
             if echo_cancellation is not None
             else settings.audio.echo_cancellation == "on"
         ),
+        volumes_file=str(user_state_path("mctui") / "volumes.json"),
     )
     client = Client(server, User(user, name or user), token_value, options)
 

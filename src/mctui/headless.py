@@ -198,6 +198,11 @@ class HeadlessSession:
             elif verb == "join" and args:
                 call_type, name = parse_room(args[0])
                 await client.make_call(call_type, name).join()
+            elif verb == "volume" and len(args) == 2:
+                call = self._find(args[0])
+                if call is not None:
+                    kept = call.set_volume_db(float(args[1]))
+                    self.emit("volume", room=call.id, volume_db=kept)
             elif verb in ("end", "invite") and args:
                 call = self._find(args[0])
                 if call is None:

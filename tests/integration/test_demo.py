@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +30,15 @@ class Headless:
         self.events: list[dict] = []
 
     @classmethod
-    async def start(cls, *args: str) -> Headless:
+    async def start(cls, *args: str, state_dir: Path | None = None) -> Headless:
+        """``mctui ARGS``; with ``state_dir``, its state (room volumes) goes there."""
+        env = {**os.environ, "XDG_STATE_HOME": str(state_dir)} if state_dir else None
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mctui", *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=env,
         )  # fmt: skip
         return cls(proc)
 
@@ -185,6 +190,7 @@ async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp
         "join", "alpha", "bravo", "--server", sfu_server.url, "--user", "scripter",
         "--token", token, "--headless", "--events", "-", "--output-wav", str(wav),
         "--input-wav", str(mic), "--audio-profile", "hifi",  # a tone is no voice: skip the chain
+        state_dir=tmp_path / "state",
     )  # fmt: skip
     try:
         await session.until(lambda e: e["event"] == "joined")
@@ -219,6 +225,12 @@ async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp
         await session.until(
             lambda e: e["event"] == "focus" and e["room"] == "alpha" and e["t"] > to_alpha["t"]
         )
+        await session.send("volume bravo -8")
+        volume = await session.until(lambda e: e["event"] == "volume")
+        assert (volume["room"], volume["volume_db"]) == ("bravo", -9.0)  # the 3 dB step
+        assert json.loads((tmp_path / "state" / "mctui" / "volumes.json").read_text()) == {
+            "default:bravo": -9.0
+        }
         await session.send("nonsense")
         await session.until(lambda e: e["event"] == "error")
         assert await session.quit() == 0

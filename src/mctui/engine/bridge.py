@@ -35,6 +35,7 @@ WATCHED_CALL_FIELDS = (
     CallState.is_capturing,
     CallState.ringing,
     CallState.outgoing_ring,
+    CallState.volume_db,
 )
 
 

@@ -68,6 +68,7 @@ class Call:
         self.preferences = preferences or CallPreferences()
         self.state = CallState()
         self._w = StateWriter(self.state)
+        self._w.set(CallState.volume_db, client.volumes.get(self.cid))
         self.info: p.CallInfo | None = None
         self._suspended_by_user = False
         self._muted_by_user = False
@@ -375,16 +376,13 @@ class Call:
         try:
             if self.state.ringing is not None:
                 self._clear_ring()
-                await self.client.request(
-                    p.RejectCallRequest, p.EmptyResult, cid=self.cid, reason=reason
-                )
             elif self.state.outgoing_ring:
                 self._w.set(CallState.outgoing_ring, frozenset())
-                await self.client.request(
-                    p.RejectCallRequest, p.EmptyResult, cid=self.cid, reason="cancel"
-                )
+                reason = "cancel"
             else:
                 raise InvalidStateError(f"{self.cid} has no ring to reject")
+            await self.client.request(p.RejectCallRequest, p.EmptyResult, cid=self.cid,
+                                      reason=reason)  # fmt: skip
         finally:
             await self.client.remove_active_call(self)
 
@@ -399,21 +397,15 @@ class Call:
     # --- audio: suspension, ducking, microphone -----------------------------------------------
 
     async def suspend_audio(self) -> None:
-        """Release this call's mic and speaker and disable its audio tracks (by hand).
-
-        Idempotent. A no-op before the call's media exists. The policy never auto-resumes a call
-        suspended this way.
-        """
+        """Release this call's mic and speaker and disable its audio tracks (by hand; the policy
+        never auto-resumes it). Idempotent; a no-op before the call's media exists."""
         if not self.has_media:
             return
         self.client.suspend_by_user(self)
 
     async def resume_audio(self) -> None:
-        """Take the audio back: re-claim the holds and re-enable what suspension disabled.
-
-        Under an exclusive policy the other calls are suspended (or ducked) first, so two calls
-        never hold the speaker at once.
-        """
+        """Take the audio back (holds and tracks). Under an exclusive policy the other calls
+        are suspended (or ducked) first, so two calls never hold the speaker at once."""
         self.client.take_audio(self)
 
     async def set_microphone_enabled(self, enabled: bool) -> None:
@@ -427,6 +419,13 @@ class Call:
         self._apply_audio()
         if self.state.connection is CallConnection.JOINED and self.state.can_publish:
             await self._send_mute(not enabled)
+
+    def set_volume_db(self, volume_db: float) -> float:
+        """This room's volume in the mix, before ducking (3 dB steps, silence to +12 dB; kept
+        for the room across runs). Returns the step kept."""
+        self._w.set(CallState.volume_db, self.client.volumes.set(self.cid, volume_db))
+        self._apply_audio()
+        return self.state.volume_db
 
     async def set_camera_enabled(self, enabled: bool) -> None:
         """Recorded for API compatibility; mctui is voice-only and never opens a camera."""
@@ -493,6 +492,7 @@ class Call:
         with self.deciding():
             if self._adm is not None:
                 state = self.state
+                self._adm.volume_db = state.volume_db
                 capture = state.microphone_enabled and state.can_publish
                 pull_audio_levers(self._adm, state.audio_mode, state.can_publish, capture,
                                   self.client.options.duck_gain_db)  # fmt: skip

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from mctui.engine.types import (
     MultiCallAudioPolicy,
     User,
 )
+from mctui.engine.volumes import RoomVolumes
 from mctui.errors import (
     AuthError,
     ConnectionLostError,
@@ -82,6 +84,8 @@ class Client:
         self._calls: dict[str, Call] = {}
         self._incoming: list[Call] = []
         self._audio: AudioSession | None = None
+        volumes_file = self._options.volumes_file
+        self._volumes = RoomVolumes(Path(volumes_file) if volumes_file else None)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._network: NetworkPolicy | None = None
         self._ticks = 0
@@ -330,6 +334,11 @@ class Client:
         if self.state.connection is ClientConnection.RECONNECTING and self._signaling.closed:
             raise NotConnectedError("reconnecting to the server: try again in a moment")
         return await self._signaling.request(kind, reply, **fields)
+
+    @property
+    def volumes(self) -> RoomVolumes:
+        """Each room's volume (``call.set_volume_db``), kept across runs with a volumes file."""
+        return self._volumes
 
     @property
     def audio(self) -> AudioSession:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from mctui.audio.session import AudioSession
 from mctui.engine.types import ClientOptions, User
+from mctui.engine.volumes import RoomVolumes
 from mctui.network import NetworkPolicy
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ class CallHost(Protocol):
 
     @property
     def audio(self) -> AudioSession: ...
+
+    @property
+    def volumes(self) -> RoomVolumes:
+        """Each room's volume, kept across runs."""
 
     @property
     def network(self) -> NetworkPolicy:

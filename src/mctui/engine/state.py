@@ -315,6 +315,9 @@ class CallState(ObservableState):
         True, "The user's wish for this call's microphone (what the mute button shows)."
     )
     camera_enabled: Field[bool] = Field(False)
+    volume_db: Field[float] = Field(
+        0.0, "This room's volume in the speaker mix (dB; -60: silent), before ducking."
+    )
     holds_microphone: Field[bool] = Field(False)
     holds_speaker: Field[bool] = Field(False)
     is_capturing: Field[bool] = Field(

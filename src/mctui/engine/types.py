@@ -127,6 +127,8 @@ class ClientOptions:
     #: Cancel the speaker's echo in the microphone (WebRTC's AEC3) for calls with voice
     #: processing; off for a headset, where there is no echo to cancel.
     echo_cancellation: bool = True
+    #: Where each room's volume is kept across runs (JSON); None: for this process only.
+    volumes_file: str | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,20 @@ DEFAULT_KEYS: tuple[KeyAction, ...] = (
     KeyAction("accept", "a", "Accept", "Accept the incoming call", show=False),
     KeyAction("reject", "r", "Reject", "Reject the incoming call", show=False),
     KeyAction("cycle_policy", "p", "Policy", "Switch the multicall audio policy"),
+    KeyAction(
+        "volume_up",
+        "plus,equals_sign",
+        "Louder",
+        "Selected room 3 dB louder (up to +12)",
+        show=False,
+    ),
+    KeyAction(
+        "volume_down",
+        "minus",
+        "Quieter",
+        "Selected room 3 dB quieter (down to silent)",
+        show=False,
+    ),
 )
 ACTIONS = frozenset(k.id for k in DEFAULT_KEYS)
 ROOM_KEYS = 9

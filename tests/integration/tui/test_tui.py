@@ -105,6 +105,24 @@ async def test_mute_key_toggles_engine_microphone(server):
         await pilot.press("q")
 
 
+async def test_plus_and_minus_change_the_selected_rooms_volume_and_its_badge(server):
+    app, client, ready = make_app(server, ["alpha"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start(pilot, ready)
+        call = client.state.active_calls[0]
+        await pilot.press("minus", "minus")
+        await pilot.pause()
+        assert call.state.volume_db == -6.0 and call.adm is not None
+        assert call.adm.volume_db == -6.0  # the mixer's gain, not only the state
+        assert "VOL -6" in str(pane(app, "alpha").border_subtitle)
+        for _ in range(7):  # +12 is the top
+            await pilot.press("plus")
+        await pilot.pause()
+        assert call.state.volume_db == 12.0
+        assert "VOL +12" in str(pane(app, "alpha").border_subtitle)
+        await pilot.press("q")
+
+
 async def test_suspend_key_by_hand(server):
     app, client, ready = make_app(server, ["alpha"])
     async with app.run_test(size=(100, 30)) as pilot:

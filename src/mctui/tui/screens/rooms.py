@@ -37,6 +37,7 @@ from mctui.engine.bridge import (
 from mctui.engine.pauses import PauseGuard
 from mctui.engine.rooms import join_rooms, leave_room, parse_room
 from mctui.engine.state import ClientConnection
+from mctui.engine.volumes import step as volume_step
 from mctui.errors import MctuiError
 from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
@@ -45,7 +46,7 @@ from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
 from mctui.tui.screens.ring import RingScreen, describe_preview
-from mctui.tui.widgets.room_pane import LevelSource, RoomPane
+from mctui.tui.widgets.room_pane import LevelSource, RoomPane, volume_text
 from mctui.tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
@@ -357,6 +358,18 @@ class RoomsScreen(Screen[None]):
             self._say(f"you are a viewer in {call.id}: nothing of yours is sent there")
             return
         await self._run(call.set_microphone_enabled(not call.state.microphone_enabled))
+
+    def action_volume_up(self) -> None:
+        self._volume(+1)
+
+    def action_volume_down(self) -> None:
+        self._volume(-1)
+
+    def _volume(self, steps: int) -> None:
+        call = self._selected_or_say("change the volume of")
+        if call is not None:
+            kept = call.set_volume_db(volume_step(call.state.volume_db, steps))
+            self._say(f"{call.id}: {volume_text(kept).lower() if kept else 'normal volume'}")
 
     async def action_suspend(self) -> None:
         call = self._selected_or_say("suspend")

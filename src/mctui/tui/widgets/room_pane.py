@@ -30,6 +30,7 @@ from textual.widget import Widget
 from mctui.display import fit_cells
 from mctui.engine import Call, Participant
 from mctui.engine.state import AudioMode, CallConnection
+from mctui.engine.volumes import VOLUME_MUTED_DB
 from mctui.tui.widgets.meter import MIN_DB, Look, PeakHold, meter_cells, meter_runs
 
 #: Replaces live levels in snapshots: (call, participant) -> (level dBFS, peak dBFS).
@@ -40,6 +41,11 @@ DB_WIDTH = 8
 
 def _live_levels(call: Call, participant: Participant) -> tuple[float, float]:
     return participant.audio_level, participant.audio_peak
+
+
+def volume_text(volume_db: float) -> str:
+    """A room's volume as its badge says it: ``VOL +3``, ``VOL -6``, ``SILENT``."""
+    return "SILENT" if volume_db <= VOLUME_MUTED_DB else f"VOL {volume_db:+g}"
 
 
 def badges_for(call: Call, focused: bool) -> list[str]:
@@ -59,6 +65,8 @@ def badges_for(call: Call, focused: bool) -> list[str]:
         badges.append("JOINING")
     if call.type.value == "livestream":
         badges.append("LIVE")
+    if state.volume_db != 0.0:
+        badges.append(volume_text(state.volume_db))
     return badges
 
 
