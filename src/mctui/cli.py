@@ -487,11 +487,13 @@ def devices(
     log_file: LogFileOpt = None,
     log_level: LogLevelOpt = None,
 ) -> None:
-    """List audio input and output devices and the defaults."""
+    """List audio input and output devices and the defaults, and the mic's processing."""
+    from mctui.audio.apm import processing_summary
     from mctui.audio.sounddevice_backend import describe_devices
     from mctui.errors import NoAudioDeviceError
 
-    _setup(config, log_file, log_level)
+    settings = _setup(config, log_file, log_level)
+    print(processing_summary(settings.audio.echo_cancellation == "on"))
     try:
         found, default_in, default_out = describe_devices()
     except NoAudioDeviceError as exc:

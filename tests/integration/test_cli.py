@@ -327,3 +327,16 @@ def test_help_shows_every_option_whole_at_any_width(columns):
     for whole in ("--audio-profile", "suspend-existing", "--reconnect-timeout"):
         assert whole in result.stdout, whole
     assert ("╭" in result.stdout) == (columns == "140")
+
+
+def test_devices_says_what_cleans_the_mic_and_whether_the_echo_canceller_is_on(tmp_path):
+    on = run_cli("devices", "--log-file", str(tmp_path / "log"))
+    assert on.returncode == 0, on.stderr
+    assert "WebRTC's APM (livekit " in on.stdout and "echo cancellation on" in on.stdout
+    config = tmp_path / "config.toml"
+    config.write_text('[audio]\necho_cancellation = "off"\n')
+    off = run_cli("devices", "--config", str(config), "--log-file", str(tmp_path / "log"))
+    assert "echo cancellation off" in off.stdout, off.stdout
+    config.write_text('[audio]\necho_cancellation = "maybe"\n')
+    bad = run_cli("devices", "--config", str(config), "--log-file", str(tmp_path / "log"))
+    assert bad.returncode == 2 and "echo_cancellation" in one_error_line(bad)

@@ -51,6 +51,23 @@ def _load() -> Any:
     return rtc
 
 
+def processing_summary(echo_cancellation: bool) -> str:
+    """What cleans the mic, in a line for ``mctui devices``: the profiles, the APM's version
+    and whether the echo canceller is on by the config."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        _load()
+        build = f"WebRTC's APM (livekit {version('livekit')})"
+    except (ApmUnavailableError, PackageNotFoundError) as exc:
+        return f"Voice processing: unavailable ({exc}); the mic is sent as it is."
+    canceller = "on" if echo_cancellation else "off ([audio] echo_cancellation)"
+    return (
+        f"Voice processing (broadcaster profile): {build}, echo cancellation {canceller}, "
+        "noise suppression, gain control; hifi and viewer send the mic unprocessed."
+    )
+
+
 class _Pcm:
     """One reusable 10 ms ``AudioFrame`` and an int16 view of its buffer (the APM works in
     place on it, so nothing is allocated per frame)."""

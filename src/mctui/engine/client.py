@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from mctui import protocol as p
+from mctui.audio.config import AudioConfigurationPolicy
 from mctui.audio.devices import resolve_backend
 from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
@@ -396,6 +397,20 @@ class Client:
     @property
     def multi_call_audio_policy(self) -> MultiCallAudioPolicy:
         return self.focus.policy
+
+    @property
+    def voice_label(self) -> str:
+        """The default audio profile and its echo canceller, for the status line:
+        ``broadcaster AEC``, ``broadcaster no-AEC`` (off, or the APM is unavailable), ``hifi``."""
+        profile = self.options.audio_configuration_policy or AudioConfigurationPolicy.broadcaster()
+        if not profile.voice_processing:
+            return profile.name
+        audio = self._audio
+        voice = audio.voice if audio is not None else None
+        if audio is not None and audio.voice_unavailable:
+            return f"{profile.name} unprocessed"
+        on = voice.echo_cancellation if voice is not None else self.options.echo_cancellation
+        return f"{profile.name} {'AEC' if on else 'no-AEC'}"
 
     def set_multi_call_audio_policy(self, kind: MultiCallAudioPolicy) -> None:
         """Switch policy at run time; the focused call keeps the audio, the others follow the

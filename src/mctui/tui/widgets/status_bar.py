@@ -1,5 +1,6 @@
 """The status line: who holds the mic and the speaker first (what a user must never miss), then
-the policy and the connection, then a short hint (a key that did nothing, where the log is)."""
+the policy, the audio profile and whether its echo canceller runs, and the connection, then a
+short hint (a key that did nothing, where the log is)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def status_text(client: Client | None, hint: str | None = None) -> str:
     mode = " single-call" if not client.options.allow_multiple_active_calls else ""
     return (
         f" mic [b]{escape(mic)}[/] │ speaker [b]{escape(speaker)}[/] │ "
-        f"{policy_label(client)}{mode} │ {dot} {connection}{tail}"
+        f"{policy_label(client)}{mode} │ {client.voice_label} │ {dot} {connection}{tail}"
     )
 
 
