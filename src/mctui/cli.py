@@ -310,6 +310,8 @@ def join(
             else settings.audio.echo_cancellation == "on"
         ),
         volumes_file=str(user_state_path("mctui") / "volumes.json"),
+        ring=settings.audio.ring.value,
+        ring_volume_db=settings.audio.ring_volume_db,
     )
     client = Client(server, User(user, name or user), token_value, options)
 
@@ -326,6 +328,7 @@ def join(
             keymap=settings.keys,
             log_path=_Run.log_path,
             connecting=client,
+            notifications=settings.audio.notifications,
         )
     except OSError as exc:
         _fail(f"cannot write events to {events}: {exc.strerror or exc}")

@@ -9,6 +9,9 @@ command-line flags win over it::
     input_device = "USB"      # a PortAudio device name (substring) or index
     output_device = 3
     echo_cancellation = "on"  # "off" with a headset
+    ring = "eu"               # us | eu | off
+    ring_volume_db = -18
+    notifications = false     # no desktop notification through the terminal
 
     [keys]                    # binding id = "key" (Textual key names)
     mute = "m"
@@ -77,12 +80,24 @@ class OnOff(StrEnum):
     OFF = "off"
 
 
+class RingName(StrEnum):
+    US = "us"
+    EU = "eu"
+    OFF = "off"
+
+
 class AudioSettings(_Section):
     backend: AudioBackendName = AudioBackendName.AUTO
     input_device: int | str | None = None
     output_device: int | str | None = None
     #: The echo canceller on the microphone (``off`` for a headset; ``--no-echo-cancellation``).
     echo_cancellation: OnOff = OnOff.ON
+    #: The ring of an incoming call on the speaker: ``us`` (2 s on, 4 s off), ``eu`` (double
+    #: ring) or ``off``; and how loud (dBFS).
+    ring: RingName = RingName.US
+    ring_volume_db: float = Field(default=-12.0, ge=-60.0, le=0.0)
+    #: A desktop notification through the terminal (OSC 777 / OSC 9) when a call rings.
+    notifications: bool = True
 
 
 class LogSettings(_Section):

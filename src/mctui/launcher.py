@@ -70,6 +70,7 @@ def run_client(
     keymap: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     connecting: Client | None = None,
+    notifications: bool = True,
 ) -> tuple[int, str | None]:
     """Run until the user quits: (exit code, a one-line reason when it is not 0).
     ``connecting``: the client ``connect`` connects, so the UI can show its retries."""
@@ -90,6 +91,7 @@ def run_client(
         keymap=keymap,
         log_path=str(log_path) if log_path else None,
         connecting=connecting,
+        notifications=notifications,
     )
     app.run()
     if app.failure is not None:

@@ -24,6 +24,7 @@ from mctui.audio.apm import ApmUnavailableError, VoiceProcessor
 from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
+from mctui.audio.ringer import Ringer
 
 HoldListener = Callable[["AudioSession"], None]
 
@@ -39,6 +40,8 @@ class AudioSession:
         #: Why there is no voice processing although a call wants it (no ``livekit`` wheel).
         self.voice_unavailable: str | None = None
         self.adms: list[AudioDeviceModule] = []
+        #: Set while an incoming call rings: its tone goes to the speaker, never to a mic.
+        self.ringer: Ringer | None = None
         self._hold_listeners: list[HoldListener] = []
         self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
         self._notice_listeners: list[Callable[[str], None]] = []
@@ -150,6 +153,8 @@ class AudioSession:
                 gain = adm.playout_gain
                 if gain > 0.0:
                     mix += to_stereo(playout) * np.float32(gain)
+        if self.ringer is not None:
+            mix += self.ringer.frame()[:, None]
         np.clip(mix, -1.0, 1.0, out=mix)
         voice = self.voice
         cleaned: Frame | None = None
@@ -168,6 +173,15 @@ class AudioSession:
             if self.frames % every == 0:
                 listener()
         return mix
+
+    async def ring(self, ringer: Ringer) -> None:
+        """Play ``ringer`` on the speaker from its start (the device opens if no call has opened
+        it yet), until ``stop_ring``."""
+        self.ringer = ringer
+        await self.start()
+
+    def stop_ring(self) -> None:
+        self.ringer = None
 
     async def close(self) -> None:
         if self.closed:

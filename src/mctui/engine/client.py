@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from mctui import protocol as p
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.audio.devices import resolve_backend
+from mctui.audio.ringer import Ringer
 from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
 from mctui.engine.focus import FocusManager
@@ -453,6 +454,14 @@ class Client:
         if call in self._incoming:
             self._incoming.remove(call)
         self._w.set(ClientState.incoming_call, self._incoming[-1] if self._incoming else None)
+        if not self._incoming and self._audio is not None:
+            self._audio.stop_ring()
+
+    def _ring_sound(self) -> None:
+        """An incoming call: its ring on the speaker (``options.ring``), from the start."""
+        if self.options.ring != "off":
+            ringer = Ringer(self.options.ring, self.options.ring_volume_db)
+            self.spawn(self.audio.ring(ringer))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -481,6 +490,7 @@ class Client:
             self._incoming.remove(call)
         self._incoming.append(call)
         self._w.set(ClientState.incoming_call, call)
+        self._ring_sound()
 
     async def _reject_busy(self, call: Call) -> None:
         with contextlib.suppress(MctuiError):

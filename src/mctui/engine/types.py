@@ -127,6 +127,10 @@ class ClientOptions:
     #: Cancel the speaker's echo in the microphone (WebRTC's AEC3) for calls with voice
     #: processing; off for a headset, where there is no echo to cancel.
     echo_cancellation: bool = True
+    #: The ring of an incoming call on the speaker: ``us`` or ``eu`` cadence, or ``off``.
+    ring: str = "us"
+    #: How loud the ring is (dBFS).
+    ring_volume_db: float = -12.0
     #: Where each room's volume is kept across runs (JSON); None: for this process only.
     volumes_file: str | None = None
 

@@ -79,9 +79,11 @@ class MctuiApp(App[None]):
         levels: LevelSource | None = None,
         on_ready: Callable[[MctuiApp], Awaitable[None]] | None = None,
         connecting: Client | None = None,
+        notifications: bool = True,
     ) -> None:
         super().__init__()
         self._connect = connect
+        self._desktop_notifications = notifications
         self._connecting = connecting
         self._rooms = list(rooms)
         self._clock = clock
@@ -127,6 +129,7 @@ class MctuiApp(App[None]):
             levels=self._levels,
             on_ready=self._rooms_ready,
             on_lost=self._lost,
+            notifications=self._desktop_notifications,
         )
         await self.push_screen(self.rooms_screen)
 

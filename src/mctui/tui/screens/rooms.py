@@ -42,6 +42,7 @@ from mctui.errors import MctuiError
 from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import EngineEvent
+from mctui.tui.notify import notification
 from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
@@ -86,9 +87,12 @@ class RoomsScreen(Screen[None]):
         levels: LevelSource | None = None,
         on_ready: Callable[[], Awaitable[None]] | None = None,
         on_lost: Callable[[str], None] | None = None,
+        notifications: bool = True,
     ) -> None:
         super().__init__()
         self.client = client
+        #: Desktop notifications through the terminal when a call rings (``tui.notify``).
+        self.notifications = notifications
         self._on_lost = on_lost
         self._initial_rooms = [parse_room(r) for r in rooms]
         self._log_path = log_path
@@ -267,10 +271,20 @@ class RoomsScreen(Screen[None]):
         caller = ring.caller.display_name if ring else "?"
         consequence = describe_preview(self.client.preview_set_active(incoming))
         self.app.bell()
+        self._notify_desktop(f"{caller} is calling", f"{incoming.id}: a to accept, r to reject")
         self.app.push_screen(
             RingScreen(caller, incoming.id, consequence, ring.expires_at if ring else None),
             self._answer_ring,
         )
+
+    def _notify_desktop(self, title: str, body: str) -> None:
+        """A desktop notification through the terminal, when the config allows and the
+        terminal speaks a dialect (``tui.notify``); written by Textual's driver, between
+        frames, as its own ``bell`` is (the driver has no public name)."""
+        sequence = notification(title, body) if self.notifications else ""
+        driver = getattr(self.app, "_driver", None)
+        if sequence and driver is not None and not self.app.is_headless:
+            driver.write(sequence)
 
     async def _answer_ring(self, accept: bool | None) -> None:
         call, self._ring_open = self._ring_open, None
