@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
+from mctui.audio.session import describe
 from mctui.engine import Call, Client
 from mctui.engine.bridge import (
     AudioModeChanged,
@@ -198,6 +199,15 @@ class HeadlessSession:
             elif verb == "join" and args:
                 call_type, name = parse_room(args[0])
                 await client.make_call(call_type, name).join()
+            elif verb == "device" and len(args) >= 2 and args[0] in ("input", "output"):
+                name = " ".join(args[1:])
+                device: int | str = int(name) if name.isdigit() else name
+                audio = client.audio
+                if args[0] == "input":
+                    await audio.set_devices(input=device)
+                else:
+                    await audio.set_devices(output=device)
+                self.emit("device", backend=describe(audio.backend))
             elif verb == "volume" and len(args) == 2:
                 call = self._find(args[0])
                 if call is not None:

@@ -170,3 +170,38 @@ def test_no_device_gives_message_and_null_device(monkeypatch):
     backend = resolve_backend("auto")
     assert isinstance(backend, NullBackend)
     assert backend.notice is not None and backend.notice.startswith("no audio device")
+
+
+async def test_choosing_a_device_mid_call_reopens_it_within_200_ms(jack_server, sfu_server, bots):
+    """``client.audio.set_devices`` closes the streams and opens the chosen device on the same
+    mixer: the call never leaves, PortAudio's ports come back in the JACK graph, and the device
+    clock stops for at most 200 ms. A device that does not exist changes nothing."""
+    from mctui.audio.sounddevice_backend import SoundDeviceBackend
+    from mctui.errors import NoAudioDeviceError
+
+    await bots("singer", 440, "stage")
+    user = _client(sfu_server.url, SoundDeviceBackend())
+    await user.connect()
+    try:
+        stage = user.make_call(CallType.DEFAULT, "stage")
+        await stage.join()
+        before = user.audio.backend
+        assert before.name == "sounddevice", user.state.audio_notice
+        print("frames before", user.audio.frames, user.audio._last_frame_at)
+        await asyncio.sleep(0.5)
+        print("frames before", user.audio.frames, user.audio._last_frame_at)
+        await user.audio.set_devices(input="system", output="system")
+        after = user.audio.backend
+        assert after is not before and after.name == "sounddevice"
+        await wait_until(user.state, "audio_notice", lambda n: n and "audio device: in" in n)
+        frames = user.audio.frames
+        await asyncio.sleep(0.5)
+        assert user.audio.frames > frames + 15  # the new device's clock drives the mixer
+        gap = user.audio.last_switch_gap_ms
+        print(f"device switch: {gap:.0f} ms without a device frame")
+        assert gap is not None and gap <= 200
+        assert any(p.startswith("PortAudio") for p in jack_server.ports())
+        assert stage.state.connection.value == "joined"
+        assert any(p.user.id == "singer" and p.audio_level > -40 for p in stage.state.participants)
+    finally:
+        await user.disconnect()

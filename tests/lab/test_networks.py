@@ -261,10 +261,12 @@ def test_audio_is_back_within_2_s_of_a_blackhole_ending(
           f"outage {reconnected['downtime_s']:.1f} s; the far side saw {about_ear}; "
           f"the server counted {moved}")  # fmt: skip
     assert took <= 2.0
-    # the operator's view (/metrics): one connection lost, then resumed, or its call rejoined
-    assert moved["connections_lost"] == 1
+    # the operator's view (/metrics): the listener's connection lost, then resumed, or its call
+    # rejoined. The module's server may also serve clients earlier tests left across the
+    # link: each of those is lost and resumed too; the grace case has a server of its own.
     if grace is None:
-        assert moved == {"connections_lost": 1, "resumes": 1, "rejoins": 0}
+        assert moved["connections_lost"] >= 1 and moved["rejoins"] == 0
+        assert moved["resumes"] == moved["connections_lost"]
     else:
         assert moved == {"connections_lost": 1, "resumes": 0, "rejoins": 1}
     if grace is None:

@@ -43,6 +43,9 @@ class AudioBackend(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    def detach(self) -> None:  # noqa: B027 - optional: backends that can hand over do
+        """Stop calling ``process`` (another device took over the session); ``close`` follows."""
+
 
 class ClockedBackend(AudioBackend):
     """A backend whose clock is an asyncio task that ticks every 20 ms of loop time."""
@@ -70,6 +73,11 @@ class ClockedBackend(AudioBackend):
                 deadline = loop.time()
                 delay = 0.0
             await asyncio.sleep(max(delay, 0.0))
+
+    def detach(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     def step(self, frames: int = 1) -> None:
         """Process ``frames`` device frames now (the clock task calls this; tests may too)."""

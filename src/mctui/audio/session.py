@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -27,6 +28,19 @@ from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 from mctui.audio.ringer import Ringer
 
 HoldListener = Callable[["AudioSession"], None]
+
+
+def describe(backend: AudioBackend) -> str:
+    """The device in use, for a person: ``in 'USB' / out default``, or the backend's name."""
+    if not hasattr(backend, "input_device"):
+        return backend.name
+
+    def name(device: object) -> str:
+        return "default" if device is None else repr(device)
+
+    return f"in {name(getattr(backend, 'input_device', None))} / out " + name(
+        getattr(backend, "output_device", None)
+    )
 
 
 class AudioSession:
@@ -48,6 +62,11 @@ class AudioSession:
         self._error_listeners: list[Callable[[str], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.frames = 0
+        #: Loop time of the last device frame, and how long the last device switch left
+        #: without one (``set_devices``; ms).
+        self._last_frame_at = 0.0
+        self._switched = False
+        self.last_switch_gap_ms: float | None = None
         self._started = False
         self.closed = False
 
@@ -169,10 +188,53 @@ class AudioSession:
                 adm.push_capture(sent)
             adm.measure_mic(sent)
         self.frames += 1
+        now = time.monotonic()
+        if self._switched:
+            self._switched = False
+            self.last_switch_gap_ms = (now - self._last_frame_at) * 1000.0
+        self._last_frame_at = now
         for every, listener in self._frame_listeners:
             if self.frames % every == 0:
                 listener()
         return mix
+
+    async def set_devices(
+        self, input: int | str | None = None, output: int | str | None = None
+    ) -> None:
+        """Move to these PortAudio devices (None: keep the one in use) without leaving any
+        call: the new device is checked first (``NoAudioDeviceError`` leaves everything as it
+        was), then the old streams close and the new ones open on the same mixer, echo
+        canceller and calls. The gap is kept in ``last_switch_gap_ms``."""
+        from mctui.audio.sounddevice_backend import choose_devices
+
+        new = choose_devices(self.backend, input, output)
+        old, self.backend = self.backend, new
+        if not self._started or self.closed:
+            with contextlib.suppress(Exception):
+                await old.close()
+            return
+        new.on_failure = self._backend_failed
+        new.on_error = self._error
+        try:  # make before break: the old device plays on while the new one opens
+            await new.start(self.process)
+        except Exception:  # busy with our own old stream (a hardware device): break, make
+            await self._close_quietly(old)
+            self._switched = True
+            try:
+                await new.start(self.process)
+            except Exception as exc:
+                await self._fall_back(f"{exc}")
+                return
+        else:
+            old.detach()
+            self._switched = True
+            await self._close_quietly(old)
+        self._notify(f"audio device: {describe(new)}")
+
+    @staticmethod
+    async def _close_quietly(backend: AudioBackend) -> None:
+        with contextlib.suppress(Exception):
+            await backend.close()
 
     async def ring(self, ringer: Ringer) -> None:
         """Play ``ringer`` on the speaker from its start (the device opens if no call has opened

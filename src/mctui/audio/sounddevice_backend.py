@@ -103,6 +103,18 @@ class SoundDeviceBackend(AudioBackend):
         errors: list[str] = []
         self.output_channels = _channels(sd, self.output_device, "output")
         self.input_channels = _channels(sd, self.input_device, "input")
+        # PortAudio opens, starts and closes streams synchronously (a JACK client takes ~0.1 s
+        # each): on a worker thread, so the loop (and another device's frames) never waits.
+        await asyncio.to_thread(self._open_streams, sd, errors)
+        if self._output is None and self._input is None:
+            raise NoAudioDeviceError("no audio device could be opened (" + "; ".join(errors) + ")")
+        if errors:
+            self.notice = "audio device partly unavailable: " + "; ".join(errors)
+        self._last_callback = self._loop.time()
+        self._arm_watchdog()
+
+    def _open_streams(self, sd: Any, errors: list[str]) -> None:
+        """Open both streams, then start them (the callbacks see both from the first one)."""
         self._output = _open_stream(
             sd.OutputStream, self.output_device, self.output_channels, self._output_callback,
             "output", errors,
@@ -111,15 +123,13 @@ class SoundDeviceBackend(AudioBackend):
             sd.InputStream, self.input_device, self.input_channels, self._input_callback,
             "input", errors,
         )  # fmt: skip
-        if self._output is None and self._input is None:
-            raise NoAudioDeviceError("no audio device could be opened (" + "; ".join(errors) + ")")
-        if errors:
-            self.notice = "audio device partly unavailable: " + "; ".join(errors)
-        self._last_callback = self._loop.time()
         for stream in (self._output, self._input):
             if stream is not None:
                 stream.start()
-        self._arm_watchdog()
+
+    def detach(self) -> None:
+        """The session moved to another device: frames still arriving here are dropped."""
+        self._process = None
 
     def echo_delay_ms(self) -> float:
         """The frames queued for the output, plus both streams' reported latencies."""
@@ -202,7 +212,7 @@ class SoundDeviceBackend(AudioBackend):
         if self._device_lost:
             threading.Thread(target=_close_streams, args=(streams,), daemon=True).start()
         else:
-            _close_streams(streams)
+            await asyncio.to_thread(_close_streams, streams)
 
 
 def _open_stream(
@@ -242,6 +252,40 @@ def _close_streams(streams: list[Any]) -> None:
         with contextlib.suppress(Exception):
             stream.abort()
             stream.close()
+
+
+def choose_devices(
+    current: AudioBackend, input_device: int | str | None, output_device: int | str | None
+) -> SoundDeviceBackend:
+    """A PortAudio backend for ``input_device`` / ``output_device`` (None: the one in use now,
+    else the default), checked before anything is closed: a name or index that matches no
+    device, or PortAudio stuck after a device vanished, raises ``NoAudioDeviceError``."""
+    if _portaudio_wedged:
+        raise NoAudioDeviceError(
+            "PortAudio stopped answering after a device vanished: restart mctui to choose one"
+        )
+    sd = load_sounddevice()
+    if input_device is None:
+        input_device = getattr(current, "input_device", None)
+    if output_device is None:
+        output_device = getattr(current, "output_device", None)
+    wanted = [(d, kind) for d, kind in ((input_device, "input"), (output_device, "output"))]
+    if not all(_known(sd, device, kind) for device, kind in wanted):
+        # A headset plugged in since PortAudio started: only a rescan shows it. The rescan
+        # stops the streams in use, so it happens only when a device is not known yet.
+        refresh_devices()
+    for device, kind in wanted:
+        if not _known(sd, device, kind):
+            raise NoAudioDeviceError(f"no {kind} device matches {device!r} (see mctui devices)")
+    return SoundDeviceBackend(input_device, output_device)
+
+
+def _known(sd: Any, device: int | str | None, kind: str) -> bool:
+    try:
+        sd.query_devices(device, kind)
+    except (ValueError, sd.PortAudioError):
+        return False
+    return True
 
 
 def open_default_sounddevice(
