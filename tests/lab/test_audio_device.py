@@ -187,9 +187,11 @@ async def test_choosing_a_device_mid_call_reopens_it_within_200_ms(jack_server, 
         await stage.join()
         before = user.audio.backend
         assert before.name == "sounddevice", user.state.audio_notice
-        print("frames before", user.audio.frames, user.audio._last_frame_at)
-        await asyncio.sleep(0.5)
-        print("frames before", user.audio.frames, user.audio._last_frame_at)
+        await asyncio.sleep(0.5)  # the device's clock runs
+        with pytest.raises(NoAudioDeviceError, match="no output device matches"):
+            await user.audio.set_devices(output="no such device")  # asks a fresh PortAudio
+        assert user.audio.backend is before  # nothing closed
+        assert isinstance(before, SoundDeviceBackend) and not before.closed
         await user.audio.set_devices(input="system", output="system")
         after = user.audio.backend
         assert after is not before and after.name == "sounddevice"
@@ -205,3 +207,43 @@ async def test_choosing_a_device_mid_call_reopens_it_within_200_ms(jack_server, 
         assert any(p.user.id == "singer" and p.audio_level > -40 for p in stage.state.participants)
     finally:
         await user.disconnect()
+
+
+async def test_the_device_dialog_lists_jacks_device_and_moves_the_call_onto_it(
+    jack_server, sfu_server, bots
+):
+    """A user who started on the null device presses d: the dialog lists what a fresh
+    PortAudio sees (JACK's ``system``, both ways); Enter on the microphone moves the session
+    onto it, mid-call, and the room is still joined."""
+    from mctui.tui.app import MctuiApp
+    from mctui.tui.screens.devices import DeviceScreen
+
+    await bots("singer", 440, "stage")
+    client = _client(sfu_server.url, "null")
+    ready = asyncio.Event()
+
+    async def connect() -> Client:
+        await client.connect()
+        return client
+
+    async def on_ready(app: MctuiApp) -> None:
+        ready.set()
+
+    app = MctuiApp(connect, ["stage"], on_ready=on_ready)
+    async with app.run_test(size=(100, 30)) as pilot:
+        async with asyncio.timeout(15):
+            await ready.wait()
+        assert client.audio.backend.name == "null"
+        await pilot.press("d")
+        async with asyncio.timeout(15):
+            while not isinstance(app.screen, DeviceScreen):
+                await pilot.pause(0.05)
+        dialog = app.screen
+        assert [d["name"] for d in dialog.devices] == ["system"]
+        await pilot.press("enter")  # the microphone list has the focus: its first device
+        async with asyncio.timeout(10):
+            while client.audio.backend.name != "sounddevice":
+                await pilot.pause(0.05)
+        assert getattr(client.audio.backend, "input_device", None) == "system"
+        assert client.state.active_calls[0].state.connection.value == "joined"
+        await pilot.press("q")

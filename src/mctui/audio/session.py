@@ -205,30 +205,45 @@ class AudioSession:
         call: the new device is checked first (``NoAudioDeviceError`` leaves everything as it
         was), then the old streams close and the new ones open on the same mixer, echo
         canceller and calls. The gap is kept in ``last_switch_gap_ms``."""
-        from mctui.audio.sounddevice_backend import choose_devices
+        from mctui.audio.sounddevice_backend import (
+            SoundDeviceBackend,
+            choose_devices,
+            refresh_devices,
+        )
 
-        new = choose_devices(self.backend, input, output)
-        old, self.backend = self.backend, new
+        choice = await choose_devices(self.backend, input, output)
+        old = self.backend
+        new = SoundDeviceBackend(choice.input_device, choice.output_device)
+        self.backend = new
         if not self._started or self.closed:
-            with contextlib.suppress(Exception):
-                await old.close()
+            await self._close_quietly(old)
+            if choice.rescan:
+                await asyncio.to_thread(refresh_devices)
             return
         new.on_failure = self._backend_failed
         new.on_error = self._error
-        try:  # make before break: the old device plays on while the new one opens
-            await new.start(self.process)
-        except Exception:  # busy with our own old stream (a hardware device): break, make
-            await self._close_quietly(old)
-            self._switched = True
-            try:
+        if not choice.rescan:
+            try:  # make before break: the old device plays on while the new one opens
                 await new.start(self.process)
-            except Exception as exc:
-                await self._fall_back(f"{exc}")
+            except Exception:  # busy with our own old stream (a hardware device)
+                pass
+            else:
+                old.detach()
+                self._switched = True
+                await self._close_quietly(old)
+                self._notify(f"audio device: {describe(new)}")
                 return
-        else:
-            old.detach()
-            self._switched = True
-            await self._close_quietly(old)
+        # break, then make: PortAudio must rescan (stopping our streams), or the device is busy
+        old.detach()
+        self._switched = True
+        await self._close_quietly(old)
+        if choice.rescan:
+            await asyncio.to_thread(refresh_devices)
+        try:
+            await new.start(self.process)
+        except Exception as exc:
+            await self._fall_back(f"{exc}")
+            return
         self._notify(f"audio device: {describe(new)}")
 
     @staticmethod

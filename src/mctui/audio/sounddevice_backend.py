@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import sys
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -254,12 +257,55 @@ def _close_streams(streams: list[Any]) -> None:
             stream.close()
 
 
-def choose_devices(
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The devices to move to, and whether this process's PortAudio must rescan to see them
+    (which stops the streams in use: a break before the make)."""
+
+    input_device: int | str | None
+    output_device: int | str | None
+    rescan: bool
+
+
+#: A fresh PortAudio in a child process: what is plugged in now, without touching our streams.
+_PROBE = "import json, sounddevice as sd; print(json.dumps([dict(d) for d in sd.query_devices()]))"
+
+
+async def fresh_devices() -> list[dict[str, Any]]:
+    """Every device a freshly started PortAudio sees (a headset plugged in after this process
+    started PortAudio), listed by a short child process; [] if it cannot tell."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PROBE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return []
+    if proc.returncode != 0:
+        return []
+    found: list[dict[str, Any]] = json.loads(out)
+    return found
+
+
+def matches(devices: list[dict[str, Any]], device: int | str, kind: str) -> bool:
+    """Whether ``device`` (an index, or a name or part of one, any case) names a device with
+    ``kind`` channels in ``devices``, as sounddevice would find it."""
+    channels = f"max_{kind}_channels"
+    usable = [d for d in devices if int(d.get(channels, 0)) > 0]
+    if isinstance(device, int):
+        return any(int(d.get("index", -1)) == device for d in usable)
+    return any(device.lower() in str(d.get("name", "")).lower() for d in usable)
+
+
+async def choose_devices(
     current: AudioBackend, input_device: int | str | None, output_device: int | str | None
-) -> SoundDeviceBackend:
-    """A PortAudio backend for ``input_device`` / ``output_device`` (None: the one in use now,
-    else the default), checked before anything is closed: a name or index that matches no
-    device, or PortAudio stuck after a device vanished, raises ``NoAudioDeviceError``."""
+) -> DeviceChoice:
+    """The devices for ``set_devices`` (None: the one in use now, else the default), checked
+    before anything is closed: one that no PortAudio sees, or PortAudio stuck after a device
+    vanished, raises ``NoAudioDeviceError``."""
     if _portaudio_wedged:
         raise NoAudioDeviceError(
             "PortAudio stopped answering after a device vanished: restart mctui to choose one"
@@ -270,14 +316,13 @@ def choose_devices(
     if output_device is None:
         output_device = getattr(current, "output_device", None)
     wanted = [(d, kind) for d, kind in ((input_device, "input"), (output_device, "output"))]
-    if not all(_known(sd, device, kind) for device, kind in wanted):
-        # A headset plugged in since PortAudio started: only a rescan shows it. The rescan
-        # stops the streams in use, so it happens only when a device is not known yet.
-        refresh_devices()
+    if all(d is None or _known(sd, d, kind) for d, kind in wanted):
+        return DeviceChoice(input_device, output_device, rescan=False)
+    plugged = await fresh_devices()
     for device, kind in wanted:
-        if not _known(sd, device, kind):
+        if device is not None and not matches(plugged, device, kind):
             raise NoAudioDeviceError(f"no {kind} device matches {device!r} (see mctui devices)")
-    return SoundDeviceBackend(input_device, output_device)
+    return DeviceChoice(input_device, output_device, rescan=True)
 
 
 def _known(sd: Any, device: int | str | None, kind: str) -> bool:

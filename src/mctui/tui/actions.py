@@ -41,6 +41,7 @@ DEFAULT_KEYS: tuple[KeyAction, ...] = (
     KeyAction("accept", "a", "Accept", "Accept the incoming call", show=False),
     KeyAction("reject", "r", "Reject", "Reject the incoming call", show=False),
     KeyAction("cycle_policy", "p", "Policy", "Switch the multicall audio policy"),
+    KeyAction("devices", "d", "Devices", "Choose the microphone and speaker", show=False),
     KeyAction(
         "volume_up",
         "plus,equals_sign",

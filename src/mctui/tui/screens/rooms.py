@@ -43,6 +43,7 @@ from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import EngineEvent
 from mctui.tui.notify import notification
+from mctui.tui.screens.devices import DeviceScreen
 from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
@@ -403,6 +404,26 @@ class RoomsScreen(Screen[None]):
         took = await self._run(leave_room(self.client, call))
         if took is not None:
             self._say(f"left {call.id}: {took.id} has the focus now")
+
+    async def action_devices(self) -> None:
+        """The device dialog, listed by a fresh PortAudio (``audio.sounddevice_backend``)."""
+        from mctui.audio.sounddevice_backend import fresh_devices
+
+        backend = self.client.audio.backend
+        in_use = {
+            "input": getattr(backend, "input_device", None),
+            "output": getattr(backend, "output_device", None),
+        }
+        devices = await fresh_devices()
+        shown = {k: None if v is None else str(v) for k, v in in_use.items()}
+        self.app.push_screen(DeviceScreen(devices, shown), self._device_chosen)
+
+    async def _device_chosen(self, choice: tuple[str, str] | None) -> None:
+        if choice is None:
+            return
+        kind, name = choice
+        devices = {"input": name} if kind == "input" else {"output": name}
+        await self._run(self.client.audio.set_devices(**devices))
 
     async def action_invite(self) -> None:
         call = self._selected()
