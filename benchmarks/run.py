@@ -26,6 +26,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("sfu", ["sfu_cpu.py", "6", "4"]),
     ("network", ["network.py", "20", "0,0.05,0.1,0.2"]),
     ("recovery", ["recovery.py", "10", "10"]),
+    ("echo", ["echo.py"]),
 ]
 
 
@@ -215,6 +216,7 @@ def table(results: dict[str, Any]) -> str:
             _verdict(_le(restart.get("p50_ms"), 1000) and _le(hole.get("p50_ms"), 1000)),
         )
     )
+    rows.extend(_echo_rows(results.get("echo", {})))
     machine = results["machine"]
     dates = sorted(set(results.get("measured", {}).values())) or [results["date"]]
     when = (
@@ -236,6 +238,52 @@ def table(results: dict[str, Any]) -> str:
     for name, _result, goal, verdict in rows:
         print(f"{verdict.strip('*'):>6}  {name}: {goal}", file=sys.stderr)
     return "\n".join(lines)
+
+
+def _echo_rows(echo: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The echo canceller: the synthetic rooms (frame by frame) and the real call."""
+    rooms = echo.get("rooms", [])
+    if not rooms:
+        return [("echo cancellation", f"not measured ({echo.get('error', 'no result')})", "", "")]
+    erle = [r["erle_after_3s_db"] for r in rooms]
+    back = [r["reconverged_after_jump_s"] for r in rooms]
+    level = [r["double_talk_level_db"] for r in rooms]
+    corr = [r["double_talk_envelope_correlation"] for r in rooms]
+    cpu = [r["cpu_ms_per_frame"] for r in rooms]
+    call = echo.get("call", {})
+    spread = f"{len(rooms)} rooms, 40-150 ms, -6 to -12 dB"
+    return [
+        (
+            "echo: ERLE after 3 s, single talk",
+            f"{min(erle)}-{max(erle)} dB ({spread}); real call through the SFU "
+            f"{call.get('erle_after_3s_db', 'n/a')} dB",
+            ">= 30 dB",
+            _verdict(min(erle) >= 30 and _ge(call.get("erle_after_3s_db"), 30)),
+        ),
+        (
+            "echo: back after a 60 ms jump of the echo path",
+            f"{min((b for b in back if b is not None), default='n/a')}-"
+            f"{max((b for b in back if b is not None), default='n/a')} s"
+            + ("" if None not in back else f" ({back.count(None)} never)"),
+            "<= 2 s",
+            _verdict(None not in back and max(back) <= 2),
+        ),
+        (
+            "echo: double talk, the near talker against a no-echo run",
+            f"level {min(level):+}..{max(level):+} dB, envelope correlation {min(corr)}-"
+            f"{max(corr)}; real call {call.get('double_talk_level_db', 'n/a')} dB, "
+            f"{call.get('double_talk_envelope_correlation', 'n/a')}",
+            "within 3 dB, >= 0.9",
+            _verdict(max(abs(x) for x in level) <= 3 and min(corr) >= 0.9),
+        ),
+        (
+            "echo: APM CPU",
+            f"{min(cpu)}-{max(cpu)} ms per 20 ms frame (offline); "
+            f"{call.get('cpu_ms_per_frame', 'n/a')} ms in the real call",
+            "report",
+            "report",
+        ),
+    ]
 
 
 def _le(value: Any, limit: float) -> bool:

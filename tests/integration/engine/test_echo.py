@@ -19,12 +19,12 @@ import asyncio
 import numpy as np
 import pytest
 
-import speech
 from helpers import wait_heard
 from mctui import AudioConfigurationPolicy, CallType
 from mctui.audio.backends import MemoryBackend
 from mctui.audio.config import FRAME_SAMPLES, SAMPLE_RATE
 from mctui.audio.room import EchoRoomBackend
+from mctui.bots import espeak as speech
 
 FRAMES_PER_S = SAMPLE_RATE // FRAME_SAMPLES
 ROOM_DELAY_S = 0.08
