@@ -102,6 +102,7 @@ async def test_multicall_demo_reaches_steady_state_and_leaves_nothing(tmp_path):
     assert [pid for pid in children if alive(pid)] == []
 
 
+@pytest.mark.slow
 async def test_the_demo_heals_by_itself_when_its_server_dies(tmp_path):
     """SIGKILL the demo's server (and bots) process: the demo starts it again on the same port,
     the bots rejoin, and the user's client reconnects and hears them, with no key pressed."""

@@ -153,6 +153,7 @@ async def ring_heard(device, seconds: float) -> np.ndarray:  # type: ignore[no-u
     return device.output(seconds)
 
 
+@pytest.mark.slow
 async def test_a_ring_sounds_in_its_cadence_and_stops_when_the_caller_cancels(patient_client):
     """US cadence at -12 dBFS: 440 and 480 Hz at -18 dB each (half the amplitude each), 2 s on,
     then silence; the caller's cancel stops it at once, and only the callee hears it."""
@@ -177,6 +178,7 @@ async def test_a_ring_sounds_in_its_cadence_and_stops_when_the_caller_cancels(pa
     assert band_level_db(after, 440) < -60
 
 
+@pytest.mark.slow
 async def test_an_accepted_ring_stops_and_the_eu_cadence_double_rings(patient_client):
     alice = await patient_client("alice", ring="eu", ring_volume_db=-20.0)
     bob = await patient_client("bob")

@@ -22,6 +22,7 @@ async def tone_level(device: MemoryBackend, hz: float) -> float:
     return band_level_db(device.output(1.0), hz)
 
 
+@pytest.mark.slow
 async def test_volume_steps_scale_the_room_in_the_mix_before_ducking(media_client, tmp_path):  # type: ignore[no-untyped-def]
     volumes = tmp_path / "volumes.json"
     talker = await media_client("talker", 440)

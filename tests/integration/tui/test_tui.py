@@ -210,6 +210,7 @@ async def test_join_dialog_and_policy_cycle(server):
         await pilot.press("q")
 
 
+@pytest.mark.slow
 async def test_focus_keys_work_while_8_rooms_of_4_speakers_animate(server, make_client):
     """Behaviour only: every focus key lands while all 32 meters move. How fast is a benchmark's
     question (benchmarks/tui_cost.py), not a unit test's."""
