@@ -247,3 +247,48 @@ async def test_the_device_dialog_lists_jacks_device_and_moves_the_call_onto_it(
         assert getattr(client.audio.backend, "input_device", None) == "system"
         assert client.state.active_calls[0].state.connection.value == "joined"
         await pilot.press("q")
+
+
+async def test_the_chosen_device_is_taken_back_when_it_appears(sfu_server, bots):
+    """mctui starts while its device is missing (the JACK server is not up): the null device
+    and a notice, the call joins. The server starts: within a few seconds the session is on
+    the real device again, by itself, and the call never left."""
+    import os
+
+    from jack import JackServer
+    from mctui.audio.backends import NullBackend as Null
+    from mctui.audio.session import RETURN_POLL_S
+    from mctui.audio.sounddevice_backend import SoundDeviceBackend, refresh_devices
+
+    await bots("singer", 440, "stage")
+    jack = JackServer()  # named, not started yet
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ["JACK_DEFAULT_SERVER"] = jack.name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    refresh_devices()  # this process's PortAudio: no JACK server, no device
+    user = _client(sfu_server.url, SoundDeviceBackend())
+    await user.connect()
+    try:
+        stage = user.make_call(CallType.DEFAULT, "stage")
+        await stage.join()
+        await wait_until(user.state, "audio_notice", lambda n: n and "null device" in n)
+        assert isinstance(user.audio.backend, Null)
+        jack.start()
+        await wait_until(
+            user.state, "audio_notice", lambda n: n and "audio device: in" in n,
+            timeout=RETURN_POLL_S * 3 + 10,
+        )  # fmt: skip
+        assert user.audio.backend.name == "sounddevice"
+        frames = user.audio.frames
+        await asyncio.sleep(0.5)
+        assert user.audio.frames > frames + 15  # the device's clock drives the mix again
+        assert stage.state.connection.value == "joined"
+    finally:
+        await user.disconnect()  # PortAudio leaves the JACK server while it is still up
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        refresh_devices()
+        jack.stop()

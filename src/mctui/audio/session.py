@@ -28,6 +28,8 @@ from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 from mctui.audio.ringer import Ringer
 
 HoldListener = Callable[["AudioSession"], None]
+#: How often a session on the null device asks whether the chosen device is back.
+RETURN_POLL_S = 2.0
 
 
 def describe(backend: AudioBackend) -> str:
@@ -61,6 +63,8 @@ class AudioSession:
         self._notice_listeners: list[Callable[[str], None]] = []
         self._error_listeners: list[Callable[[str], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Waits for the user's device after a fall back to the null device.
+        self._watcher: asyncio.Task[None] | None = None
         self.frames = 0
         #: Loop time of the last device frame, and how long the last device switch left
         #: without one (``set_devices``; ms).
@@ -158,6 +162,26 @@ class AudioSession:
             return
         await self.backend.start(self.process)
         self._notify(self.backend.notice or reason)
+        if hasattr(old, "input_device") and self._watcher is None:  # the user's PortAudio device
+            chosen = (old.input_device, old.output_device)  # type: ignore[attr-defined]
+            self._watcher = asyncio.get_running_loop().create_task(self._back_when_present(*chosen))
+
+    async def _back_when_present(self, input: int | str | None, output: int | str | None) -> None:
+        """Every ``RETURN_POLL_S``, ask a fresh PortAudio whether the chosen device is back
+        (plugged in again, its server restarted); when it is, move onto it. Not after a device
+        vanished under an open stream: PortAudio can no longer be restarted in this process."""
+        from mctui.audio.sounddevice_backend import devices_present, portaudio_wedged
+
+        try:
+            while not self.closed and isinstance(self.backend, NullBackend):
+                await asyncio.sleep(RETURN_POLL_S)
+                if portaudio_wedged():
+                    return
+                if await devices_present(input, output) and isinstance(self.backend, NullBackend):
+                    with contextlib.suppress(Exception):
+                        await self.set_devices(input, output)
+        finally:
+            self._watcher = None
 
     def process(self, mic: Frame) -> Frame:
         """One device frame: fan the mic out to holders, return the speaker mix.
@@ -266,8 +290,9 @@ class AudioSession:
         self.closed = True
         for adm in list(self.adms):
             self.remove_adm(adm)
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._watcher]:
+            if task is not None:
+                task.cancel()
         if self.voice is not None:
             self.voice.close()
         await self.backend.close()

@@ -290,6 +290,24 @@ async def fresh_devices() -> list[dict[str, Any]]:
     return found
 
 
+def portaudio_wedged() -> bool:
+    """True once a device vanished under an open stream: PortAudio is left alone from then."""
+    return _portaudio_wedged
+
+
+async def devices_present(input_device: int | str | None, output_device: int | str | None) -> bool:
+    """Whether a fresh PortAudio sees these devices now (None: any device of that kind)."""
+    plugged = await fresh_devices()
+    wanted = ((input_device, "input"), (output_device, "output"))
+    return all(_present(plugged, device, kind) for device, kind in wanted)
+
+
+def _present(plugged: list[dict[str, Any]], device: int | str | None, kind: str) -> bool:
+    if device is None:
+        return any(int(d.get(f"max_{kind}_channels", 0)) > 0 for d in plugged)
+    return matches(plugged, device, kind)
+
+
 def matches(devices: list[dict[str, Any]], device: int | str, kind: str) -> bool:
     """Whether ``device`` (an index, or a name or part of one, any case) names a device with
     ``kind`` channels in ``devices``, as sounddevice would find it."""
@@ -316,12 +334,16 @@ async def choose_devices(
     if output_device is None:
         output_device = getattr(current, "output_device", None)
     wanted = [(d, kind) for d, kind in ((input_device, "input"), (output_device, "output"))]
-    if all(d is None or _known(sd, d, kind) for d, kind in wanted):
+    if all(_known(sd, d, kind) for d, kind in wanted):  # None: there is a default one
         return DeviceChoice(input_device, output_device, rescan=False)
     plugged = await fresh_devices()
-    for device, kind in wanted:
-        if device is not None and not matches(plugged, device, kind):
-            raise NoAudioDeviceError(f"no {kind} device matches {device!r} (see mctui devices)")
+    missing = [
+        f"no {kind} device matches {d!r}" if d is not None else f"no {kind} device at all"
+        for d, kind in wanted
+        if not _present(plugged, d, kind)
+    ]
+    if missing:
+        raise NoAudioDeviceError("; ".join(missing) + " (see mctui devices)")
     return DeviceChoice(input_device, output_device, rescan=True)
 
 
