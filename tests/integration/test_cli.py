@@ -340,3 +340,5 @@ def test_devices_says_what_cleans_the_mic_and_whether_the_echo_canceller_is_on(t
     config.write_text('[audio]\necho_cancellation = "maybe"\n')
     bad = run_cli("devices", "--config", str(config), "--log-file", str(tmp_path / "log"))
     assert bad.returncode == 2 and "echo_cancellation" in one_error_line(bad)
+    helped = run_cli("join", "--help", env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert "--no-echo-cancellation" in helped.stdout  # a headset, from the command line

@@ -48,3 +48,20 @@ async def test_livestream_viewer_never_captures(make_client):
     await call.set_microphone_enabled(True)
     assert not call.state.is_capturing and not call.state.holds_microphone
     assert call.state.holds_speaker
+
+
+async def test_broadcaster_gets_the_apm_hifi_the_raw_mic_and_a_headset_no_canceller(make_client):
+    """One APM per client, made for the first call that wants voice processing; the status
+    line's label says what runs; ``echo_cancellation=False`` (a headset) keeps the rest."""
+    alice = await make_client("alice")
+    assert alice.voice_label == "broadcaster AEC"
+    await alice.make_call(CallType.DEFAULT, "talk").join()
+    voice = alice.audio.voice
+    assert voice is not None and voice.echo_cancellation and voice.describe() == "AEC+NS+AGC"
+    bob = await make_client("bob", echo_cancellation=False)
+    await bob.make_call(CallType.DEFAULT, "talk").join()
+    assert bob.audio.voice is not None and bob.audio.voice.describe() == "NS+AGC"
+    assert bob.voice_label == "broadcaster no-AEC"
+    carol = await make_client("carol", audio_configuration_policy=AudioConfigurationPolicy.hifi())
+    await carol.make_call(CallType.DEFAULT, "talk").join()
+    assert carol.audio.voice is None and carol.voice_label == "hifi"
