@@ -159,9 +159,9 @@ class EmbeddedSfuTransport(MediaTransport):
 
     def _start_trickle(self, role: str, pc: PolicyPeerConnection) -> None:
         """Send this connection's late candidates as they come (once per connection)."""
-        if not pc.trickle or getattr(pc, "_mctui_trickling", False):
+        if not pc.trickle or pc.trickle_sending:
             return
-        setattr(pc, "_mctui_trickling", True)  # noqa: B010 - our own subclass
+        pc.trickle_sending = True
         self._spawn(self._send_trickled(role, pc), f"rtc-trickle-{role}")
 
     async def _send_trickled(self, role: str, pc: PolicyPeerConnection) -> None:

@@ -294,9 +294,8 @@ async def start_server(
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    actual_port = int(sockets[0].getsockname()[1]) if sockets else port
+    # the runner's public addresses: (host, port) of each listening socket (port 0: the one given)
+    actual_port = next((int(address[1]) for address in runner.addresses), port)
     scheme = "https" if ssl_context is not None else "http"
     url = f"{scheme}://{host}:{actual_port}"
     return RunningServer(url, host, actual_port, coordinator, runner)

@@ -1,10 +1,14 @@
-"""A room's volume, measured on the speaker mix: 3 dB steps to within 0.1 dB, silence at the
-bottom, applied before the policy's ducking, and kept per room for the next run."""
+"""A room's volume in a real call, measured on the speaker mix: 3 dB steps, silence at the
+bottom, applied before the policy's ducking, and kept per room for the next run. (To a tenth
+of a dB on the session's own output: ``tests/unit/audio/test_room_volume.py``; here the
+network's concealment under load moves a second's level by up to 1.5 dB, so the level is the
+median of 100 ms windows, within 0.5 dB.)"""
 
 from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from helpers import wait_heard
@@ -15,11 +19,13 @@ from spectrum import band_level_db
 
 
 async def tone_level(device: MemoryBackend, hz: float) -> float:
-    """The tone's level in the next full second of the mix."""
+    """The tone's level in the next second of the mix: the median of its ten 100 ms windows
+    (a concealed frame moves one window, not the figure)."""
     await asyncio.sleep(0.3)  # what was mixed before the change has left the window
     device.clear_output()
     await asyncio.sleep(1.05)
-    return band_level_db(device.output(1.0), hz)
+    mix = device.output(1.0)
+    return float(np.median([band_level_db(mix[i * 4800 : (i + 1) * 4800], hz) for i in range(10)]))
 
 
 @pytest.mark.slow
@@ -40,14 +46,14 @@ async def test_volume_steps_scale_the_room_in_the_mix_before_ducking(media_clien
     unity = await tone_level(device, 440)
     assert loud.set_volume_db(-7.0) == -6.0  # snapped to the 3 dB step
     assert loud.state.volume_db == -6.0
-    assert await tone_level(device, 440) - unity == pytest.approx(-6.0, abs=0.1)
+    assert await tone_level(device, 440) - unity == pytest.approx(-6.0, abs=0.5)
     loud.set_volume_db(3.0)
-    assert await tone_level(device, 440) - unity == pytest.approx(3.0, abs=0.1)
+    assert await tone_level(device, 440) - unity == pytest.approx(3.0, abs=0.5)
     # a second room takes the focus: "loud" ducks by 18 dB on top of its own +3
     nxt = listener.make_call(CallType.DEFAULT, "next")
     await nxt.join()
     await wait_heard(nxt, "other", played=True)
-    assert await tone_level(device, 440) - unity == pytest.approx(3.0 - 18.0, abs=0.1)
+    assert await tone_level(device, 440) - unity == pytest.approx(3.0 - 18.0, abs=0.5)
     loud.set_volume_db(step(step(-30.0, -1), 0))  # below the lowest step: silent
     assert await tone_level(device, 440) < unity - 60
     assert await tone_level(device, 700) > unity - 3  # the focused room is untouched

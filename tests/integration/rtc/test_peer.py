@@ -8,6 +8,7 @@ import asyncio
 from helpers import wait_heard
 from mctui import CallType
 from mctui.bots.signals import tone
+from mctui.rtc.hooks.receive_tap import is_taken
 from mctui.rtc.peer import new_peer_connection, open_peer_connections
 from mctui.rtc.playout import PlayoutStream
 from spectrum import band_level_db
@@ -55,7 +56,7 @@ async def test_received_packets_feed_mctuis_playout_and_never_aiortcs_buffer(med
         t.receiver
         for pc in open_peer_connections()
         for t in pc.getTransceivers()
-        if t.kind == "audio" and getattr(t.receiver, "_mctui_taken", False)
+        if t.kind == "audio" and is_taken(t.receiver)
     ]
     assert taken
     for receiver in taken:
