@@ -53,7 +53,7 @@ deps-test:
 	$(MAKE) -j2 system-deps-test venv-test
 
 test: deps-test lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The inner loop: lint, the unit tier and the fast part of the integration tier (under 2 minutes).
 check: system-deps venv-test lint

@@ -65,7 +65,7 @@ async def test_the_far_end_hears_no_echo_and_all_of_the_near_talker(media_client
     if why is not None:
         pytest.fail(f"the echo test bed cannot run here: {why}")
     far_voice = speech.speak(speech.FAR_TEXT, "en-us")
-    near_voice = speech.speak(speech.NEAR_TEXT, "en-gb+f3")[: 5 * SAMPLE_RATE]
+    near_voice = speech.speak(speech.NEAR_TEXT, "en-gb+f3")[: 3 * SAMPLE_RATE]
     room = EchoRoomBackend(delay_s=ROOM_DELAY_S, level_db=-9.0)
     near = await media_client(
         "near", audio_device=room, audio_configuration_policy=AudioConfigurationPolicy.broadcaster()
@@ -97,8 +97,8 @@ async def test_the_far_end_hears_no_echo_and_all_of_the_near_talker(media_client
 
     # 1. single talk: the far end talks, the near side is quiet
     start = marks()
-    await asyncio.sleep(6.2)
-    echo, _, received = window(start, 3.0, 6.0)
+    await asyncio.sleep(4.7)
+    echo, _, received = window(start, 3.0, 4.5)
     erle = db(echo) - db(received)
 
     # 2. the echo path jumps by 60 ms (still single talk)
@@ -111,16 +111,16 @@ async def test_the_far_end_hears_no_echo_and_all_of_the_near_talker(media_client
     # 3. double talk: the near talker starts while the far end goes on
     room.set_near(near_voice)
     both = marks()
-    await asyncio.sleep(5.4)
-    _, talker, double_talk = window(both, 0.0, 5.0)
+    await asyncio.sleep(3.3)
+    _, talker, double_talk = window(both, 0.0, 3.0)
 
     # 4. the reference: the same near talk with the far end silent (no echo at all)
     far_device.set_input(np.zeros(FRAME_SAMPLES, dtype=np.float32))
-    await asyncio.sleep(1.0)  # the last of the far voice leaves the room
+    await asyncio.sleep(0.6)  # the last of the far voice leaves the room
     room.set_near(near_voice)
     alone = marks()
-    await asyncio.sleep(5.4)
-    _, _, no_echo = window(alone, 0.0, 5.0)
+    await asyncio.sleep(3.3)
+    _, _, no_echo = window(alone, 0.0, 3.0)
 
     level_change = db(double_talk) - db(no_echo)
     correlation = best_correlation(envelope(double_talk), envelope(no_echo))
@@ -137,7 +137,7 @@ async def test_the_far_end_hears_no_echo_and_all_of_the_near_talker(media_client
     assert erle_after_jump >= 30.0  # the goal: reconverged within 2 s (measured 66-68 dB)
     # Double talk: the goal (within 3 dB of the no-echo run, correlation 0.9) is not met:
     # AEC3 lets residual echo through while both talk and bends the near talker's envelope
-    # (measured +2.7 to +3.2 dB, 0.76-0.77; 0.62 over the words alone). These bounds hold
-    # what it does; RNNoise in the chain measured 0.43.
+    # (measured 0 to +3.2 dB, 0.72-0.81 over 3 s; 0.56-0.69 over the words alone). These
+    # bounds hold what it does and catch worse: RNNoise in the chain measured 0.43.
     assert abs(level_change) <= 4.5
-    assert correlation >= 0.7
+    assert correlation >= 0.6
