@@ -150,6 +150,7 @@ class HeadlessSession:
             rounds += 1
             for call in self.client.state.active_calls:
                 if rounds % STATS_EVERY == 0:
+                    await self._uplink(call)
                     for participant_id, stats in call.state.receive_stats.items():
                         self.emit(
                             "stats",
@@ -171,6 +172,21 @@ class HeadlessSession:
                         heard=participant.heard,
                     )
             await asyncio.sleep(LEVEL_INTERVAL_S)
+
+    async def _uplink(self, call: Call) -> None:
+        """What the SFU's receiver reports say of what this client sends (once it said)."""
+        try:
+            report = await call.send_report()
+        except Exception:  # a connection closing mid-read: the next round tells
+            log.debug("no send report for %s", call.cid, exc_info=True)
+            return
+        if report is not None:
+            self.emit(
+                "uplink", room=call.id, sent=report.sent, lost=report.lost,
+                fraction_lost=round(report.fraction_lost, 3),
+                jitter_ms=round(report.jitter_ms, 1),
+                rtt_ms=None if report.rtt_ms is None else round(report.rtt_ms, 1),
+            )  # fmt: skip
 
     def _find(self, room: str) -> Call | None:
         for call in self.client.state.active_calls:

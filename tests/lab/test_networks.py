@@ -179,6 +179,7 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
         listener.wait(hears("tone"), timeout=30)
         time.sleep(20.0)
         counts = [e for e in listener.events() if e["event"] == "stats"]
+        uplink = [e for e in listener.events() if e["event"] == "uplink"]
         # the quit leaves the call (its audio stops) some time before the process ends and
         # the recording with it: mark the end of steady state in the recording before quitting
         written_s = listener.recorded_s()
@@ -201,6 +202,12 @@ def test_ten_percent_loss_and_jitter_keep_the_audio_whole(lab: NetLab, server: s
         f"SINAD {snr:.1f} dB; playout {stats}"
     )
     assert audible.mean() >= 0.97
+    # RTCP: the SFU's receiver reports tell the listener what its own packets lost on the way
+    # up (its mic sends even when quiet): about the link's 10 %
+    assert uplink, "no receiver report reached the listener"
+    up = uplink[-1]
+    print(f"uplink as the SFU reported it: {up}")
+    assert 0.06 <= up["lost"] / up["sent"] <= 0.14
     # the playout's own count over the last 15 s: every device frame played or concealed
     first = next(e for e in counts if e["t"] >= stats["t"] - 15)
     filled = stats["played"] + stats["concealed"] - first["played"] - first["concealed"]

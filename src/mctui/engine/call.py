@@ -26,22 +26,11 @@ from mctui.engine.host import CallHost
 from mctui.engine.media import CallMedia
 from mctui.engine.receive_watch import ReceiveWatch
 from mctui.engine.roster import Roster, local_participant
-from mctui.engine.state import (
-    AudioMode,
-    CallConnection,
-    CallState,
-    RingInfo,
-    StateWriter,
-)
-from mctui.engine.types import (
-    CallPreferences,
-    CallType,
-    ConnectOptions,
-    Invite,
-    User,
-)
+from mctui.engine.state import AudioMode, CallConnection, CallState, RingInfo, StateWriter
+from mctui.engine.types import CallPreferences, CallType, ConnectOptions, Invite, User
 from mctui.errors import CallEndedError, InvalidStateError, MctuiError, NotConnectedError
 from mctui.names import invite_link
+from mctui.rtc.transport import SendReport
 
 log = logging.getLogger(__name__)
 
@@ -529,6 +518,10 @@ class Call:
             self._receive_watch.reset()
             names = ", ".join(starved)
             self._on_media_failure(f"nothing arrives from {names}, though the SFU hears them")
+
+    async def send_report(self) -> SendReport | None:
+        """What the SFU's receiver reports say of the audio this client sends in this call."""
+        return await self._media.send_report()
 
     def refresh_participants(self) -> None:
         """Publish who is in the call with their current levels (the client's audio tick)."""

@@ -20,7 +20,7 @@ from mctui.audio.config import AudioConfigurationPolicy
 from mctui.engine.types import ReceiveStats
 from mctui.errors import MctuiError, MediaError, NotConnectedError
 from mctui.rtc.factory import create_transport
-from mctui.rtc.transport import MediaTransport, SfuSignals
+from mctui.rtc.transport import MediaTransport, SendReport, SfuSignals
 
 if TYPE_CHECKING:
     from mctui.engine.host import CallHost
@@ -53,6 +53,10 @@ class CallMedia:
     def healthy(self) -> bool:
         """True while every media connection is up."""
         return self.transport is not None and self.transport.healthy
+
+    async def send_report(self) -> SendReport | None:
+        """What the SFU's receiver reports say of this call's outgoing audio."""
+        return await self.transport.send_report() if self.transport is not None else None
 
     def receive_stats(self) -> dict[str, ReceiveStats]:
         """Per remote participant: what the playout received, played, concealed, got late."""

@@ -34,7 +34,7 @@ from mctui.rtc.peer import (
 )
 from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import CaptureTrack
-from mctui.rtc.transport import MediaTransport, SfuSignals
+from mctui.rtc.transport import MediaTransport, SendReport, SfuSignals, send_report
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,11 @@ class EmbeddedSfuTransport(MediaTransport):
     def receive_stats(self) -> dict[str, JitterStats]:
         """Frames received, concealed and late per participant, as the playout counted them."""
         return {owner: stream.stats for owner, stream in self.streams.items()}
+
+    async def send_report(self) -> SendReport | None:
+        pc = self.publisher
+        senders = [t.sender for t in pc.getTransceivers() if t.kind == "audio"] if pc else []
+        return send_report(await senders[0].getStats()) if senders else None
 
     def _set_owners(self, owners: dict[str, str]) -> None:
         """Which participant each receive slot carries; streams of those no longer carried go."""

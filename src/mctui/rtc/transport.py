@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
@@ -38,6 +39,36 @@ class SfuSignals:
     candidate: CandidateFn
     subscribe: SubscribeFn | None = None
     answer: AnswerFn | None = None
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What the other side's receiver reports (RTCP) say of this client's outgoing audio: its
+    packets sent, lost in all, the fraction lost in the last report's interval (0-1), the
+    interarrival jitter and the round trip, when known."""
+
+    sent: int
+    lost: int
+    fraction_lost: float
+    jitter_ms: float
+    rtt_ms: float | None
+
+
+def send_report(stats: dict[str, Any]) -> SendReport | None:
+    """A ``SendReport`` from an aiortc sender's ``getStats()``, once a receiver report came."""
+    values = list(stats.values())
+    remote = next((s for s in values if s.type == "remote-inbound-rtp"), None)
+    sent = next((s for s in values if s.type == "outbound-rtp"), None)
+    if remote is None or sent is None:
+        return None
+    rtt = remote.roundTripTime
+    return SendReport(
+        sent=int(sent.packetsSent),
+        lost=int(remote.packetsLost),
+        fraction_lost=float(remote.fractionLost) / 256.0,  # the report's byte: lost / 256
+        jitter_ms=float(remote.jitter) / 48.0,  # in Opus's 48 kHz RTP clock
+        rtt_ms=None if rtt is None else float(rtt) * 1000.0,
+    )
 
 
 class MediaTransport(ABC):
@@ -83,6 +114,10 @@ class MediaTransport(ABC):
     def receive_stats(self) -> dict[str, JitterStats]:
         """Per remote participant: what the playout received, played, concealed, got late."""
         return {}
+
+    async def send_report(self) -> SendReport | None:
+        """What the SFU's receiver reports say of the audio this side sends, if anything."""
+        return None
 
 
 class NoMediaTransport(MediaTransport):
