@@ -129,6 +129,9 @@ def test_a_guest_joins_from_the_link_hears_and_is_heard(web: Web) -> None:
         f"mctuiGuest.stats().then(s => s.inbound.some(i => i.owner === 'bot-{BOT_HZ}hz' "
         "&& i.energy > 0.05))"
     )
+    # RTCP: the SFU (an mctui receiver) sends Chromium receiver reports on the guest's audio,
+    # so Chromium's sender has a remote-inbound-rtp entry (none before the tap kept RTCP)
+    page.wait_for("mctuiGuest.stats().then(s => s.uplink.length > 0)", timeout=15)
     # the page lists everyone with meters: the guest's own moves, the bot shows speaking
     meter = f"document.querySelector('li[data-user=\"{guest}\"] .meter')"
     page.wait_for(f"+{meter}.getAttribute('aria-valuenow') > 40")

@@ -337,7 +337,7 @@
     }
 
     async stats() {
-      const report = { inbound: [], outbound: [] };
+      const report = { inbound: [], outbound: [], uplink: [] };
       for (const [role, pc] of [["publisher", this.publisher], ["subscriber", this.subscriber]]) {
         if (!pc) continue;
         const mids = new Map(pc.getTransceivers().map((t) => [t.receiver.track.id, t.mid]));
@@ -354,6 +354,12 @@
           } else if (entry.type === "outbound-rtp" && entry.kind === "audio" && role === "publisher") {
             report.outbound.push({
               packets: entry.packetsSent || 0, bytes: entry.bytesSent || 0, codec: codec(entry),
+            });
+          } else if (entry.type === "remote-inbound-rtp" && entry.kind === "audio") {
+            // what the SFU's receiver reports say of what this page sends
+            report.uplink.push({
+              lost: entry.packetsLost || 0, fractionLost: entry.fractionLost || 0,
+              jitter: entry.jitter || 0, rtt: entry.roundTripTime ?? null,
             });
           }
         });
@@ -773,7 +779,7 @@
   });
 
   // For tests and for people debugging a call: what this page receives and sends.
-  state.stats = async () => (media ? media.stats() : { inbound: [], outbound: [] });
+  state.stats = async () => (media ? media.stats() : { inbound: [], outbound: [], uplink: [] });
 
   main();
 })();
