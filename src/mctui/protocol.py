@@ -548,6 +548,24 @@ class CallLevelsEvent(_Model):
     levels: dict[str, ParticipantActivity] = {}
 
 
+#: Every event about one call the client is in: each carries the call's ``cid``, by which the
+#: client routes it to its ``Call`` (``Call.handle_event`` matches them all).
+CallEvent = (
+    CallAcceptedEvent
+    | CallRejectedEvent
+    | CallMissedEvent
+    | CallEndedEvent
+    | ParticipantJoinedEvent
+    | ParticipantLeftEvent
+    | ParticipantAwayEvent
+    | ParticipantMutedEvent
+    | SfuTracksEvent
+    | SfuOfferEvent
+    | CallMediaErrorEvent
+    | SfuCandidateEvent
+    | CallLevelsEvent
+)
+
 Event = Annotated[
     CallRingEvent
     | CallAcceptedEvent

@@ -15,8 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 from types import MappingProxyType
-
-from pydantic import BaseModel
+from typing import assert_never
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
@@ -535,7 +534,7 @@ class Call:
 
     # --- events from the server ---------------------------------------------------------------
 
-    def handle_event(self, event: BaseModel) -> None:
+    def handle_event(self, event: p.CallEvent | p.CallRingEvent) -> None:
         """Every server event about this call arrives here (the client routes them by cid)."""
         match event:
             case p.CallRingEvent():
@@ -575,6 +574,8 @@ class Call:
                 self._on_ring_ended(event)
             case p.CallEndedEvent():
                 self.client.spawn(self._on_ended())
+            case _:
+                assert_never(event)
 
     def _on_ring_ended(self, event: p.CallRejectedEvent | p.CallMissedEvent) -> None:
         ringing = self.state.ringing

@@ -470,12 +470,11 @@ class Client:
 
     # --- events from the server ---------------------------------------------------------------
 
-    def _on_event(self, event: BaseModel) -> None:
+    def _on_event(self, event: p.Event) -> None:
         if isinstance(event, p.CallRingEvent):
             self._on_ring(event)
             return
-        cid = getattr(event, "cid", None)
-        call = self._calls.get(cid) if isinstance(cid, str) else None
+        call = self._calls.get(event.cid)  # every other event is about one call
         if call is not None:
             call.handle_event(event)
 

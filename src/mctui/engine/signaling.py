@@ -34,7 +34,7 @@ from mctui.tls import client_context
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Any], None]
+EventHandler = Callable[[p.Event], None]
 R = TypeVar("R", bound=BaseModel)
 
 

@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from mctui.display import fit_cells
-from mctui.engine import Call, Participant
+from mctui.engine import Call, CallType, Participant
 from mctui.engine.state import AudioMode, CallConnection
 from mctui.engine.volumes import VOLUME_MUTED_DB
 from mctui.tui.widgets.meter import MIN_DB, Look, PeakHold, meter_cells, meter_runs
@@ -63,7 +63,7 @@ def badges_for(call: Call, focused: bool) -> list[str]:
         badges.append("RECONNECTING")
     elif state.connection is CallConnection.JOINING:
         badges.append("JOINING")
-    if call.type.value == "livestream":
+    if call.type is CallType.LIVESTREAM:
         badges.append("LIVE")
     if state.volume_db != 0.0:
         badges.append(volume_text(state.volume_db))
