@@ -566,23 +566,7 @@ CallEvent = (
     | CallLevelsEvent
 )
 
-Event = Annotated[
-    CallRingEvent
-    | CallAcceptedEvent
-    | CallRejectedEvent
-    | CallMissedEvent
-    | CallEndedEvent
-    | ParticipantJoinedEvent
-    | ParticipantLeftEvent
-    | ParticipantAwayEvent
-    | ParticipantMutedEvent
-    | SfuTracksEvent
-    | SfuOfferEvent
-    | CallMediaErrorEvent
-    | SfuCandidateEvent
-    | CallLevelsEvent,
-    Field(discriminator="type"),
-]
+Event = Annotated[CallRingEvent | CallEvent, Field(discriminator="type")]
 
 ServerMessage = Annotated[Reply | ErrorReply | Event, Field(discriminator="type")]
 SERVER_MESSAGE_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
