@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCRtpReceiver
 
+from mctui.private_names import PrivateName, check
 from mctui.rtc.hooks import HOOKS, HookError
-from mctui.rtc.hooks.names import PrivateName, check
 
 
 def test_every_hook_declares_its_names_and_all_are_there():

@@ -37,3 +37,25 @@ def test_a_hostile_name_cannot_end_the_sequence_or_add_one():
     assert "\u202e" not in body  # no bidi override either
     assert body.count(";") == 1  # title ; body, and no field of the attacker's
     assert clean("x" * 500) == "x" * 120
+
+
+def test_the_sequence_goes_through_the_apps_driver_and_not_when_headless():
+    from textual.app import App
+
+    from mctui.tui.textual_private import write_to_terminal
+
+    class Driver:
+        def __init__(self, headless: bool) -> None:
+            self.is_headless = headless
+            self.written: list[str] = []
+
+        def write(self, data: str) -> None:
+            self.written.append(data)
+
+    app: App[object] = App()
+    sequence = notification("Ann is calling", "standup", {"TERM": "foot"})
+    for headless, expected in ((False, [sequence]), (True, [])):
+        driver = Driver(headless)
+        app._driver = driver  # type: ignore[assignment]
+        assert write_to_terminal(app, sequence) is (not headless)
+        assert driver.written == expected

@@ -16,8 +16,8 @@ sounddevice's private parts are in ``audio/portaudio_private.py``.
 
 from __future__ import annotations
 
+from mctui.private_names import HookError, check
 from mctui.rtc.hooks import consent, dtls_role, encode_step, ice_policy, receive_tap, red_codecs
-from mctui.rtc.hooks.names import HookError, check
 
 HOOKS = (encode_step, receive_tap, red_codecs, ice_policy, consent, dtls_role)
 check(name for hook in HOOKS for name in hook.PRIVATE_NAMES)

@@ -14,8 +14,8 @@ import asyncio
 import aioice
 from aiortc import RTCPeerConnection
 
+from mctui.private_names import PrivateName
 from mctui.rtc.hooks.ice_policy import ice_connections
-from mctui.rtc.hooks.names import PrivateName
 
 PRIVATE_NAMES = (
     PrivateName(aioice.Connection, "query_consent", "consent"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiortc import RTCDtlsTransport, RTCPeerConnection
 
-from mctui.rtc.hooks.names import PrivateName
+from mctui.private_names import PrivateName
 
 PRIVATE_NAMES = (
     PrivateName(RTCDtlsTransport, "_role", "dtls_role", "instance"),

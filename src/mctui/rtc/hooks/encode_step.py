@@ -27,8 +27,8 @@ from aiortc.codecs import get_encoder
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.rtcrtpsender import RTCEncodedFrame
 
+from mctui.private_names import PrivateName
 from mctui.rtc import red as rfc2198
-from mctui.rtc.hooks.names import PrivateName
 from mctui.rtc.red import RedEncoder
 
 PRIVATE_NAMES = (

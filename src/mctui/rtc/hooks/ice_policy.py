@@ -25,7 +25,7 @@ from aiortc.rtcicetransport import candidate_from_aioice
 from aiortc.sdp import candidate_to_sdp
 
 from mctui.network import NetworkPolicy
-from mctui.rtc.hooks.names import PrivateName
+from mctui.private_names import PrivateName
 
 PRIVATE_NAMES = (
     PrivateName(RTCIceGatherer, "_connection", "ice_policy", "instance"),

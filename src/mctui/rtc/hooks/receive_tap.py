@@ -20,8 +20,8 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc import clock as aiortc_clock
 from aiortc.rtp import RtpPacket
 
+from mctui.private_names import PrivateName
 from mctui.rtc import red as rfc2198
-from mctui.rtc.hooks.names import PrivateName
 from mctui.rtc.hooks.red_codecs import ReceiverRed, receiver_red
 
 PRIVATE_NAMES = (

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 
+from mctui.private_names import PrivateName
 from mctui.rtc.hooks.encode_step import own_encode_step, sender_state
-from mctui.rtc.hooks.names import PrivateName
 from mctui.rtc.red import RecentTimestamps, RedEncoder, RedFormat
 
 #: Public methods, replaced on one instance each: listed so a rename is caught too.

@@ -48,6 +48,7 @@ from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
 from mctui.tui.screens.ring import RingScreen, describe_preview
+from mctui.tui.textual_private import write_to_terminal
 from mctui.tui.widgets.room_pane import LevelSource, RoomPane, volume_text
 from mctui.tui.widgets.status_bar import StatusBar
 
@@ -280,12 +281,9 @@ class RoomsScreen(Screen[None]):
 
     def _notify_desktop(self, title: str, body: str) -> None:
         """A desktop notification through the terminal, when the config allows and the
-        terminal speaks a dialect (``tui.notify``); written by Textual's driver, between
-        frames, as its own ``bell`` is (the driver has no public name)."""
-        sequence = notification(title, body) if self.notifications else ""
-        driver = getattr(self.app, "_driver", None)
-        if sequence and driver is not None and not self.app.is_headless:
-            driver.write(sequence)
+        terminal speaks a dialect (``tui.notify``), written between frames."""
+        if self.notifications:
+            write_to_terminal(self.app, notification(title, body))
 
     async def _answer_ring(self, accept: bool | None) -> None:
         call, self._ring_open = self._ring_open, None

@@ -1,9 +1,8 @@
-"""The private names of aiortc and aioice that mctui's hooks use, and the check of all of them.
+"""The private names of other packages that mctui's hooks use, and the check of all of them.
 
-Each hook module lists what it touches in ``PRIVATE_NAMES``. Importing ``mctui.rtc.hooks``
-checks every name against the installed packages, so an aiortc or aioice that renamed one
-fails at once, in one line that names the package, its version and the hook, instead of deep
-inside a running media task.
+Each hook module (``rtc/hooks/*``, ``tui/textual_private.py``) lists what it touches in
+``PRIVATE_NAMES`` and checks it at import, so a package that renamed one fails at once, in one
+line that names the package, its version and the hook, instead of deep inside a running task.
 
 A name is either an ``attribute`` (a method or class attribute: ``hasattr`` on the class or
 module) or an ``instance`` attribute the class's own code assigns or reads (its name, mangled
@@ -20,7 +19,7 @@ from typing import Literal
 
 
 class HookError(ImportError):
-    """An aiortc or aioice without a private name a hook of mctui needs."""
+    """A package without a private name a hook of mctui needs."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,5 @@ def check(names: Iterable[PrivateName]) -> None:
         owner = getattr(name.owner, "__qualname__", name.owner.__name__)
         raise HookError(
             f"{installed} has no {owner}.{name.name}, which mctui's {name.hook} hook needs: "
-            f"install the version pyproject.toml names, or update src/mctui/rtc/hooks/"
-            f"{name.hook}.py"
+            f"install the version pyproject.toml names, or update mctui's {name.hook} module"
         )
