@@ -9,6 +9,7 @@ of odd behaviour later. This module imports nothing of mctui.
 from __future__ import annotations
 
 import unicodedata
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
@@ -249,7 +250,12 @@ class UpdateTokenRequest(_Request):
 
 
 #: Which of a participant's two SFU connections a message is about.
-SfuRole = Literal["publisher", "subscriber"]
+class SfuRole(StrEnum):
+    """Which of a participant's two media connections to an SFU: the one it sends on, or the
+    one it receives the others on."""
+
+    PUBLISHER = "publisher"
+    SUBSCRIBER = "subscriber"
 
 
 class SfuSignalRequest(_Request):
@@ -257,7 +263,7 @@ class SfuSignalRequest(_Request):
 
     type: Literal["sfu_signal"] = "sfu_signal"
     cid: str
-    role: Literal["publisher", "subscriber"]
+    role: SfuRole
     sdp: str = Field(max_length=60_000)
     sdp_type: Literal["offer", "answer"] = "offer"
     #: The offer may leave candidates out (they follow as ``sfu_candidate``), and the client

@@ -120,7 +120,7 @@ class CallMedia:
         signals = SfuSignals(self._offer, self._candidate, self._subscribe, self._answer)
         await transport.start(join, adm, signals, restart=restart)
 
-    async def _offer(self, role: str, sdp: str, trickle: bool, restart: bool) -> p.SfuAnswer:
+    async def _offer(self, role: p.SfuRole, sdp: str, trickle: bool, restart: bool) -> p.SfuAnswer:
         return await self._host.request(
             p.SfuSignalRequest, p.SfuAnswer,
             cid=self._cid, role=role, sdp=sdp, sdp_type="offer", trickle=trickle, restart=restart,
@@ -129,12 +129,12 @@ class CallMedia:
     async def _subscribe(self) -> p.SfuOffer:
         return await self._host.request(p.SfuSubscribeRequest, p.SfuOffer, cid=self._cid)
 
-    async def _answer(self, role: str, sdp: str) -> None:
+    async def _answer(self, role: p.SfuRole, sdp: str) -> None:
         await self._host.request(
             p.SfuSignalRequest, p.SfuAnswer, cid=self._cid, role=role, sdp=sdp, sdp_type="answer"
         )
 
-    async def _candidate(self, role: str, candidate: str | None, mid: str | None) -> None:
+    async def _candidate(self, role: p.SfuRole, candidate: str | None, mid: str | None) -> None:
         await self._host.request(
             p.SfuCandidateRequest, p.EmptyResult,
             cid=self._cid, role=role, candidate=candidate, sdp_mid=mid,

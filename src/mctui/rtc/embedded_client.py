@@ -91,7 +91,7 @@ class EmbeddedSfuTransport(MediaTransport):
         # publisher's handshake then runs while the subscriber's is already under way.
         others = max(0, len(join.call.participants) - 1)
         self.subscriber = self._watched(
-            new_peer_connection(self.network, trickle=self.trickle, red=True), "subscriber"
+            new_peer_connection(self.network, trickle=self.trickle, red=True), p.SfuRole.SUBSCRIBER
         )
         await self._negotiate_subscriber(max(MIN_SLOTS, others + SPARE_SLOTS))
         if join.can_publish:
@@ -106,7 +106,7 @@ class EmbeddedSfuTransport(MediaTransport):
             if pc is not None
         )
 
-    def _watched(self, pc: PolicyPeerConnection, role: str) -> PolicyPeerConnection:
+    def _watched(self, pc: PolicyPeerConnection, role: p.SfuRole) -> PolicyPeerConnection:
         """Note when ``pc`` connects (``connected_at``, loop time: where a join's time goes);
         tell ``on_failure`` when it fails or closes while this transport is open (ICE consent
         lost: the path went away for longer than the consent checks allow)."""
@@ -127,7 +127,10 @@ class EmbeddedSfuTransport(MediaTransport):
         address, a firewall) is a typed error here instead of a silent "joined"."""
         started = asyncio.get_running_loop().time()
         timeout = RESTART_ICE_TIMEOUT_S if self._restart else ICE_TIMEOUT_S
-        for role, pc in (("publisher", self.publisher), ("subscriber", self.subscriber)):
+        for role, pc in (
+            (p.SfuRole.PUBLISHER, self.publisher),
+            (p.SfuRole.SUBSCRIBER, self.subscriber),
+        ):
             if pc is None:
                 continue
             left = timeout - (asyncio.get_running_loop().time() - started)
@@ -147,24 +150,26 @@ class EmbeddedSfuTransport(MediaTransport):
     async def _start_publisher(self, adm: AudioDeviceModule, signals: SfuSignals) -> None:
         self.capture = CaptureTrack()
         pc = self._watched(
-            new_peer_connection(self.network, trickle=self.trickle, red=True), "publisher"
+            new_peer_connection(self.network, trickle=self.trickle, red=True), p.SfuRole.PUBLISHER
         )
         self.publisher = pc
         pc.addTransceiver(self.capture, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await signals.offer("publisher", pc.local_sdp(), self.trickle, self._restart)
+        answer = await signals.offer(
+            p.SfuRole.PUBLISHER, pc.local_sdp(), self.trickle, self._restart
+        )
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
-        self._start_trickle("publisher", pc)
+        self._start_trickle(p.SfuRole.PUBLISHER, pc)
         adm.set_capture_sink(self.capture.push)
 
-    def _start_trickle(self, role: str, pc: PolicyPeerConnection) -> None:
+    def _start_trickle(self, role: p.SfuRole, pc: PolicyPeerConnection) -> None:
         """Send this connection's late candidates as they come (once per connection)."""
         if not pc.trickle or pc.trickle_sending:
             return
         pc.trickle_sending = True
         self._spawn(self._send_trickled(role, pc), f"rtc-trickle-{role}")
 
-    async def _send_trickled(self, role: str, pc: PolicyPeerConnection) -> None:
+    async def _send_trickled(self, role: p.SfuRole, pc: PolicyPeerConnection) -> None:
         mid = next((t.mid for t in pc.getTransceivers() if t.mid is not None), None)
         while self._signals is not None and not self._closed:
             candidate = await pc.trickled.get()
@@ -176,7 +181,7 @@ class EmbeddedSfuTransport(MediaTransport):
                 return
 
     def handle_candidate(self, event: p.SfuCandidateEvent) -> None:
-        pc = self.publisher if event.role == "publisher" else self.subscriber
+        pc = self.publisher if event.role == p.SfuRole.PUBLISHER else self.subscriber
         if pc is not None and not self._closed:
             self._spawn(self._add_candidate(pc, event), "rtc-remote-candidate")
 
@@ -210,14 +215,14 @@ class EmbeddedSfuTransport(MediaTransport):
             first = pc.remoteDescription is None
             await pc.setLocalDescription(await pc.createOffer())
             answer = await self._signals.offer(
-                "subscriber", pc.local_sdp(), self.trickle, first and self._restart
+                p.SfuRole.SUBSCRIBER, pc.local_sdp(), self.trickle, first and self._restart
             )
             if self._closed:
                 return
             self.owners = dict(answer.track_owners)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
             take_audio_packets(pc, self._on_packet)
-            self._start_trickle("subscriber", pc)
+            self._start_trickle(p.SfuRole.SUBSCRIBER, pc)
 
     def _on_packet(self, transceiver: RTCRtpTransceiver, packet: RtpPacket) -> None:
         """One packet on a receive slot: into the stream of the participant it carries."""

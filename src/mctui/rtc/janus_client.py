@@ -47,14 +47,14 @@ class JanusTransport(EmbeddedSfuTransport):
             pc = self.subscriber
             if pc is None:
                 pc = new_peer_connection(self.network, trickle=self.trickle)
-                self.subscriber = self._watched(pc, "subscriber")
+                self.subscriber = self._watched(pc, p.SfuRole.SUBSCRIBER)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             take_audio_packets(pc, self._on_packet)
             answer_as_dtls_server(pc)
             await pc.setLocalDescription(await pc.createAnswer())
             self._set_owners(owners)
-            await signals.answer("subscriber", pc.local_sdp())
-            self._start_trickle("subscriber", pc)
+            await signals.answer(p.SfuRole.SUBSCRIBER, pc.local_sdp())
+            self._start_trickle(p.SfuRole.SUBSCRIBER, pc)
 
     def handle_offer(self, event: p.SfuOfferEvent) -> None:
         if not self._closed:

@@ -18,17 +18,17 @@ from mctui.rtc.jitter import JitterStats
 
 #: Sends an SDP offer to the coordinator for this call: (role, sdp, trickle, restart) -> the SFU's
 #: answer. ``restart``: this offer replaces a connection that failed.
-SignalFn = Callable[[str, str, bool, bool], Awaitable[p.SfuAnswer]]
+SignalFn = Callable[[p.SfuRole, str, bool, bool], Awaitable[p.SfuAnswer]]
 #: Told once when the transport's media path fails by itself (not when it is closed).
 FailureFn = Callable[[str], None]
 #: Sends one trickled candidate (role, ``candidate:...`` or None for the end, sdp mid).
-CandidateFn = Callable[[str, str | None, str | None], Awaitable[None]]
+CandidateFn = Callable[[p.SfuRole, str | None, str | None], Awaitable[None]]
 
 
 #: Asks an SFU that offers the subscriber connection itself (Janus) for its offer.
 SubscribeFn = Callable[[], Awaitable[p.SfuOffer]]
 #: Sends this side's answer to such an offer (role, sdp).
-AnswerFn = Callable[[str, str], Awaitable[None]]
+AnswerFn = Callable[[p.SfuRole, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)

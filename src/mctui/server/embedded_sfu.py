@@ -108,7 +108,7 @@ class EmbeddedSfu:
                 f"the {request.role} offer is not an SDP with an audio section (m=audio)"
             )
         participant = call.participants[session.key]
-        if request.role == "publisher" and not call.can_publish(participant.role):
+        if request.role == p.SfuRole.PUBLISHER and not call.can_publish(participant.role):
             raise PermissionDeniedError(
                 f"a {participant.role} cannot publish audio in a {call.type} call"
             )
@@ -126,7 +126,7 @@ class EmbeddedSfu:
             if request.restart:
                 await self._drop_connection(room, peer, request.role)
             try:
-                if request.role == "publisher":
+                if request.role == p.SfuRole.PUBLISHER:
                     return await self._publisher_offer(room, peer, request.sdp, request.trickle)
                 return await self._subscriber_offer(room, peer, request.sdp, request.trickle)
             except AiortcInvalidStateError as exc:
@@ -149,11 +149,11 @@ class EmbeddedSfu:
                     f"the SFU could not use that {request.role} SDP ({type(exc).__name__}: {exc})"
                 ) from exc
 
-    async def _drop_unnegotiated(self, peer: SfuPeer, role: str) -> None:
-        pc = peer.publisher if role == "publisher" else peer.subscriber
+    async def _drop_unnegotiated(self, peer: SfuPeer, role: p.SfuRole) -> None:
+        pc = peer.publisher if role == p.SfuRole.PUBLISHER else peer.subscriber
         if pc is None or (pc.remoteDescription is not None and pc.localDescription is not None):
             return
-        if role == "publisher":
+        if role == p.SfuRole.PUBLISHER:
             peer.publisher = None
         else:
             peer.subscriber = None
@@ -162,10 +162,10 @@ class EmbeddedSfu:
             peer.slots.clear()
         await close_peer_connection(pc)
 
-    async def _drop_connection(self, room: SfuRoom, peer: SfuPeer, role: str) -> None:
+    async def _drop_connection(self, room: SfuRoom, peer: SfuPeer, role: p.SfuRole) -> None:
         """The client starts ``role``'s connection afresh (its old one failed): close ours. A
         publisher keeps its place in the others' slots, so they see no change but the gap."""
-        if role == "publisher":
+        if role == p.SfuRole.PUBLISHER:
             pc, peer.publisher = peer.publisher, None
         else:
             pc, peer.subscriber = peer.subscriber, None
@@ -226,7 +226,7 @@ class EmbeddedSfu:
         peer = room.peers.get(session.key) if room is not None else None
         pc = None
         if peer is not None:
-            pc = peer.publisher if request.role == "publisher" else peer.subscriber
+            pc = peer.publisher if request.role == p.SfuRole.PUBLISHER else peer.subscriber
         if pc is None or pc.remoteDescription is None:
             raise BadRequestError(f"send the {request.role} offer before its candidates")
         try:
@@ -239,7 +239,7 @@ class EmbeddedSfu:
     ) -> dict[str, Any]:
         pc = peer.publisher
         if pc is None:
-            pc = self._new_pc(peer, room.cid, "publisher", trickle)
+            pc = self._new_pc(peer, room.cid, p.SfuRole.PUBLISHER, trickle)
             peer.publisher = pc
 
             @pc.on("track")  # type: ignore[untyped-decorator]
@@ -258,7 +258,7 @@ class EmbeddedSfu:
     ) -> dict[str, Any]:
         pc = peer.subscriber
         if pc is None:
-            pc = self._new_pc(peer, room.cid, "subscriber", trickle)
+            pc = self._new_pc(peer, room.cid, p.SfuRole.SUBSCRIBER, trickle)
             peer.subscriber = pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for transceiver in pc.getTransceivers():

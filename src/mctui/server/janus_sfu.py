@@ -195,7 +195,7 @@ class JanusSfu:
         try:
             janus = await self._ready(room)
             async with peer.lock:
-                if request.role == "publisher":
+                if request.role == p.SfuRole.PUBLISHER:
                     if request.sdp_type != "offer":
                         raise BadRequestError("the publisher connection starts with an offer")
                     if not call.can_publish(participant.role):
@@ -382,7 +382,7 @@ class JanusSfu:
         peer = room.peers.get(session.key) if room is not None else None
         if room is None or peer is None or room.instance.session is None:
             raise BadRequestError(f"send the {request.role} offer before its candidates")
-        handle = peer.publisher if request.role == "publisher" else peer.subscriber
+        handle = peer.publisher if request.role == p.SfuRole.PUBLISHER else peer.subscriber
         if handle is None:
             raise BadRequestError(f"send the {request.role} offer before its candidates")
         candidate: dict[str, Any] = (
