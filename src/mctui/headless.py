@@ -219,10 +219,7 @@ class HeadlessSession:
                 name = " ".join(args[1:])
                 device: int | str = int(name) if name.isdigit() else name
                 audio = client.audio
-                if args[0] == "input":
-                    await audio.set_devices(input=device)
-                else:
-                    await audio.set_devices(output=device)
+                await audio.set_devices(**{args[0]: device})  # input= or output=
                 self.emit("device", backend=describe(audio.backend))
             elif verb == "volume" and len(args) == 2:
                 call = self._find(args[0])

@@ -232,8 +232,11 @@ async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp
         assert json.loads((tmp_path / "state" / "mctui" / "volumes.json").read_text()) == {
             "default:bravo": -9.0
         }
+        await session.send("device input no-such-mic")  # refused, and the session goes on
+        refused = await session.until(lambda e: e["event"] == "error")
+        assert "no input device matches 'no-such-mic'" in refused["message"], refused
         await session.send("nonsense")
-        await session.until(lambda e: e["event"] == "error")
+        await session.until(lambda e: e["event"] == "error" and e is not refused)
         assert await session.quit() == 0
     finally:
         await session.kill()

@@ -159,6 +159,3 @@ class VoiceProcessor:
         self.frames += 1
         self.cpu_s += time.perf_counter() - started
         return out
-
-    def close(self) -> None:
-        """Nothing to release by hand: the APM's handle goes with the object."""

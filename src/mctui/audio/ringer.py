@@ -47,7 +47,6 @@ class Ringer:
         if cadence not in CADENCES:
             raise ValueError(f"unknown ring cadence {cadence!r}: choose {', '.join(CADENCES)}")
         self.cadence = CADENCES[cadence]
-        self.name = cadence
         self._amplitude = 10.0 ** (volume_db / 20.0) / 2.0  # two tones: their sum peaks here
         self._sample = 0
         self._period = round(self.cadence.period_s * SAMPLE_RATE)

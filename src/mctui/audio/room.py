@@ -4,8 +4,8 @@
 its own speaker played, through ``room_response``: the direct path after a delay (40-150 ms,
 -6 to -12 dB, as a laptop's speakers and mic in a room) and an exponentially decaying tail of
 reflections (about 150 ms to -60 dB). The echo canceller never sees the response; it has to
-find it, as on a laptop. Tests and ``benchmarks/echo.py`` read what the device heard (``echo``,
-``near``) and what it played, and move the delay mid-call (``set_room``).
+find it, as on a laptop. Tests and ``benchmarks/echo.py`` read what the mic heard (``echo``,
+``near``) and move the echo path mid-call (``set_room``).
 """
 
 from __future__ import annotations
@@ -52,14 +52,12 @@ class EchoRoomBackend(ClockedBackend):
         self._position = 0
         self._pending = np.zeros(0, dtype=np.float32)  # echo still to reach the mic
         self.set_room(delay_s, level_db)
-        #: Per device frame: what the mic heard of the talker, of the echo, and what played.
+        #: Per device frame: what the mic heard of the talker, and of the echo.
         self.near: list[Frame] = []
         self.echo: list[Frame] = []
-        self.played: list[Frame] = []
 
     def set_room(self, delay_s: float, level_db: float) -> None:
         """Move the mic or the speaker: the echo path changes from the next frame on."""
-        self.delay_s = delay_s
         self._response = room_response(delay_s, level_db)
         self._fft_size = 1 << int(np.ceil(np.log2(self._response.size + FRAME_SAMPLES)))
         self._response_fft = np.fft.rfft(self._response, self._fft_size)
@@ -85,7 +83,6 @@ class EchoRoomBackend(ClockedBackend):
 
     def write_output(self, frame: Frame) -> None:
         mono = to_mono(frame).astype(np.float64)
-        self.played.append(mono.astype(np.float32))
         size = self._response.size + FRAME_SAMPLES - 1
         heard = np.fft.irfft(np.fft.rfft(mono, self._fft_size) * self._response_fft)[:size]
         if self._pending.size < size:
@@ -96,8 +93,3 @@ class EchoRoomBackend(ClockedBackend):
 
     def echo_delay_ms(self) -> float:
         return float(FRAME_MS)  # the device's own latency: one frame; the room is to be found
-
-    def recorded(self, what: str) -> Frame:
-        """``near``, ``echo`` or ``played`` as one signal."""
-        frames: list[Frame] = getattr(self, what)
-        return np.concatenate(frames) if frames else np.zeros(0, dtype=np.float32)

@@ -5,8 +5,8 @@ session mixes the playout of each ADM holding the speaker at its gain (the user'
 room, then the policy's: a ducked call plays at its duck gain) and gives the microphone frame to
 each ADM holding the mic. Under ``MANUAL`` two calls can hold both at once and really share them.
 
-The mic is cleaned once, here, by one ``VoiceProcessor`` (WebRTC's echo canceller, RNNoise,
-WebRTC's gain control) for every call whose policy wants voice processing; the others get the
+The mic is cleaned once, here, by one ``VoiceProcessor`` (WebRTC's APM: echo canceller, noise
+suppressor, gain control) for every call whose policy wants voice processing; the others get the
 device's frame as it is. The echo canceller's far end is the very mix returned to the device,
 fed every frame in step with the device clock.
 """
@@ -246,28 +246,24 @@ class AudioSession:
             return
         new.on_failure = self._backend_failed
         new.on_error = self._error
+        made = False
         if not choice.rescan:
             try:  # make before break: the old device plays on while the new one opens
                 await new.start(self.process)
+                made = True
             except Exception:  # busy with our own old stream (a hardware device)
                 pass
-            else:
-                old.detach()
-                self._switched = True
-                await self._close_quietly(old)
-                self._notify(f"audio device: {describe(new)}")
-                return
-        # break, then make: PortAudio must rescan (stopping our streams), or the device is busy
         old.detach()
         self._switched = True
         await self._close_quietly(old)
-        if choice.rescan:
-            await asyncio.to_thread(refresh_devices)
-        try:
-            await new.start(self.process)
-        except Exception as exc:
-            await self._fall_back(f"{exc}")
-            return
+        if not made:  # break, then make: PortAudio must rescan (stopping our streams), or busy
+            if choice.rescan:
+                await asyncio.to_thread(refresh_devices)
+            try:
+                await new.start(self.process)
+            except Exception as exc:
+                await self._fall_back(f"{exc}")
+                return
         self._notify(f"audio device: {describe(new)}")
 
     @staticmethod
@@ -293,6 +289,4 @@ class AudioSession:
         for task in [*self._tasks, self._watcher]:
             if task is not None:
                 task.cancel()
-        if self.voice is not None:
-            self.voice.close()
         await self.backend.close()

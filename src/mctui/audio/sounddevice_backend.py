@@ -333,7 +333,7 @@ async def choose_devices(
         input_device = getattr(current, "input_device", None)
     if output_device is None:
         output_device = getattr(current, "output_device", None)
-    wanted = [(d, kind) for d, kind in ((input_device, "input"), (output_device, "output"))]
+    wanted = ((input_device, "input"), (output_device, "output"))
     if all(_known(sd, d, kind) for d, kind in wanted):  # None: there is a default one
         return DeviceChoice(input_device, output_device, rescan=False)
     plugged = await fresh_devices()

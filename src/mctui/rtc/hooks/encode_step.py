@@ -75,10 +75,10 @@ def sender_state(sender: RTCRtpSender) -> SenderState:
 def own_encode_step(sender: RTCRtpSender) -> None:
     """This sender (only) measures its frames' level with ``audio_level_dbov`` and packs RED
     when negotiated. Idempotent."""
-    if sender in _SENDERS:
+    private = sender.__dict__
+    if "_next_encoded_frame" in private:  # this instance has its own step already
         return
     state = sender_state(sender)
-    private = sender.__dict__
 
     async def next_encoded_frame(codec: RTCRtpCodecParameters) -> RTCEncodedFrame | None:
         data = await private["_RTCRtpSender__track"].recv()

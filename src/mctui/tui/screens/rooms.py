@@ -408,20 +408,17 @@ class RoomsScreen(Screen[None]):
         from mctui.audio.sounddevice_backend import fresh_devices
 
         backend = self.client.audio.backend
-        in_use = {
-            "input": getattr(backend, "input_device", None),
-            "output": getattr(backend, "output_device", None),
-        }
-        devices = await fresh_devices()
-        shown = {k: None if v is None else str(v) for k, v in in_use.items()}
-        self.app.push_screen(DeviceScreen(devices, shown), self._device_chosen)
+        in_use: dict[str, str | None] = {}
+        for kind in ("input", "output"):
+            device = getattr(backend, f"{kind}_device", None)
+            in_use[kind] = None if device is None else str(device)
+        self.app.push_screen(DeviceScreen(await fresh_devices(), in_use), self._device_chosen)
 
     async def _device_chosen(self, choice: tuple[str, str] | None) -> None:
         if choice is None:
             return
-        kind, name = choice
-        devices = {"input": name} if kind == "input" else {"output": name}
-        await self._run(self.client.audio.set_devices(**devices))
+        kind, name = choice  # "input" or "output": set_devices's own keywords
+        await self._run(self.client.audio.set_devices(**{kind: name}))
 
     async def action_invite(self) -> None:
         call = self._selected()
