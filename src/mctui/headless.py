@@ -24,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
-from mctui.audio.session import describe
 from mctui.engine import Call, Client
 from mctui.engine.bridge import (
     AudioModeChanged,
@@ -220,11 +219,11 @@ class HeadlessSession:
                 device: int | str = int(name) if name.isdigit() else name
                 audio = client.audio
                 await audio.set_devices(**{args[0]: device})  # input= or output=
-                self.emit("device", backend=describe(audio.backend))
+                self.emit("device", backend=audio.state.devices)
             elif verb == "volume" and len(args) == 2:
                 call = self._find(args[0])
                 if call is not None:
-                    kept = call.set_volume_db(float(args[1]))
+                    kept = await call.set_volume_db(float(args[1]))
                     self.emit("volume", room=call.id, volume_db=kept)
             elif verb in ("end", "invite") and args:
                 call = self._find(args[0])

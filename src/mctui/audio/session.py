@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -43,6 +45,16 @@ def describe(backend: AudioBackend) -> str:
     return f"in {name(getattr(backend, 'input_device', None))} / out " + name(
         getattr(backend, "output_device", None)
     )
+
+
+@dataclass(frozen=True)
+class AudioState:
+    """``client.audio.state``: what the session runs now (read, derived each time)."""
+
+    #: ``on`` while the mic's echo canceller runs, or will for the first call that wants it.
+    echo_cancellation: Literal["on", "off"]
+    #: The devices in use, for a person (``describe``).
+    devices: str
 
 
 class AudioSession:
@@ -73,6 +85,14 @@ class AudioSession:
         self.last_switch_gap_ms: float | None = None
         self._started = False
         self.closed = False
+
+    @property
+    def state(self) -> AudioState:
+        if self.voice is not None:
+            on = self.voice.echo_cancellation
+        else:
+            on = self.echo_cancellation and self.voice_unavailable is None
+        return AudioState("on" if on else "off", describe(self.backend))
 
     # --- ADMs and holds -----------------------------------------------------------------------
 

@@ -408,7 +408,7 @@ class Call:
         if self.state.connection is CallConnection.JOINED and self.state.can_publish:
             await self._send_mute(not enabled)
 
-    def set_volume_db(self, volume_db: float) -> float:
+    async def set_volume_db(self, volume_db: float) -> float:
         """This room's volume in the mix, before ducking (3 dB steps, silence to +12 dB; kept
         for the room across runs). Returns the step kept."""
         self._w.set(CallState.volume_db, self.client.volumes.set(self.cid, volume_db))

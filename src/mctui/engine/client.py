@@ -406,11 +406,10 @@ class Client:
         profile = self.options.audio_configuration_policy or AudioConfigurationPolicy.broadcaster()
         if not profile.voice_processing:
             return profile.name
-        audio = self._audio
-        voice = audio.voice if audio is not None else None
+        audio = self._audio  # not ``self.audio``: reading the label opens no device
         if audio is not None and audio.voice_unavailable:
             return f"{profile.name} unprocessed"
-        on = voice.echo_cancellation if voice is not None else self.options.echo_cancellation
+        on = audio.state.echo_cancellation == "on" if audio else self.options.echo_cancellation
         return f"{profile.name} {'AEC' if on else 'no-AEC'}"
 
     def set_multi_call_audio_policy(self, kind: MultiCallAudioPolicy) -> None:

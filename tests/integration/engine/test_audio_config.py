@@ -58,10 +58,11 @@ async def test_broadcaster_gets_the_apm_hifi_the_raw_mic_and_a_headset_no_cancel
     await alice.make_call(CallType.DEFAULT, "talk").join()
     voice = alice.audio.voice
     assert voice is not None and voice.echo_cancellation and voice.describe() == "AEC+NS+AGC"
+    assert alice.audio.state.echo_cancellation == "on"  # DESIGN.md's client.audio.state
     bob = await make_client("bob", echo_cancellation=False)
     await bob.make_call(CallType.DEFAULT, "talk").join()
     assert bob.audio.voice is not None and bob.audio.voice.describe() == "NS+AGC"
-    assert bob.voice_label == "broadcaster no-AEC"
+    assert bob.voice_label == "broadcaster no-AEC" and bob.audio.state.echo_cancellation == "off"
     carol = await make_client("carol", audio_configuration_policy=AudioConfigurationPolicy.hifi())
     await carol.make_call(CallType.DEFAULT, "talk").join()
     assert carol.audio.voice is None and carol.voice_label == "hifi"

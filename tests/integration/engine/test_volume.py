@@ -44,17 +44,17 @@ async def test_volume_steps_scale_the_room_in_the_mix_before_ducking(media_clien
     await wait_heard(loud, "talker", played=True)
     await asyncio.sleep(1.0)  # past the jitter buffer's start
     unity = await tone_level(device, 440)
-    assert loud.set_volume_db(-7.0) == -6.0  # snapped to the 3 dB step
+    assert await loud.set_volume_db(-7.0) == -6.0  # snapped to the 3 dB step
     assert loud.state.volume_db == -6.0
     assert await tone_level(device, 440) - unity == pytest.approx(-6.0, abs=0.5)
-    loud.set_volume_db(3.0)
+    await loud.set_volume_db(3.0)
     assert await tone_level(device, 440) - unity == pytest.approx(3.0, abs=0.5)
     # a second room takes the focus: "loud" ducks by 18 dB on top of its own +3
     nxt = listener.make_call(CallType.DEFAULT, "next")
     await nxt.join()
     await wait_heard(nxt, "other", played=True)
     assert await tone_level(device, 440) - unity == pytest.approx(3.0 - 18.0, abs=0.5)
-    loud.set_volume_db(step(step(-30.0, -1), 0))  # below the lowest step: silent
+    await loud.set_volume_db(step(step(-30.0, -1), 0))  # below the lowest step: silent
     assert await tone_level(device, 440) < unity - 60
     assert await tone_level(device, 700) > unity - 3  # the focused room is untouched
     # kept for the room, by name, for the next run

@@ -372,16 +372,16 @@ class RoomsScreen(Screen[None]):
             return
         await self._run(call.set_microphone_enabled(not call.state.microphone_enabled))
 
-    def action_volume_up(self) -> None:
-        self._volume(+1)
+    async def action_volume_up(self) -> None:
+        await self._volume(+1)
 
-    def action_volume_down(self) -> None:
-        self._volume(-1)
+    async def action_volume_down(self) -> None:
+        await self._volume(-1)
 
-    def _volume(self, steps: int) -> None:
+    async def _volume(self, steps: int) -> None:
         call = self._selected_or_say("change the volume of")
         if call is not None:
-            kept = call.set_volume_db(volume_step(call.state.volume_db, steps))
+            kept = await call.set_volume_db(volume_step(call.state.volume_db, steps))
             self._say(f"{call.id}: {volume_text(kept).lower() if kept else 'normal volume'}")
 
     async def action_suspend(self) -> None:
