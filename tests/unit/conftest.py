@@ -26,7 +26,7 @@ def _refuse(what: str):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session", autouse=True)
 def _libraries_loaded() -> None:
     """Libraries load once per process, before the guard: ctypes finds libopus with ldconfig."""
-    from mctui.rtc.opus import OpusDecoder
+    from mctui.client_media.opus import OpusDecoder
 
     OpusDecoder()
 

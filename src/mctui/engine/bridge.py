@@ -15,13 +15,8 @@ from typing import Literal
 
 from mctui.engine.call import Call
 from mctui.engine.client import Client
-from mctui.engine.state import (
-    AudioMode,
-    CallConnection,
-    CallState,
-    ClientConnection,
-    ClientState,
-)
+from mctui.engine.client_state import ClientState
+from mctui.engine.state import AudioMode, CallConnection, CallState, ClientConnection
 
 LIVE_CONNECTIONS = (CallConnection.JOINING, CallConnection.JOINED, CallConnection.RECONNECTING)
 

@@ -20,6 +20,7 @@ from typing import assert_never
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.client_media.transport import SendReport
 from mctui.engine.audio_levers import pull_audio_levers
 from mctui.engine.host import CallHost
 from mctui.engine.media import CallMedia
@@ -29,7 +30,6 @@ from mctui.engine.state import AudioMode, CallConnection, CallState, RingInfo, S
 from mctui.engine.types import CallPreferences, CallType, ConnectOptions, Invite, User
 from mctui.errors import CallEndedError, InvalidStateError, MctuiError, NotConnectedError
 from mctui.names import invite_link
-from mctui.rtc.transport import SendReport
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Call:
 
     def __init__(
         self,
-        client: CallHost,
+        client: CallHost[Call],
         call_type: CallType,
         call_id: str,
         preferences: CallPreferences | None = None,

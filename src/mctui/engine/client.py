@@ -26,11 +26,12 @@ from mctui.audio.devices import resolve_backend
 from mctui.audio.ringer import Ringer
 from mctui.audio.session import AudioSession
 from mctui.engine.call import Call
+from mctui.engine.client_state import ClientState
 from mctui.engine.focus import FocusManager
 from mctui.engine.policies import AudioPreview
 from mctui.engine.reconnect import Backoff, wait_before_retry
 from mctui.engine.signaling import SignalingChannel, WebSocketSignaling
-from mctui.engine.state import ClientConnection, ClientState, StateWriter
+from mctui.engine.state import ClientConnection, StateWriter
 from mctui.engine.types import (
     CallPreferences,
     CallType,

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+from mctui.engine.client_state import ClientState
 from mctui.engine.policies import AudioPolicy, AudioPreview, PolicyCall, policy_for
-from mctui.engine.state import AudioMode, ClientState, StateWriter
+from mctui.engine.state import AudioMode, StateWriter
 from mctui.engine.types import ClientOptions, MultiCallAudioPolicy
 from mctui.errors import InvalidStateError
 

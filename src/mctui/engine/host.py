@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -13,13 +13,13 @@ from mctui.engine.types import ClientOptions, User
 from mctui.engine.volumes import RoomVolumes
 from mctui.network import NetworkPolicy
 
-if TYPE_CHECKING:
-    from mctui.engine.call import Call
-
 R = TypeVar("R", bound=BaseModel)
+#: The call type the host takes back (``Call``): generic, so this module need not import the
+#: call that imports it (no import cycle, TYPE_CHECKING included).
+C = TypeVar("C", contravariant=True)
 
 
-class CallHost(Protocol):
+class CallHost(Protocol[C]):
     """What a call needs from its client, and nothing more."""
 
     #: The coordinator's address (``http://host:port``), as this client reaches it.
@@ -48,17 +48,17 @@ class CallHost(Protocol):
     async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
         """One request to the coordinator, its reply parsed into ``reply``."""
 
-    async def set_active_call(self, call: Call) -> None: ...
+    async def set_active_call(self, call: C) -> None: ...
 
-    async def remove_active_call(self, call: Call) -> None: ...
+    async def remove_active_call(self, call: C) -> None: ...
 
-    def take_audio(self, call: Call) -> None:
+    def take_audio(self, call: C) -> None:
         """``call`` takes the audio back (the policy makes room first)."""
 
-    def suspend_by_user(self, call: Call) -> None:
+    def suspend_by_user(self, call: C) -> None:
         """The user suspended ``call`` by hand."""
 
-    def ring_cleared(self, call: Call) -> None:
+    def ring_cleared(self, call: C) -> None:
         """``call`` no longer rings this user."""
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:

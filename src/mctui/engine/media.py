@@ -12,15 +12,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.client_media.factory import create_transport
+from mctui.client_media.transport import MediaTransport, SendReport, SfuSignals
 from mctui.engine.types import ReceiveStats
 from mctui.errors import MctuiError, MediaError, NotConnectedError
-from mctui.rtc.factory import create_transport
-from mctui.rtc.transport import MediaTransport, SendReport, SfuSignals
 
 if TYPE_CHECKING:
     from mctui.engine.host import CallHost
@@ -37,7 +37,7 @@ class CallMedia:
 
     def __init__(
         self,
-        host: CallHost,
+        host: CallHost[Any],
         cid: str,
         on_failure: Callable[[str], None],
         on_holds_changed: Callable[[AudioDeviceModule], None],

@@ -16,14 +16,11 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from mctui.audio.levels import FLOOR_DBFS
 from mctui.engine.observable import Observable
 from mctui.engine.types import ReceiveStats, User
-
-if TYPE_CHECKING:
-    from mctui.engine.call import Call
 
 
 class CallConnection(StrEnum):
@@ -263,34 +260,6 @@ class StateWriter(Generic[S]):
         """One change for group listeners however many fields move within (``batch``)."""
         assert isinstance(self.state, ObservableState)
         return self.state.batch()
-
-
-class ClientState(ObservableState):
-    """``client.state``: the calls, the ring, the focus and the connection."""
-
-    active_calls: ListField[Call] = ListField(
-        [], "Joined (or joining) calls, in the order they were added (async-iterable too)."
-    )
-    incoming_call: Field[Call | None] = Field(None, "The call ringing this user now, if any.")
-    focused_call: Field[Call | None] = Field(
-        None, "The call that most recently took the audio and still holds it fully."
-    )
-    connection: Field[ClientConnection] = Field(ClientConnection.DISCONNECTED)
-    connection_reason: Field[str | None] = Field(
-        None, "Why the connection is reconnecting or was lost (None while all is well)."
-    )
-    reconnect_attempt: Field[int] = Field(
-        0, "The (re)connect attempt under way (1, 2, ...); 0 when connected."
-    )
-    last_outage_s: Field[float | None] = Field(
-        None, "How long the last outage lasted, from losing the connection to every call back."
-    )
-    audio_notice: Field[str | None] = Field(
-        None, "A one-line note about the audio device (e.g. why the null device is in use)."
-    )
-    audio_error: Field[str | None] = Field(
-        None, "The last thing the audio path lost that the user asked for (a recording)."
-    )
 
 
 def _is_suspended(mode: AudioMode) -> bool:

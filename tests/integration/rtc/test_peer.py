@@ -8,9 +8,9 @@ import asyncio
 from helpers import wait_heard
 from mctui import CallType
 from mctui.bots.signals import tone
+from mctui.client_media.playout import PlayoutStream
 from mctui.rtc.hooks.receive_tap import is_taken
 from mctui.rtc.peer import new_peer_connection, open_peer_connections
-from mctui.rtc.playout import PlayoutStream
 from spectrum import band_level_db
 
 

@@ -19,9 +19,11 @@ from aiortc.rtp import RtpPacket
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
+from mctui.client_media.jitter import JitterStats
+from mctui.client_media.playout import PlayoutStream
+from mctui.client_media.transport import MediaTransport, SendReport, SfuSignals, send_report
 from mctui.errors import MediaError
 from mctui.network import NetworkPolicy
-from mctui.rtc.jitter import JitterStats
 from mctui.rtc.peer import (
     SETTLED_STATES,
     PolicyPeerConnection,
@@ -32,9 +34,7 @@ from mctui.rtc.peer import (
     take_audio_packets,
     wait_connected,
 )
-from mctui.rtc.playout import PlayoutStream
 from mctui.rtc.tracks import CaptureTrack
-from mctui.rtc.transport import MediaTransport, SendReport, SfuSignals, send_report
 
 log = logging.getLogger(__name__)
 

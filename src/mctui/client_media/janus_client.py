@@ -10,10 +10,10 @@ from aiortc import RTCSessionDescription
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
+from mctui.client_media.embedded_client import EmbeddedSfuTransport
+from mctui.client_media.transport import SfuSignals
 from mctui.errors import MediaError
-from mctui.rtc.embedded_client import EmbeddedSfuTransport
 from mctui.rtc.peer import answer_as_dtls_server, new_peer_connection, take_audio_packets
-from mctui.rtc.transport import SfuSignals
 
 
 class JanusTransport(EmbeddedSfuTransport):

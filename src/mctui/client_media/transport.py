@@ -14,7 +14,7 @@ from typing import Any
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
-from mctui.rtc.jitter import JitterStats
+from mctui.client_media.jitter import JitterStats
 
 #: Sends an SDP offer to the coordinator for this call: (role, sdp, trickle, restart) -> the SFU's
 #: answer. ``restart``: this offer replaces a connection that failed.

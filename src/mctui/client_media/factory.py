@@ -7,8 +7,8 @@ other: the implementations import the interface, and only this module knows them
 from __future__ import annotations
 
 from mctui import protocol as p
+from mctui.client_media.transport import MediaTransport, NoMediaTransport
 from mctui.network import NetworkPolicy
-from mctui.rtc.transport import MediaTransport, NoMediaTransport
 
 
 def create_transport(sfu: p.SfuInfo, network: NetworkPolicy) -> MediaTransport:
@@ -16,11 +16,11 @@ def create_transport(sfu: p.SfuInfo, network: NetworkPolicy) -> MediaTransport:
     if sfu.kind == "none":
         return NoMediaTransport()
     if sfu.kind == "embedded":
-        from mctui.rtc.embedded_client import EmbeddedSfuTransport
+        from mctui.client_media.embedded_client import EmbeddedSfuTransport
 
         return EmbeddedSfuTransport(network)
     if sfu.kind == "janus":
-        from mctui.rtc.janus_client import JanusTransport
+        from mctui.client_media.janus_client import JanusTransport
 
         return JanusTransport(network)
     raise NotImplementedError(f"SFU kind {sfu.kind!r} is not supported yet")

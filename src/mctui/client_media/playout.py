@@ -14,8 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from mctui.audio.config import FRAME_SAMPLES, Frame
-from mctui.rtc.jitter import AdaptiveJitterBuffer, Decision, JitterStats
-from mctui.rtc.opus import OpusDecoder
+from mctui.client_media.jitter import AdaptiveJitterBuffer, Decision, JitterStats
+from mctui.client_media.opus import OpusDecoder
 
 #: What a stream decodes to unless told: stereo, ``(960, 2)``.
 CHANNELS = 2

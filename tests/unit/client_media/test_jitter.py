@@ -11,9 +11,9 @@ import av
 import numpy as np
 import pytest
 
-from mctui.rtc.jitter import FRAME_TICKS, AdaptiveJitterBuffer, Decision, Pulled
-from mctui.rtc.opus import OpusDecoder
-from mctui.rtc.playout import PlayoutStream
+from mctui.client_media.jitter import FRAME_TICKS, AdaptiveJitterBuffer, Decision, Pulled
+from mctui.client_media.opus import OpusDecoder
+from mctui.client_media.playout import PlayoutStream
 from spectrum import band_level_db, longest_silence_ms
 
 
