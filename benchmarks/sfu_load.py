@@ -99,9 +99,7 @@ class LoadParticipant:
         sig = self.signaling
         sig.set_event_handler(self._on_event)
         await sig.open(issue_token(SECRET, self.user))
-        join = await sig.request(
-            p.JoinCallRequest, p.JoinResult, call_type="default", call_id=self.room
-        )
+        join = await sig.request(p.JoinCallRequest, call_type="default", call_id=self.room)
         self.cid = join.call.cid
         # toward the media server (a Janus elsewhere), else loopback as the coordinator
         self.network = (
@@ -111,13 +109,13 @@ class LoadParticipant:
         publisher.addTransceiver(PacketTrack(self.payloads), direction="sendonly")
         await publisher.setLocalDescription(await publisher.createOffer())
         answer = await sig.request(
-            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="publisher",
+            p.SfuSignalRequest, cid=self.cid, role="publisher",
             sdp=publisher.localDescription.sdp,
         )  # fmt: skip
         await publisher.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
         self.pcs = [publisher]
         if join.sfu.kind == "janus":  # Janus offers the subscriber connection: answer it
-            offer = await sig.request(p.SfuSubscribeRequest, p.SfuOffer, cid=self.cid)
+            offer = await sig.request(p.SfuSubscribeRequest, cid=self.cid)
             if offer.sdp is not None:
                 await self._answer(offer.sdp, offer.track_owners)
             return
@@ -126,7 +124,7 @@ class LoadParticipant:
             subscriber.addTransceiver("audio", direction="recvonly")
         await subscriber.setLocalDescription(await subscriber.createOffer())
         answer = await sig.request(
-            p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="subscriber",
+            p.SfuSignalRequest, cid=self.cid, role="subscriber",
             sdp=subscriber.localDescription.sdp,
         )  # fmt: skip
         self.owners = dict(answer.track_owners)
@@ -145,7 +143,7 @@ class LoadParticipant:
             await pc.setLocalDescription(await pc.createAnswer())
             self.owners = dict(owners)
             await self.signaling.request(
-                p.SfuSignalRequest, p.SfuAnswer, cid=self.cid, role="subscriber",
+                p.SfuSignalRequest, cid=self.cid, role="subscriber",
                 sdp=pc.localDescription.sdp, sdp_type="answer",
             )  # fmt: skip
 

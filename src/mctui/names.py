@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import re
-from typing import get_args
 
-from mctui.protocol import ID_PATTERN, CallTypeName
+from mctui.protocol import ID_PATTERN, CallType
 
-CALL_TYPES: tuple[str, ...] = get_args(CallTypeName)
+CALL_TYPES: tuple[str, ...] = tuple(kind.value for kind in CallType)
 
 ROOM_NAME = re.compile(ID_PATTERN)
 

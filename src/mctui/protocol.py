@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 
-CallTypeName = Literal["default", "livestream", "audio_room"]
+
+class CallType(StrEnum):
+    """What kind of call: who may publish, and what joining does (the engine's ``CallType``)."""
+
+    DEFAULT = "default"
+    LIVESTREAM = "livestream"
+    AUDIO_ROOM = "audio_room"
+
+
+class MemberRole(StrEnum):
+    """A member's role in one call: a ``viewer`` never publishes."""
+
+    HOST = "host"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
 RejectReason = Literal["decline", "busy", "cancel"]
-MemberRole = Literal["host", "member", "viewer"]
 #: Which media server carries a call (``SfuInfo.kind``).
 SfuKindName = Literal["embedded", "janus", "none"]
 ErrorCode = Literal[
@@ -82,7 +97,7 @@ class UserInfo(_Model):
 
 class MemberInfo(_Model):
     user_id: str
-    role: MemberRole = "member"
+    role: MemberRole = MemberRole.MEMBER
 
 
 class IceServerInfo(_Model):
@@ -109,7 +124,7 @@ class SfuInfo(_Model):
 
 class CallInfo(_Model):
     cid: str
-    type: CallTypeName
+    type: CallType
     id: str
     created_by: str
     #: Listed in the answer to ``get_or_create_call`` (for members); a join's answer carries
@@ -125,211 +140,7 @@ def call_cid(call_type: str, call_id: str) -> str:
     return f"{call_type}:{call_id}"
 
 
-# --- requests (client -> server) ----------------------------------------------------------------
-
-
-class _Request(_Model):
-    """What a client sends: strict, an unknown field is a typed ``bad_request``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: int = Field(ge=0)
-
-
-class HelloRequest(_Request):
-    type: Literal["hello"] = "hello"
-    version: int
-    token: str
-    #: A random id the client keeps for its whole life (not per connection). A hello with the
-    #: id of a connection that dropped less than the grace period ago takes over its calls: the
-    #: user stays the same participant and the others see no leave or join.
-    resume: str | None = Field(
-        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
-    )
-
-
-class SfuSubscribeRequest(_Request):
-    """Ask the SFU to send the others' audio (an SFU that makes the subscriber's offer itself,
-    as Janus does): the reply is its offer, or no SDP while nobody publishes; later offers
-    come as ``sfu.offer`` events. Answers go back as ``sfu_signal`` with ``sdp_type`` answer."""
-
-    type: Literal["sfu_subscribe"] = "sfu_subscribe"
-    cid: str
-
-
-#: How long an invite lasts by default, and at least (the server's token lifetime caps it).
-INVITE_TTL_S = 2 * 3600
-MIN_INVITE_TTL_S = 60
-
-
-class ListCallsRequest(_Request):
-    """The room directory: the running calls this connection may join (a guest: its own)."""
-
-    type: Literal["list_calls"] = "list_calls"
-
-
-class CreateInviteRequest(_Request):
-    """A member asks for a guest token for one call: it may join only that call (as a member,
-    or a viewer in a livestream) and cannot end it or ring anyone. The client makes the link."""
-
-    type: Literal["create_invite"] = "create_invite"
-    cid: str
-    ttl_s: int = Field(default=INVITE_TTL_S, ge=MIN_INVITE_TTL_S)
-    name: DisplayName = Field(default="", max_length=64)
-
-
-class PingRequest(_Request):
-    """A keepalive: the client sends one every few seconds and treats a missing reply as a
-    dead connection (a blackholed TCP connection can take minutes to fail by itself)."""
-
-    type: Literal["ping"] = "ping"
-
-
-class GetOrCreateCallRequest(_Request):
-    type: Literal["get_or_create_call"] = "get_or_create_call"
-    call_type: CallTypeName
-    call_id: _IdStr
-    members: list[_IdStr] = []
-    create: bool = True
-
-
-class JoinCallRequest(_Request):
-    type: Literal["join_call"] = "join_call"
-    call_type: CallTypeName
-    call_id: _IdStr
-    create: bool = True
-    #: Set by a client rejoining after its connection dropped: the role it held. Joining a call
-    #: this connection is already in (it resumed) is then not an error but a resync. The role
-    #: itself is never believed: see ``role_claim``.
-    rejoin_role: MemberRole | None = None
-    #: The ``role_claim`` of this user's last join of this call, signed by the server: a call
-    #: that a server restart lost is recreated with each rejoining client in the role its own
-    #: claim names, and nobody else's.
-    role_claim: str | None = Field(default=None, max_length=2048)
-
-
-class LeaveCallRequest(_Request):
-    type: Literal["leave_call"] = "leave_call"
-    cid: str
-
-
-class EndCallRequest(_Request):
-    type: Literal["end_call"] = "end_call"
-    cid: str
-
-
-class RingRequest(_Request):
-    type: Literal["ring"] = "ring"
-    cid: str
-    members: list[_IdStr] = Field(min_length=1)
-
-
-class AcceptCallRequest(_Request):
-    type: Literal["accept_call"] = "accept_call"
-    cid: str
-
-
-class RejectCallRequest(_Request):
-    """A callee declines (``decline``/``busy``), or the caller cancels (``cancel``)."""
-
-    type: Literal["reject_call"] = "reject_call"
-    cid: str
-    reason: RejectReason = "decline"
-
-
-class UpdateMuteRequest(_Request):
-    type: Literal["update_mute"] = "update_mute"
-    cid: str
-    audio_muted: bool
-
-
-class UpdateTokenRequest(_Request):
-    """A fresh token for the same user, mid-session, before (or after) the old one expires."""
-
-    type: Literal["update_token"] = "update_token"
-    token: str = Field(max_length=4096)
-
-
-#: Which of a participant's two SFU connections a message is about.
-class SfuRole(StrEnum):
-    """Which of a participant's two media connections to an SFU: the one it sends on, or the
-    one it receives the others on."""
-
-    PUBLISHER = "publisher"
-    SUBSCRIBER = "subscriber"
-
-
-class SfuSignalRequest(_Request):
-    """SDP for the embedded SFU: an offer for the publisher or subscriber connection."""
-
-    type: Literal["sfu_signal"] = "sfu_signal"
-    cid: str
-    role: SfuRole
-    sdp: str = Field(max_length=60_000)
-    sdp_type: Literal["offer", "answer"] = "offer"
-    #: The offer may leave candidates out (they follow as ``sfu_candidate``), and the client
-    #: takes the SFU's own late candidates as ``sfu.candidate`` events. False: the SDP carries
-    #: every candidate (clients that gather first).
-    trickle: bool = False
-    #: This offer starts a new connection for ``role`` (the old one failed or was lost with
-    #: the signalling): the SFU drops the old one instead of renegotiating it.
-    restart: bool = False
-
-
-class SfuCandidateRequest(_Request):
-    """One trickled ICE candidate for a connection already offered (RFC 8838), or, with
-    ``candidate`` left out, the end of this side's candidates."""
-
-    type: Literal["sfu_candidate"] = "sfu_candidate"
-    cid: str
-    role: SfuRole
-    #: The SDP attribute value: ``candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host``.
-    candidate: str | None = Field(default=None, max_length=512)
-    sdp_mid: str | None = Field(default=None, max_length=32)
-
-
-Request = Annotated[
-    HelloRequest
-    | GetOrCreateCallRequest
-    | JoinCallRequest
-    | LeaveCallRequest
-    | EndCallRequest
-    | RingRequest
-    | AcceptCallRequest
-    | RejectCallRequest
-    | UpdateMuteRequest
-    | UpdateTokenRequest
-    | SfuSignalRequest
-    | SfuCandidateRequest
-    | SfuSubscribeRequest
-    | CreateInviteRequest
-    | ListCallsRequest
-    | PingRequest,
-    Field(discriminator="type"),
-]
-REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
-REQUEST_TYPES: frozenset[str] = frozenset(
-    {
-        "hello",
-        "get_or_create_call",
-        "join_call",
-        "leave_call",
-        "end_call",
-        "ring",
-        "accept_call",
-        "reject_call",
-        "update_mute",
-        "update_token",
-        "sfu_signal",
-        "sfu_candidate",
-        "ping",
-        "sfu_subscribe",
-        "list_calls",
-        "create_invite",
-    }
-)
-
-
-# --- replies ------------------------------------------------------------------------------------
+# --- results (what each request's reply carries) -----------------------------------------------
 
 
 class JoinResult(_Model):
@@ -373,7 +184,7 @@ class RoomInfo(_Model):
     everyone else sees how many."""
 
     cid: str
-    type: CallTypeName
+    type: CallType
     id: str
     participant_count: int
     #: Seconds since the call was created on this server.
@@ -405,10 +216,250 @@ class TokenResult(_Model):
     expires_at: float
 
 
+#: What a reply's result can be.
+ResultModel = (
+    HelloResult
+    | JoinResult
+    | CallResult
+    | SfuAnswer
+    | SfuOffer
+    | CallListResult
+    | InviteResult
+    | EmptyResult
+    | TokenResult
+)
+
+
+# --- requests (client -> server) ----------------------------------------------------------------
+
+
+ResultT = TypeVar("ResultT", bound=_Model)
+
+
+class RequestModel(_Model, Generic[ResultT]):
+    """What a client sends: strict, an unknown field is a typed ``bad_request``. Each request
+    names the model its reply's result is (``HelloRequest(RequestModel[HelloResult])``): the
+    coordinator must return that, and the client parses the reply into it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: int = Field(ge=0)
+
+    @classmethod
+    def result_type(cls) -> type[_Model]:
+        """The result model this request's reply carries (from its ``RequestModel[...]``)."""
+        for base in cls.__mro__:
+            metadata = getattr(base, "__pydantic_generic_metadata__", None)
+            if metadata and metadata["origin"] is RequestModel and metadata["args"]:
+                result: type[_Model] = metadata["args"][0]
+                return result
+        raise TypeError(f"{cls.__name__} does not name its result model")
+
+    @classmethod
+    def type_name(cls) -> str:
+        """This request's ``type`` on the wire."""
+        name: str = cls.model_fields["type"].default
+        return name
+
+
+class HelloRequest(RequestModel[HelloResult]):
+    type: Literal["hello"] = "hello"
+    version: int
+    token: str
+    #: A random id the client keeps for its whole life (not per connection). A hello with the
+    #: id of a connection that dropped less than the grace period ago takes over its calls: the
+    #: user stays the same participant and the others see no leave or join.
+    resume: str | None = Field(
+        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+
+class SfuSubscribeRequest(RequestModel[SfuOffer]):
+    """Ask the SFU to send the others' audio (an SFU that makes the subscriber's offer itself,
+    as Janus does): the reply is its offer, or no SDP while nobody publishes; later offers
+    come as ``sfu.offer`` events. Answers go back as ``sfu_signal`` with ``sdp_type`` answer."""
+
+    type: Literal["sfu_subscribe"] = "sfu_subscribe"
+    cid: str
+
+
+#: How long an invite lasts by default, and at least (the server's token lifetime caps it).
+INVITE_TTL_S = 2 * 3600
+MIN_INVITE_TTL_S = 60
+
+
+class ListCallsRequest(RequestModel[CallListResult]):
+    """The room directory: the running calls this connection may join (a guest: its own)."""
+
+    type: Literal["list_calls"] = "list_calls"
+
+
+class CreateInviteRequest(RequestModel[InviteResult]):
+    """A member asks for a guest token for one call: it may join only that call (as a member,
+    or a viewer in a livestream) and cannot end it or ring anyone. The client makes the link."""
+
+    type: Literal["create_invite"] = "create_invite"
+    cid: str
+    ttl_s: int = Field(default=INVITE_TTL_S, ge=MIN_INVITE_TTL_S)
+    name: DisplayName = Field(default="", max_length=64)
+
+
+class PingRequest(RequestModel[EmptyResult]):
+    """A keepalive: the client sends one every few seconds and treats a missing reply as a
+    dead connection (a blackholed TCP connection can take minutes to fail by itself)."""
+
+    type: Literal["ping"] = "ping"
+
+
+class GetOrCreateCallRequest(RequestModel[CallResult]):
+    type: Literal["get_or_create_call"] = "get_or_create_call"
+    call_type: CallType
+    call_id: _IdStr
+    members: list[_IdStr] = []
+    create: bool = True
+
+
+class JoinCallRequest(RequestModel[JoinResult]):
+    type: Literal["join_call"] = "join_call"
+    call_type: CallType
+    call_id: _IdStr
+    create: bool = True
+    #: Set by a client rejoining after its connection dropped: the role it held. Joining a call
+    #: this connection is already in (it resumed) is then not an error but a resync. The role
+    #: itself is never believed: see ``role_claim``.
+    rejoin_role: MemberRole | None = None
+    #: The ``role_claim`` of this user's last join of this call, signed by the server: a call
+    #: that a server restart lost is recreated with each rejoining client in the role its own
+    #: claim names, and nobody else's.
+    role_claim: str | None = Field(default=None, max_length=2048)
+
+
+class LeaveCallRequest(RequestModel[EmptyResult]):
+    type: Literal["leave_call"] = "leave_call"
+    cid: str
+
+
+class EndCallRequest(RequestModel[EmptyResult]):
+    type: Literal["end_call"] = "end_call"
+    cid: str
+
+
+class RingRequest(RequestModel[EmptyResult]):
+    type: Literal["ring"] = "ring"
+    cid: str
+    members: list[_IdStr] = Field(min_length=1)
+
+
+class AcceptCallRequest(RequestModel[EmptyResult]):
+    type: Literal["accept_call"] = "accept_call"
+    cid: str
+
+
+class RejectCallRequest(RequestModel[EmptyResult]):
+    """A callee declines (``decline``/``busy``), or the caller cancels (``cancel``)."""
+
+    type: Literal["reject_call"] = "reject_call"
+    cid: str
+    reason: RejectReason = "decline"
+
+
+class UpdateMuteRequest(RequestModel[EmptyResult]):
+    type: Literal["update_mute"] = "update_mute"
+    cid: str
+    audio_muted: bool
+
+
+class UpdateTokenRequest(RequestModel[TokenResult]):
+    """A fresh token for the same user, mid-session, before (or after) the old one expires."""
+
+    type: Literal["update_token"] = "update_token"
+    token: str = Field(max_length=4096)
+
+
+#: Which of a participant's two SFU connections a message is about.
+class SfuRole(StrEnum):
+    """Which of a participant's two media connections to an SFU: the one it sends on, or the
+    one it receives the others on."""
+
+    PUBLISHER = "publisher"
+    SUBSCRIBER = "subscriber"
+
+
+class SfuSignalRequest(RequestModel[SfuAnswer]):
+    """SDP for the embedded SFU: an offer for the publisher or subscriber connection."""
+
+    type: Literal["sfu_signal"] = "sfu_signal"
+    cid: str
+    role: SfuRole
+    sdp: str = Field(max_length=60_000)
+    sdp_type: Literal["offer", "answer"] = "offer"
+    #: The offer may leave candidates out (they follow as ``sfu_candidate``), and the client
+    #: takes the SFU's own late candidates as ``sfu.candidate`` events. False: the SDP carries
+    #: every candidate (clients that gather first).
+    trickle: bool = False
+    #: This offer starts a new connection for ``role`` (the old one failed or was lost with
+    #: the signalling): the SFU drops the old one instead of renegotiating it.
+    restart: bool = False
+
+
+class SfuCandidateRequest(RequestModel[EmptyResult]):
+    """One trickled ICE candidate for a connection already offered (RFC 8838), or, with
+    ``candidate`` left out, the end of this side's candidates."""
+
+    type: Literal["sfu_candidate"] = "sfu_candidate"
+    cid: str
+    role: SfuRole
+    #: The SDP attribute value: ``candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host``.
+    candidate: str | None = Field(default=None, max_length=512)
+    sdp_mid: str | None = Field(default=None, max_length=32)
+
+
+Request = Annotated[
+    HelloRequest
+    | GetOrCreateCallRequest
+    | JoinCallRequest
+    | LeaveCallRequest
+    | EndCallRequest
+    | RingRequest
+    | AcceptCallRequest
+    | RejectCallRequest
+    | UpdateMuteRequest
+    | UpdateTokenRequest
+    | SfuSignalRequest
+    | SfuCandidateRequest
+    | SfuSubscribeRequest
+    | CreateInviteRequest
+    | ListCallsRequest
+    | PingRequest,
+    Field(discriminator="type"),
+]
+REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
+#: Every request model, from the union, and their ``type`` names (so a new request is known to
+#: the frame checks and the fuzzer without another list to keep).
+REQUEST_MODELS: tuple[type[RequestModel[Any]], ...] = get_args(get_args(Request)[0])
+REQUEST_TYPES: frozenset[str] = frozenset(model.type_name() for model in REQUEST_MODELS)
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
 class Reply(_Model):
+    """A request's success: ``result`` is its ``result_type()`` as JSON, which the client parses
+    into the model its request named."""
+
     type: Literal["reply"] = "reply"
     id: int
     result: dict[str, Any] = {}
+
+    @classmethod
+    def to(cls, request: RequestModel[Any], result: _Model) -> Reply:
+        """The reply to ``request``; ``result`` must be the very model the request names."""
+        expected = request.result_type()
+        if type(result) is not expected:
+            raise TypeError(
+                f"{request.type_name()!r} replies with {expected.__name__}, "
+                f"not {type(result).__name__}"
+            )
+        return cls(id=request.id, result=result.model_dump(mode="json"))
 
 
 class ErrorReply(_Model):

@@ -48,12 +48,3 @@ def test_call_and_client_touch_no_private_member_of_each_other():
         r"\b(?:call|other|target|from_call|to_call)\.(?:state\.)?_\w+", client_py + focus_py
     )
     assert into_client == [] and into_calls == []
-
-
-def test_no_module_over_600_lines():
-    long = {
-        str(path.relative_to(SRC)): n
-        for path in SRC.rglob("*.py")
-        if (n := len(path.read_text().splitlines())) > 600
-    }
-    assert long == {}

@@ -119,8 +119,7 @@ class Call:
         """Create the call on the server (or fetch it), adding ``members``."""
         result = await self.client.request(
             p.GetOrCreateCallRequest,
-            p.CallResult,
-            call_type=self.type.value,
+            call_type=self.type,
             call_id=self.id,
             members=list(members or []),
             create=create,
@@ -153,8 +152,7 @@ class Call:
                 raise InvalidStateError(f"{self.cid} was left while joining")
             join = await self.client.request(
                 p.JoinCallRequest,
-                p.JoinResult,
-                call_type=self.type.value,
+                call_type=self.type,
                 call_id=self.id,
                 create=create,
             )
@@ -207,12 +205,12 @@ class Call:
         self._reset_local_state()
         if was_live:
             with contextlib.suppress(MctuiError):
-                await self.client.request(p.LeaveCallRequest, p.EmptyResult, cid=self.cid)
+                await self.client.request(p.LeaveCallRequest, cid=self.cid)
         await self.client.remove_active_call(self)
 
     async def end(self) -> None:
         """End the call for everyone (host or creator only), then leave it locally."""
-        await self.client.request(p.EndCallRequest, p.EmptyResult, cid=self.cid)
+        await self.client.request(p.EndCallRequest, cid=self.cid)
         await self._on_ended()
 
     async def _on_ended(self) -> None:
@@ -236,8 +234,8 @@ class Call:
                 return
             try:
                 join = await self.client.request(
-                    p.JoinCallRequest, p.JoinResult,
-                    call_type=self.type.value, call_id=self.id, create=True,
+                    p.JoinCallRequest,
+                    call_type=self.type, call_id=self.id, create=True,
                     rejoin_role=self.state.role or "member",
                     role_claim=self._join.role_claim if self._join is not None else None,
                 )  # fmt: skip
@@ -331,7 +329,7 @@ class Call:
         call as a guest (a viewer in a livestream). Only members may invite; the server signs
         the guest's token, so this works without the server's secret."""
         result = await self.client.request(
-            p.CreateInviteRequest, p.InviteResult, cid=self.cid, ttl_s=ttl_s, name=name
+            p.CreateInviteRequest, cid=self.cid, ttl_s=ttl_s, name=name
         )
         link = invite_link(result.base_url or self.client.url, self.cid, result.token)
         return Invite(link=link, guest_id=result.guest_id, expires_at=result.expires_at)
@@ -346,7 +344,7 @@ class Call:
         self._w.set(CallState.ring_responses, MappingProxyType(fresh))  # a new ring, new answers
         self._w.set(CallState.outgoing_ring, self.state.outgoing_ring | frozenset(members))
         try:
-            await self.client.request(p.RingRequest, p.EmptyResult, cid=self.cid, members=members)
+            await self.client.request(p.RingRequest, cid=self.cid, members=members)
         except BaseException:
             self._w.set(CallState.outgoing_ring, self.state.outgoing_ring - frozenset(members))
             raise
@@ -356,7 +354,7 @@ class Call:
         if self.state.ringing is None:
             raise InvalidStateError(f"{self.cid} is not ringing")
         self._clear_ring()
-        await self.client.request(p.AcceptCallRequest, p.EmptyResult, cid=self.cid)
+        await self.client.request(p.AcceptCallRequest, cid=self.cid)
         await self.join()
 
     async def reject(self, reason: p.RejectReason = "decline") -> None:
@@ -369,7 +367,7 @@ class Call:
                 reason = "cancel"
             else:
                 raise InvalidStateError(f"{self.cid} has no ring to reject")
-            await self.client.request(p.RejectCallRequest, p.EmptyResult, cid=self.cid,
+            await self.client.request(p.RejectCallRequest, cid=self.cid,
                                       reason=reason)  # fmt: skip
         finally:
             await self.client.remove_active_call(self)
@@ -421,9 +419,7 @@ class Call:
 
     async def _send_mute(self, muted: bool) -> None:
         with contextlib.suppress(MctuiError):
-            await self.client.request(
-                p.UpdateMuteRequest, p.EmptyResult, cid=self.cid, audio_muted=muted
-            )
+            await self.client.request(p.UpdateMuteRequest, cid=self.cid, audio_muted=muted)
 
     # --- levers for the focus manager (not for applications: use the methods above) ------------
 

@@ -15,10 +15,8 @@ import time
 from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel
 
 from mctui import protocol as p
 from mctui.audio.config import AudioConfigurationPolicy
@@ -52,10 +50,10 @@ from mctui.errors import (
 )
 from mctui.logs import CONSOLE
 from mctui.network import LOOPBACK, NetworkPolicy
+from mctui.protocol import RequestModel, ResultT
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R", bound=BaseModel)
 SignalingFactory = Callable[[str, float], SignalingChannel]
 LEVEL_EVERY_FRAMES = 2  # participants' levels reach call.state at 25 Hz
 STATS_EVERY_TICKS = 25  # receive counters once a second
@@ -327,16 +325,17 @@ class Client:
     async def update_token(self, token: str) -> None:
         """Hand the server a fresh token for this user, mid-call (before or after the old one
         expires; requests made with an expired token fail with ``AuthError`` saying so)."""
-        await self.request(p.UpdateTokenRequest, p.TokenResult, token=token)
+        await self.request(p.UpdateTokenRequest, token=token)
         self.token = token
 
-    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
-        """Send one request to the coordinator; its reply parsed into ``reply`` (typed errors)."""
+    async def request(self, kind: type[RequestModel[ResultT]], **fields: Any) -> ResultT:
+        """Send one request to the coordinator; its reply parsed into the result model ``kind``
+        names (typed errors)."""
         if self._signaling is None:
             raise NotConnectedError("not connected: call `await client.connect()` first")
         if self.state.connection is ClientConnection.RECONNECTING and self._signaling.closed:
             raise NotConnectedError("reconnecting to the server: try again in a moment")
-        return await self._signaling.request(kind, reply, **fields)
+        return await self._signaling.request(kind, **fields)
 
     @property
     def volumes(self) -> RoomVolumes:
@@ -377,7 +376,7 @@ class Client:
     async def list_calls(self) -> list[p.RoomInfo]:
         """The room directory: the running calls this user may join (a guest: its own), the
         busiest first, with how many are in each and, in calls it is a member of, who."""
-        result = await self.request(p.ListCallsRequest, p.CallListResult)
+        result = await self.request(p.ListCallsRequest)
         return result.calls
 
     def make_call(
@@ -493,4 +492,4 @@ class Client:
 
     async def _reject_busy(self, call: Call) -> None:
         with contextlib.suppress(MctuiError):
-            await self.request(p.RejectCallRequest, p.EmptyResult, cid=call.cid, reason="busy")
+            await self.request(p.RejectCallRequest, cid=call.cid, reason="busy")

@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel
-
 from mctui.audio.session import AudioSession
 from mctui.engine.types import ClientOptions, User
 from mctui.engine.volumes import RoomVolumes
 from mctui.network import NetworkPolicy
+from mctui.protocol import RequestModel, ResultT
 
-R = TypeVar("R", bound=BaseModel)
 #: The call type the host takes back (``Call``): generic, so this module need not import the
 #: call that imports it (no import cycle, TYPE_CHECKING included).
 C = TypeVar("C", contravariant=True)
@@ -45,8 +43,8 @@ class CallHost(Protocol[C]):
     def network_for(self, media_host: str) -> NetworkPolicy:
         """The same, toward a media server at ``media_host`` ("": the coordinator's host)."""
 
-    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
-        """One request to the coordinator, its reply parsed into ``reply``."""
+    async def request(self, kind: type[RequestModel[ResultT]], **fields: Any) -> ResultT:
+        """One request to the coordinator, its reply parsed into the model ``kind`` names."""
 
     async def set_active_call(self, call: C) -> None: ...
 

@@ -122,21 +122,21 @@ class CallMedia:
 
     async def _offer(self, role: p.SfuRole, sdp: str, trickle: bool, restart: bool) -> p.SfuAnswer:
         return await self._host.request(
-            p.SfuSignalRequest, p.SfuAnswer,
+            p.SfuSignalRequest,
             cid=self._cid, role=role, sdp=sdp, sdp_type="offer", trickle=trickle, restart=restart,
         )  # fmt: skip
 
     async def _subscribe(self) -> p.SfuOffer:
-        return await self._host.request(p.SfuSubscribeRequest, p.SfuOffer, cid=self._cid)
+        return await self._host.request(p.SfuSubscribeRequest, cid=self._cid)
 
     async def _answer(self, role: p.SfuRole, sdp: str) -> None:
         await self._host.request(
-            p.SfuSignalRequest, p.SfuAnswer, cid=self._cid, role=role, sdp=sdp, sdp_type="answer"
+            p.SfuSignalRequest, cid=self._cid, role=role, sdp=sdp, sdp_type="answer"
         )
 
     async def _candidate(self, role: p.SfuRole, candidate: str | None, mid: str | None) -> None:
         await self._host.request(
-            p.SfuCandidateRequest, p.EmptyResult,
+            p.SfuCandidateRequest,
             cid=self._cid, role=role, candidate=candidate, sdp_mid=mid,
         )  # fmt: skip
 

@@ -14,10 +14,10 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import aiohttp
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from mctui import protocol as p
 from mctui.errors import (
@@ -30,12 +30,12 @@ from mctui.errors import (
     error_from_code,
 )
 from mctui.names import websocket_url
+from mctui.protocol import RequestModel, ResultT
 from mctui.tls import client_context
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[p.Event], None]
-R = TypeVar("R", bound=BaseModel)
 
 
 class SignalingChannel(ABC):
@@ -62,9 +62,10 @@ class SignalingChannel(ABC):
     def set_closed_handler(self, handler: Callable[[], None]) -> None:
         self._closed_handler = handler
 
-    async def request(self, kind: type[BaseModel], reply: type[R], **fields: Any) -> R:
-        """Send one request of ``kind``; its reply's result parsed into ``reply`` once, here
-        (or a typed error: the server's, or ``BadRequestError`` for a reply we cannot read)."""
+    async def request(self, kind: type[RequestModel[ResultT]], **fields: Any) -> ResultT:
+        """Send one request of ``kind``; its reply's result parsed, once and here, into the
+        model ``kind`` names (or a typed error: the server's, or ``BadRequestError`` for a
+        reply we cannot read)."""
         if self.closed:
             raise NotConnectedError("not connected to the server")
         request_id = next(self._ids)
@@ -81,7 +82,7 @@ class SignalingChannel(ABC):
         finally:
             self._pending.pop(request_id, None)
         try:
-            return reply.model_validate(result)
+            return cast(ResultT, kind.result_type().model_validate(result))
         except ValidationError as exc:
             raise BadRequestError(
                 f"the server's reply to {message.model_fields['type'].default!r} is not "
@@ -138,7 +139,7 @@ class SignalingChannel(ABC):
 
     async def _hello(self, token: str, resume: str | None) -> p.HelloResult:
         result = await self.request(
-            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION, token=token, resume=resume
+            p.HelloRequest, version=p.PROTOCOL_VERSION, token=token, resume=resume
         )
         if self.keepalive_s > 0:
             self._keepalive = asyncio.get_running_loop().create_task(
@@ -155,7 +156,7 @@ class SignalingChannel(ABC):
             await asyncio.sleep(interval)
             try:
                 async with asyncio.timeout(interval):
-                    await self.request(p.PingRequest, p.EmptyResult)
+                    await self.request(p.PingRequest)
             except (TimeoutError, RequestTimeoutError):
                 self._on_closed(f"no answer from the server for {interval:g} s")
                 return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.display import safe_name
 from mctui.network import IceServer
+from mctui.protocol import CallType as CallType  # the wire enum is the engine one
 
 if TYPE_CHECKING:
     from mctui.audio.devices import BackendSpec
@@ -26,12 +27,6 @@ class User:
         """The name to show a person: someone else chose it, so controls are made visible,
         bidi overrides dropped and the width cut to 32 terminal cells (``mctui.display``)."""
         return safe_name(self.name or self.id)
-
-
-class CallType(StrEnum):
-    DEFAULT = "default"
-    LIVESTREAM = "livestream"
-    AUDIO_ROOM = "audio_room"
 
 
 class MultiCallAudioPolicy(StrEnum):

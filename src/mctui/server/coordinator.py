@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -246,7 +245,7 @@ class Coordinator:
             request = validate_request(data)
             self.tally.messages[request.type] += 1
             result = await self._dispatch(session, request)
-            session.send(p.Reply(id=request.id, result=result))
+            session.send(p.Reply.to(request, result))
         except MctuiError as exc:
             code = exc.code if exc.code in _ERROR_CODES else "internal"
             self.tally.errors[code] += 1
@@ -259,7 +258,7 @@ class Coordinator:
                 p.ErrorReply(id=request_id, code="internal", message="internal server error")
             )
 
-    async def _dispatch(self, session: Session, request: p.Request) -> dict[str, Any]:
+    async def _dispatch(self, session: Session, request: p.Request) -> p.ResultModel:
         if isinstance(request, p.HelloRequest):
             if session.user is not None:
                 raise InvalidStateError(
@@ -272,21 +271,21 @@ class Coordinator:
                     f" version {p.PROTOCOL_VERSION}: upgrade the older side"
                 )
             user, resumed = self.authenticate(session, request.token, request.resume)
-            return {"user": user.model_dump(), "version": p.PROTOCOL_VERSION, "resumed": resumed}
+            return p.HelloResult(user=user, version=p.PROTOCOL_VERSION, resumed=resumed)
         if isinstance(request, p.UpdateTokenRequest):
             return self._update_token(session, request.token)
         user = self._require_user(session)
         self._check_scope(session, request)
         match request:
             case p.PingRequest():
-                return {}
+                return p.EmptyResult()
             case p.GetOrCreateCallRequest():
                 create = request.create and session.scope is None  # guests never create calls
                 call = self._get_or_create(user, request.call_type, request.call_id, create)
                 self._add_members(call, user, request.members)
-                return {"call": call.info(for_member=user.id in call.members).model_dump()}
+                return p.CallResult(call=call.info(for_member=user.id in call.members))
             case p.JoinCallRequest():
-                return (await self._join(session, user, request)).model_dump()
+                return await self._join(session, user, request)
             case p.LeaveCallRequest():
                 call = self._call(request.cid)
                 if session.key not in call.participants:
@@ -294,19 +293,19 @@ class Coordinator:
                 await self._remove_participant(call, session)
                 if call.created_by == user.id or not self._user_joined(call, user.id):
                     self.rings.cancel_by(call, user)
-                return {}
+                return p.EmptyResult()
             case p.EndCallRequest():
                 await self._end(user, self._call(request.cid))
-                return {}
+                return p.EmptyResult()
             case p.RingRequest():
                 self._ring(user, self._call(request.cid), request.members)
-                return {}
+                return p.EmptyResult()
             case p.AcceptCallRequest():
                 self.rings.accept(user, self._call(request.cid))
-                return {}
+                return p.EmptyResult()
             case p.RejectCallRequest():
                 self.rings.reject(user, self._call(request.cid), request.reason)
-                return {}
+                return p.EmptyResult()
             case p.UpdateMuteRequest():
                 call = self._call(request.cid)
                 participant = call.participants.get(session.key)
@@ -317,7 +316,7 @@ class Coordinator:
                     cid=call.cid, user=user, audio_muted=request.audio_muted
                 )
                 self._send_to_participants(call, event, exclude=session)
-                return {}
+                return p.EmptyResult()
             case p.SfuSignalRequest():
                 call = self._media_call(session, request.cid)
                 if len(request.sdp) > self.limits.max_sdp_bytes:
@@ -329,11 +328,11 @@ class Coordinator:
             case p.SfuCandidateRequest():
                 call = self._media_call(session, request.cid)
                 await self.sfu.add_candidate(session, call, request)
-                return {}
+                return p.EmptyResult()
             case p.SfuSubscribeRequest():
                 return await self.sfu.subscribe(session, self._media_call(session, request.cid))
             case p.ListCallsRequest():
-                return room_directory(self.calls.values(), user.id, session.scope).model_dump()
+                return room_directory(self.calls.values(), user.id, session.scope)
             case p.CreateInviteRequest():
                 call = self._call(request.cid)
                 return create_invite(self._secret, self.limits, session, user, call, request)
@@ -351,7 +350,7 @@ class Coordinator:
     def _verify(self, token: str | None) -> TokenClaims:
         return verify_claims(self._secret, token, max_lifetime_s=self.limits.max_token_lifetime_s)
 
-    def _update_token(self, session: Session, token: str) -> dict[str, Any]:
+    def _update_token(self, session: Session, token: str) -> p.TokenResult:
         """Accepted even after the old token expired, for the same user and scope only."""
         if session.user is None:
             raise AuthError("not authenticated: send 'hello' with a valid token first")
@@ -359,7 +358,7 @@ class Coordinator:
         if claims.user_id != session.user.id or claims.call != session.scope:
             raise PermissionDeniedError("a new token must be for the same user and scope")
         session.expires_at = claims.expires_at
-        return {"expires_at": claims.expires_at}
+        return p.TokenResult(expires_at=claims.expires_at)
 
     def _check_scope(self, session: Session, request: p.Request) -> None:
         """A call-scoped (guest) token may act only on its call, and never end it, ring or add
@@ -395,7 +394,7 @@ class Coordinator:
         return any(part.user.id == user_id for part in call.participants.values())
 
     def _get_or_create(
-        self, user: p.UserInfo, call_type: p.CallTypeName, call_id: str, create: bool
+        self, user: p.UserInfo, call_type: p.CallType, call_id: str, create: bool
     ) -> CallRecord:
         cid = p.call_cid(call_type, call_id)
         call = self.calls.get(cid)
@@ -410,7 +409,7 @@ class Coordinator:
             if call is not None and not call.ended:
                 self._close_count(call)
             call = CallRecord(type=call_type, id=call_id, created_by=owner)
-            call.members[owner] = "host"
+            call.members[owner] = p.MemberRole.HOST
             self.calls[cid] = call
             self._owners[cid] = owner
             self._owners.move_to_end(cid)
@@ -452,7 +451,9 @@ class Coordinator:
                 f"{call.cid} has {len(call.members)} members; adding {len(new)} would pass "
                 f"the {self.limits.max_members_per_call} this server allows"
             )
-        default_role: p.MemberRole = "viewer" if call.type == "livestream" else "member"
+        default_role: p.MemberRole = (
+            p.MemberRole.VIEWER if call.type is p.CallType.LIVESTREAM else p.MemberRole.MEMBER
+        )
         for member in new:
             call.members[member] = default_role
 
@@ -486,7 +487,9 @@ class Coordinator:
         if claimed is not None:
             self._restore_role(call, user, claimed, created=not existed)
         if user.id not in call.members:
-            call.members[user.id] = "viewer" if call.type == "livestream" else "member"
+            call.members[user.id] = (
+                p.MemberRole.VIEWER if call.type is p.CallType.LIVESTREAM else p.MemberRole.MEMBER
+            )
         role = call.members[user.id]
         call.participants[session.key] = Participant(session, user, role)
         self._session_calls.setdefault(session.key, set()).add(call.cid)
@@ -520,10 +523,12 @@ class Coordinator:
         if created:
             call.restoring_until = now + self.limits.reconnect_grace_s
             call.members[user.id] = role
-            call.owner_known = role == "host"
+            call.owner_known = role is p.MemberRole.HOST
         elif now < call.restoring_until and user.id not in call.members:
             call.members[user.id] = role
-            if role == "host" and not call.owner_known:  # the creator is back: it owns the call
+            if (
+                role is p.MemberRole.HOST and not call.owner_known
+            ):  # the creator is back: it owns the call
                 self._close_count(call)
                 call.created_by, call.owner_known = user.id, True
                 self._owners[call.cid] = user.id
@@ -543,7 +548,7 @@ class Coordinator:
 
     async def _end(self, user: p.UserInfo, call: CallRecord) -> None:
         creator = call.created_by == user.id and call.owner_known
-        if not creator and call.members.get(user.id) != "host":
+        if not creator and call.members.get(user.id) is not p.MemberRole.HOST:
             raise PermissionDeniedError(f"only the host or creator can end {call.cid}")
         if call.ended:
             return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError as AiortcInvalidStateError
@@ -100,7 +100,7 @@ class EmbeddedSfu:
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         if request.sdp_type != "offer":
             raise BadRequestError("the embedded SFU only takes offers from clients")
         if not request.sdp.startswith("v=0") or "\nm=audio " not in request.sdp:
@@ -175,7 +175,7 @@ class EmbeddedSfu:
         if pc is not None:
             await close_peer_connection(pc)
 
-    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+    async def subscribe(self, session: Session, call: CallRecord) -> p.SfuOffer:
         raise BadRequestError("the embedded SFU takes the subscriber's offer: send sfu_signal")
 
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
@@ -236,7 +236,7 @@ class EmbeddedSfu:
 
     async def _publisher_offer(
         self, room: SfuRoom, peer: SfuPeer, sdp: str, trickle: bool
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         pc = peer.publisher
         if pc is None:
             pc = self._new_pc(peer, room.cid, p.SfuRole.PUBLISHER, trickle)
@@ -251,11 +251,11 @@ class EmbeddedSfu:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         take_audio_packets(pc, lambda _t, packet: self._forward(room, peer, packet))
         await pc.setLocalDescription(await pc.createAnswer())
-        return {"sdp": self._answer_sdp(pc), "sdp_type": "answer"}
+        return p.SfuAnswer(sdp=self._answer_sdp(pc))
 
     async def _subscriber_offer(
         self, room: SfuRoom, peer: SfuPeer, sdp: str, trickle: bool
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         pc = peer.subscriber
         if pc is None:
             pc = self._new_pc(peer, room.cid, p.SfuRole.SUBSCRIBER, trickle)
@@ -270,11 +270,7 @@ class EmbeddedSfu:
                 peer.slots[mid] = relay
         self._assign_slots(room, peer)
         await pc.setLocalDescription(await pc.createAnswer())
-        return {
-            "sdp": self._answer_sdp(pc),
-            "sdp_type": "answer",
-            "track_owners": peer.owners(),
-        }
+        return p.SfuAnswer(sdp=self._answer_sdp(pc), track_owners=peer.owners())
 
     def _answer_sdp(self, pc: PolicyPeerConnection) -> str:
         return announce_sdp(pc.local_sdp(), self.network.announce)

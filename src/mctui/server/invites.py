@@ -22,7 +22,7 @@ def create_invite(
     user: p.UserInfo,
     call: CallRecord,
     request: p.CreateInviteRequest,
-) -> dict[str, object]:
+) -> p.InviteResult:
     """A guest token for ``call``, for a member of it (a guest cannot invite others), living
     at most as long as the server lets any token live."""
     if session.scope is not None:
@@ -38,4 +38,4 @@ def create_invite(
     result = p.InviteResult(
         token=token, guest_id=guest_id, expires_at=time.time() + ttl, base_url=limits.public_url
     )
-    return result.model_dump()
+    return result

@@ -189,7 +189,7 @@ class JanusSfu:
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         participant = call.participants[session.key]
         room, peer = self._peer(session, call)
         try:
@@ -211,13 +211,13 @@ class JanusSfu:
                 await janus.request(
                     peer.subscriber, {"request": "start"}, {"type": "answer", "sdp": request.sdp}
                 )
-                return {"sdp": "", "sdp_type": "answer"}
+                return p.SfuAnswer(sdp="")
         except JanusError as exc:
             raise MediaError(str(exc)) from exc
 
     async def _publish(
         self, janus: JanusSession, room: JanusRoom, peer: JanusPeer, sdp: str, restart: bool
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         if restart and peer.publisher is not None:
             await self._drop_publisher(janus, room, peer)
         if peer.publisher is None:
@@ -236,9 +236,9 @@ class JanusSfu:
             raise MediaError("Janus answered the publisher offer without an SDP")
         # The others subscribe when the room's monitor hears of the new publisher: Janus
         # announces it once its media is up, and refuses subscriptions before ("No such feed").
-        return {"sdp": jsep["sdp"], "sdp_type": "answer"}
+        return p.SfuAnswer(sdp=jsep["sdp"])
 
-    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+    async def subscribe(self, session: Session, call: CallRecord) -> p.SfuOffer:
         room, peer = self._peer(session, call)
         peer.wants = True
         try:
@@ -249,9 +249,9 @@ class JanusSfu:
                     peer.subscriber, peer.feeds = None, set()
                 feeds = [f for f, user in room.feeds.items() if user != peer.user_id]
                 if not feeds:
-                    return {"sdp": None, "track_owners": {}}
+                    return p.SfuOffer()
                 offer, owners = await self._subscribe(janus, room, peer, feeds)
-                return {"sdp": offer, "track_owners": owners}
+                return p.SfuOffer(sdp=offer, track_owners=owners)
         except JanusError as exc:
             raise MediaError(str(exc)) from exc
 

@@ -11,7 +11,7 @@ import itertools
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -57,7 +57,7 @@ class SfuBackend(Protocol):
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]: ...
+    ) -> p.SfuAnswer: ...
 
     async def add_candidate(
         self, session: Session, call: CallRecord, request: p.SfuCandidateRequest
@@ -68,7 +68,7 @@ class SfuBackend(Protocol):
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
         """A client resumed on a new connection: ``new`` now owns ``old``'s media in ``call``."""
 
-    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+    async def subscribe(self, session: Session, call: CallRecord) -> p.SfuOffer:
         """For an SFU that offers the subscriber connection itself: its first offer."""
 
     async def close(self) -> None: ...
@@ -84,7 +84,7 @@ class NoSfu:
 
     async def signal(
         self, session: Session, call: CallRecord, request: p.SfuSignalRequest
-    ) -> dict[str, Any]:
+    ) -> p.SfuAnswer:
         raise InvalidStateError("this server has no SFU")
 
     async def add_candidate(
@@ -98,7 +98,7 @@ class NoSfu:
     def session_replaced(self, old: Session, new: Session, call: CallRecord) -> None:
         return None
 
-    async def subscribe(self, session: Session, call: CallRecord) -> dict[str, Any]:
+    async def subscribe(self, session: Session, call: CallRecord) -> p.SfuOffer:
         raise InvalidStateError("this server has no SFU")
 
     async def close(self) -> None:
@@ -123,7 +123,7 @@ class PendingRing:
 
 @dataclass
 class CallRecord:
-    type: p.CallTypeName
+    type: p.CallType
     id: str
     created_by: str
     members: dict[str, p.MemberRole] = field(default_factory=dict)
@@ -143,10 +143,17 @@ class CallRecord:
     def cid(self) -> str:
         return p.call_cid(self.type, self.id)
 
+    @property
+    def default_role(self) -> p.MemberRole:
+        """What a member added or joining without a role gets: a livestream's audience views."""
+        if self.type is p.CallType.LIVESTREAM:
+            return p.MemberRole.VIEWER
+        return p.MemberRole.MEMBER
+
     def can_publish(self, role: p.MemberRole) -> bool:
-        if self.type == "livestream":
-            return role == "host"
-        return role in ("host", "member")
+        if self.type is p.CallType.LIVESTREAM:
+            return role is p.MemberRole.HOST
+        return role in (p.MemberRole.HOST, p.MemberRole.MEMBER)
 
     def info(self, for_member: bool = True, *, list_members: bool = True) -> p.CallInfo:
         """The call as the coordinator tells it; only members see who is in it, and only

@@ -10,7 +10,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import cast, get_args
 
 import jwt
 
@@ -114,9 +113,9 @@ def verify_role_claim(secret: str, claim: str | None, user_id: str, cid: str) ->
     if claims.get("typ") != ROLE_CLAIM_TYPE or claims.get("sub") != user_id:
         return None
     role = claims.get("role")
-    if claims.get("cid") != cid or role not in get_args(MemberRole):
+    if claims.get("cid") != cid or role not in set(MemberRole):
         return None
-    return cast(MemberRole, role)
+    return MemberRole(role)
 
 
 def issue_guest_token(

@@ -84,7 +84,7 @@ async def test_a_restart_gives_each_rejoining_client_its_own_role_back() -> None
         client: Client, role: p.MemberRole | None, claim: str | None = None
     ) -> p.JoinResult:
         return await client.request(
-            p.JoinCallRequest, p.JoinResult, call_type="livestream", call_id="show",
+            p.JoinCallRequest, call_type="livestream", call_id="show",
             rejoin_role=role, role_claim=claim,
         )  # fmt: skip
 
@@ -94,7 +94,7 @@ async def test_a_restart_gives_each_rejoining_client_its_own_role_back() -> None
         for client in (host, viewer):
             joined = await rejoin(client, None)
             claims[client.user.id] = joined.role_claim
-            await client.request(p.LeaveCallRequest, p.EmptyResult, cid="livestream:show")
+            await client.request(p.LeaveCallRequest, cid="livestream:show")
         seen: dict[str, list[str]] = {c.user.id: [] for c in clients}
         for client in clients:
             client.state.observe("connection").listen(
@@ -106,20 +106,20 @@ async def test_a_restart_gives_each_rejoining_client_its_own_role_back() -> None
         for client in clients:
             await wait_until(client.state, "connection", lambda c, s=seen[client.user.id]: (  # type: ignore[misc]
                 c.value == "connected" and "reconnecting" in s), 15)  # fmt: skip
-        first = await rejoin(viewer, "host", claims["viewer"])
+        first = await rejoin(viewer, p.MemberRole.HOST, claims["viewer"])
         assert (first.role, first.can_publish) == ("viewer", False)
-        again = await rejoin(viewer, "viewer")  # a resumed client's resync: no error
+        again = await rejoin(viewer, p.MemberRole.VIEWER)  # a resumed client's resync: no error
         assert again.role == "viewer"
-        second = await rejoin(host, "host", claims["host"])
+        second = await rejoin(host, p.MemberRole.HOST, claims["host"])
         assert (second.role, second.can_publish) == ("host", True)
-        third = await rejoin(late, "host", claims["host"])  # the host's claim, stolen
+        third = await rejoin(late, p.MemberRole.HOST, claims["host"])  # the host's claim, stolen
         assert third.role == "viewer"
         try:
-            await viewer.request(p.EndCallRequest, p.EmptyResult, cid="livestream:show")
+            await viewer.request(p.EndCallRequest, cid="livestream:show")
             raise AssertionError("a viewer who recreated the call could end it")
         except PermissionDeniedError:
             pass
-        await host.request(p.EndCallRequest, p.EmptyResult, cid="livestream:show")
+        await host.request(p.EndCallRequest, cid="livestream:show")
     finally:
         for client in clients:
             await client.disconnect()

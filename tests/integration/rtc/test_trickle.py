@@ -51,11 +51,11 @@ def _spy(client: Client) -> list[tuple[float, str, dict[str, Any]]]:
     sent: list[tuple[float, str, dict[str, Any]]] = []
     request = client.request
 
-    async def spying(kind: Any, reply: Any, **fields: Any) -> Any:
-        sent.append((time.monotonic(), kind.model_fields["type"].default, fields))
-        return await request(kind, reply, **fields)
+    async def spying(kind: Any, **fields: Any) -> Any:
+        sent.append((time.monotonic(), kind.type_name(), fields))
+        return await request(kind, **fields)
 
-    client.request = spying  # type: ignore[method-assign]
+    client.request = spying  # type: ignore[method-assign,assignment]
     return sent
 
 
@@ -118,7 +118,7 @@ async def test_a_bad_candidate_is_a_typed_error_and_the_call_goes_on(media_clien
     await call.join()
     with pytest.raises(BadRequestError, match="not an ICE candidate"):
         await user.request(
-            p.SfuCandidateRequest, p.EmptyResult,
+            p.SfuCandidateRequest,
             cid=call.cid, role="publisher", candidate="candidate:garbage", sdp_mid="0",
         )  # fmt: skip
     await wait_heard(call, "tone")

@@ -66,7 +66,7 @@ async def test_a_call_scoped_token_joins_only_its_call_and_cannot_end_or_ring(ma
         with pytest.raises(PermissionDeniedError, match="cannot end"):
             await mine.end()
         with pytest.raises(PermissionDeniedError, match="cannot end calls or ring"):
-            await guest.request(p.RingRequest, p.EmptyResult, cid="default:meet", members=["x"])
+            await guest.request(p.RingRequest, cid="default:meet", members=["x"])
     finally:
         await guest.disconnect()
 
@@ -83,7 +83,7 @@ async def test_a_livestream_viewer_cannot_publish(sfu_server):
         offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
         with pytest.raises(PermissionDeniedError, match="cannot publish"):
             await viewer.request(
-                p.SfuSignalRequest, p.SfuAnswer, cid="livestream:show", role="publisher", sdp=offer
+                p.SfuSignalRequest, cid="livestream:show", role="publisher", sdp=offer
             )
     finally:
         await viewer.disconnect()
@@ -130,7 +130,7 @@ async def test_limits_are_typed_refusals(strict_server):
             await first.make_call(CallType.DEFAULT, "room0").join()
         with pytest.raises(MessageTooLargeError, match="SDP of"):
             await bob.request(
-                p.SfuSignalRequest, p.SfuAnswer, cid="default:room0", role="publisher",
+                p.SfuSignalRequest, cid="default:room0", role="publisher",
                 sdp="v=0\r\n" + "a=x\r\n" * 400,
             )  # fmt: skip
         with pytest.raises(AuthError, match="lives too long"):
@@ -158,9 +158,7 @@ async def test_flooding_is_rate_limited_and_the_connection_recovers(strict_serve
     # an mctui client flooding the same way gets the refusal as its typed error
     flooder = await connected(strict_server.url, "flood2")
     try:
-        requests = [
-            flooder.request(p.LeaveCallRequest, p.EmptyResult, cid="x:y") for _ in range(60)
-        ]
+        requests = [flooder.request(p.LeaveCallRequest, cid="x:y") for _ in range(60)]
         outcomes = await asyncio.gather(*requests, return_exceptions=True)
         assert any(isinstance(o, RateLimitedError) for o in outcomes), outcomes[:3]
     finally:
@@ -276,13 +274,13 @@ async def test_nobody_becomes_host_of_an_empty_call_by_claiming_the_role(
 
     async def join(client: Client, **fields: object) -> p.JoinResult:
         return await client.request(
-            p.JoinCallRequest, p.JoinResult, call_type=call_type, call_id="stage", **fields
+            p.JoinCallRequest, call_type=call_type, call_id="stage", **fields
         )
 
     first = await join(alice)
     assert first.role == "host" or call_type == "default"
     cid = f"{call_type}:stage"
-    await alice.request(p.LeaveCallRequest, p.EmptyResult, cid=cid)
+    await alice.request(p.LeaveCallRequest, cid=cid)
     assert cid not in server.coordinator.calls
     forged = issue_role_claim("another-secret-0123456789abcdef-xyz", "mallory", cid, "host")
     user_token = issue_token(SECRET, "mallory")
@@ -291,12 +289,12 @@ async def test_nobody_becomes_host_of_an_empty_call_by_claiming_the_role(
     for claim in (None, first.role_claim, forged, user_token, typ_less):
         taken = await join(mallory, rejoin_role="host", role_claim=claim)
         assert taken.role != "host" and (call_type == "default") == taken.can_publish
-        await mallory.request(p.LeaveCallRequest, p.EmptyResult, cid=cid)
+        await mallory.request(p.LeaveCallRequest, cid=cid)
     await join(mallory, rejoin_role="host")
     back = await join(alice, rejoin_role="host", role_claim=first.role_claim)
     assert back.role == first.role
     with pytest.raises(PermissionDeniedError):
-        await mallory.request(p.EndCallRequest, p.EmptyResult, cid=cid)
+        await mallory.request(p.EndCallRequest, cid=cid)
     assert sorted(x.user.id for x in server.coordinator.calls[cid].participants.values()) == [
         "alice",
         "mallory",

@@ -146,7 +146,7 @@ async def test_a_guest_cannot_add_members_and_nobody_passes_the_member_limit(mak
     guest = await connected(server.url, "g1", issue_token(SECRET, "g1", call="default:crowd"))
     try:
         with pytest.raises(PermissionDeniedError, match="cannot add members"):
-            await guest.request(p.GetOrCreateCallRequest, p.CallResult, call_type="default",
+            await guest.request(p.GetOrCreateCallRequest, call_type="default",
                                 call_id="crowd", members=["x1"])  # fmt: skip
     finally:
         await guest.disconnect()
@@ -157,7 +157,7 @@ async def test_a_guest_cannot_add_members_and_nobody_passes_the_member_limit(mak
     with pytest.raises(LimitReachedError, match="members"):
         await room.get_or_create(members=["one-too-many"])
     joiner = await make_client("m7")
-    joined = await joiner.request(p.JoinCallRequest, p.JoinResult, call_type="default",
+    joined = await joiner.request(p.JoinCallRequest, call_type="default",
                                   call_id="crowd")  # fmt: skip
     assert joined.call.members == [] and joined.call.member_count == limit
     assert [u.id for u in joined.call.participants] == ["owner", "m7"]
@@ -219,7 +219,7 @@ async def test_version_mismatch_is_a_typed_error(raw, server):
 
     class OldClient(WebSocketSignaling):
         async def _hello(self, token: str, resume: str | None) -> p.HelloResult:
-            await self.request(p.HelloRequest, p.HelloResult, version=999, token=token)
+            await self.request(p.HelloRequest, version=999, token=token)
             raise AssertionError("the server accepted version 999")
 
     signaling = OldClient(server.url)
@@ -246,7 +246,7 @@ async def test_non_member_cannot_accept_someone_elses_ring(make_client):
     await wait_until(alice.state, "incoming_call", lambda c: c is not None)
     stolen = mallory.make_call(CallType.DEFAULT, "private")
     with pytest.raises(NotAMemberError):  # the raw request, past any client-side check
-        await mallory.request(p.AcceptCallRequest, p.EmptyResult, cid=stolen.cid)
+        await mallory.request(p.AcceptCallRequest, cid=stolen.cid)
     assert alice.state.incoming_call is not None  # alice's ring is untouched
     await alice.state.incoming_call.accept()
 
@@ -317,7 +317,7 @@ async def test_a_second_hello_on_a_connection_is_refused(make_client):
     alice = await make_client("alice")
     with pytest.raises(InvalidStateError, match="one identity per connection"):
         await alice.request(
-            p.HelloRequest, p.HelloResult, version=p.PROTOCOL_VERSION,
+            p.HelloRequest, version=p.PROTOCOL_VERSION,
             token=issue_token(SECRET, "mallory"),
         )  # fmt: skip
     assert (await alice.make_call(CallType.DEFAULT, "mine").get_or_create()).created_by == "alice"
@@ -346,15 +346,13 @@ async def test_malformed_sdp_is_bad_request_and_leaves_no_peer_connection(sfu_se
     client = Client(sfu_server.url, User("sdp"), issue_token(SECRET, "sdp"))
     await client.connect()
     try:
-        await client.request(
-            p.JoinCallRequest, p.JoinResult, call_type="default", call_id="sdp-room"
-        )
+        await client.request(p.JoinCallRequest, call_type="default", call_id="sdp-room")
         before = len(open_peer_connections())
         for sdp in ("v=0\r\nnonsense", "", "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"):
             for role in ("publisher", "subscriber"):
                 with pytest.raises(BadRequestError):
                     await client.request(
-                        p.SfuSignalRequest, p.SfuAnswer, cid="default:sdp-room", role=role, sdp=sdp
+                        p.SfuSignalRequest, cid="default:sdp-room", role=role, sdp=sdp
                     )
         assert len(open_peer_connections()) == before
     finally:
@@ -455,23 +453,23 @@ async def test_an_offer_aiortc_would_take_but_cannot_use_is_refused_at_once(sfu_
     client = Client(sfu_server.url, User("sdp"), issue_token(SECRET, "sdp"))
     await client.connect()
     try:
-        await client.request(p.JoinCallRequest, p.JoinResult, call_type="default",
+        await client.request(p.JoinCallRequest, call_type="default",
                              call_id="offers")  # fmt: skip
         before = len(open_peer_connections())
         for why, sdp in broken.items():
             assert sdp != good, why
             for role in ("publisher", "subscriber"):
                 with pytest.raises(BadRequestError, match="cannot be used"):
-                    await client.request(p.SfuSignalRequest, p.SfuAnswer, cid="default:offers",
+                    await client.request(p.SfuSignalRequest, cid="default:offers",
                                          role=role, sdp=sdp)  # fmt: skip
         assert len(open_peer_connections()) == before
-        answer = await client.request(p.SfuSignalRequest, p.SfuAnswer, cid="default:offers",
+        answer = await client.request(p.SfuSignalRequest, cid="default:offers",
                                       role="publisher", sdp=good)  # fmt: skip
         assert answer.sdp.startswith("v=0")
         for bad in ("candidate:1 1 udp 2130706431 999.1.1.1 5000 typ host",
                     "candidate:1 1 udp 2130706431 127.0.0.1 99999 typ host"):  # fmt: skip
             with pytest.raises(BadRequestError, match=r"address|port"):
-                await client.request(p.SfuCandidateRequest, p.EmptyResult, cid="default:offers",
+                await client.request(p.SfuCandidateRequest, cid="default:offers",
                                      role="publisher", candidate=bad, sdp_mid="0")  # fmt: skip
         await asyncio.sleep(0.3)
     finally:
