@@ -245,13 +245,13 @@ async def test_disconnects_do_not_scan_every_call(make_client, server):
     guest = await make_client("guest")
     await guest.make_call(CallType.DEFAULT, "idle-0").join()
     looked_at: list[str] = []
-    original = coordinator._maybe_free
+    original = coordinator.book.maybe_free
 
     def spy(call):  # type: ignore[no-untyped-def]
         looked_at.append(call.cid)
         original(call)
 
-    coordinator._maybe_free = spy  # type: ignore[method-assign]
+    coordinator.book.maybe_free = spy  # type: ignore[method-assign]
     await guest.disconnect()
     await asyncio.sleep(0.1)
     assert set(looked_at) == {"default:idle-0"}  # not the 150 others
