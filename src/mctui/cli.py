@@ -40,21 +40,18 @@ from mctui.cli_options import (
     AudioProfile,
     BackendOpt,
     CaFileOpt,
-    ConfigOpt,
-    IceCredentialOpt,
-    IceServerOpt,
-    IceUserOpt,
+    ClientNetOptions,
+    IceOptions,
     JanusKeyOpt,
     JanusOpt,
     LogFileOpt,
-    LogLevelOpt,
+    LogOptions,
     Policy,
-    ReconnectOpt,
     Scenario,
-    SecretFileOpt,
-    SecretOpt,
+    SecretOptions,
     ServerOpt,
     SfuKind,
+    with_option_groups,
 )
 from mctui.cli_serve import serve
 from mctui.config import (
@@ -102,6 +99,7 @@ def _reconnect_timeout(settings: Config, given: float | None) -> float:
 
 
 @app.command()
+@with_option_groups
 def token(
     user_id: Annotated[str, typer.Argument(help="The user id the token is for.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
@@ -110,16 +108,13 @@ def token(
         str | None,
         typer.Option(help="Scope the token to one call (TYPE:ID): it may join only that call."),
     ] = None,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    secrets: SecretOptions = SecretOptions(),
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Print a signed token for USER_ID (alone on the last line)."""
     from mctui.server.tokens import issue_token, parse_duration
 
-    _setup(config, log_file, log_level)
+    _setup(logs)
     try:
         seconds = parse_duration(ttl)
     except ValueError as exc:
@@ -133,7 +128,7 @@ def token(
         except RoomNameError as exc:
             _fail(f"--call: {exc}")
         scope = f"{kind}:{room}"
-    key = _secret(secret, secret_file)
+    key = _secret(secrets)
     try:
         print(issue_token(key, user_id, name or user_id, seconds, call=scope))
     except ValueError as exc:
@@ -141,6 +136,7 @@ def token(
 
 
 @app.command()
+@with_option_groups
 def invite(
     room: Annotated[str, typer.Argument(help="The room a guest may join (TYPE:ID or ID).")],
     ttl: Annotated[str, typer.Option(help="How long the link works: 30m, 2h (at most 24h).")] = (
@@ -150,11 +146,8 @@ def invite(
     server: Annotated[
         str, typer.Option(help="The server's address as the guest reaches it (http/https).")
     ] = "http://127.0.0.1:8470",
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    secrets: SecretOptions = SecretOptions(),
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Print a link that lets someone join ROOM from a web browser, with nothing to install.
 
@@ -164,8 +157,8 @@ def invite(
     from mctui.protocol import call_cid
     from mctui.server.tokens import issue_guest_token, parse_duration
 
-    _setup(config, log_file, log_level)
-    key = _secret(secret, secret_file)
+    _setup(logs)
+    key = _secret(secrets)
     try:
         seconds = parse_duration(ttl)
         cid = call_cid(*split_room(room))
@@ -181,6 +174,7 @@ def invite(
 
 
 @app.command()
+@with_option_groups
 def rooms(
     server: ServerOpt = "http://127.0.0.1:8470",
     user: Annotated[
@@ -189,13 +183,10 @@ def rooms(
     token_: Annotated[
         str | None, typer.Option("--token", help="Your token (else minted from the secret).")
     ] = None,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
+    secrets: SecretOptions = SecretOptions(),
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
     ca_file: CaFileOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """List the rooms running on the server that you may join."""
     import json
@@ -203,10 +194,10 @@ def rooms(
     from mctui.errors import MctuiError
     from mctui.launcher import list_rooms
 
-    _setup(config, log_file, log_level)
+    _setup(logs)
     _server_url(server)
     user = user or (_token_user(token_) if token_ else None) or "me"
-    token_value = token_ or _mint(user, None, secret, secret_file)
+    token_value = token_ or _mint(user, None, secrets)
     try:
         calls = _run(list_rooms(server, user, token_value, str(ca_file) if ca_file else None))
     except MctuiError as exc:
@@ -230,6 +221,7 @@ def _finish(code: int, reason: str | None) -> NoReturn:
 
 
 @app.command()
+@with_option_groups
 def join(
     rooms: Annotated[list[str], typer.Argument(help="Rooms to join (type:name for livestream:).")],
     server: ServerOpt = "http://127.0.0.1:8470",
@@ -240,8 +232,7 @@ def join(
     token_: Annotated[
         str | None, typer.Option("--token", help="Your token (else minted from the secret).")
     ] = None,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
+    secrets: SecretOptions = SecretOptions(),
     policy: Annotated[Policy, typer.Option(help="Multicall audio policy.")] = (
         Policy.SUSPEND_EXISTING
     ),
@@ -266,17 +257,12 @@ def join(
     ] = None,
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
-    ice_server: IceServerOpt = None,
-    ice_username: IceUserOpt = None,
-    ice_credential: IceCredentialOpt = None,
-    reconnect_timeout: ReconnectOpt = None,
-    ca_file: CaFileOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    ice: IceOptions = IceOptions(),
+    net: ClientNetOptions = ClientNetOptions(),
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Join ROOMS and open the terminal UI (or run headless)."""
-    settings = _setup(config, log_file, log_level)
+    settings = _setup(logs)
     _rooms(rooms)
     _server_url(server)
     if input_wav is not None and not input_wav.exists():
@@ -289,7 +275,7 @@ def join(
     from mctui.launcher import audio_device, run_client
 
     user = user or (_token_user(token_) if token_ else None) or "me"
-    token_value = token_ or _mint(user, name, secret, secret_file)
+    token_value = token_ or _mint(user, name, secrets)
     try:
         device = audio_device(
             settings, audio_backend, input_device, output_device, input_wav, output_wav
@@ -301,9 +287,9 @@ def join(
         multi_call_audio_policy=MultiCallAudioPolicy(policy.name.lower()),
         audio_configuration_policy=getattr(AudioConfigurationPolicy, audio_profile.value)(),
         audio_device=device,
-        ice_servers=_ice_servers(settings, ice_server, ice_username, ice_credential),
-        reconnect_timeout_s=_reconnect_timeout(settings, reconnect_timeout),
-        ca_file=str(ca_file) if ca_file else None,
+        ice_servers=_ice_servers(settings, ice),
+        reconnect_timeout_s=_reconnect_timeout(settings, net.reconnect_timeout),
+        ca_file=net.ca_path,
         echo_cancellation=(
             echo_cancellation
             if echo_cancellation is not None
@@ -336,28 +322,23 @@ def join(
 
 
 @app.command()
+@with_option_groups
 def bot(
     room: Annotated[str, typer.Argument(help="Room to join (type:name for livestream:).")],
     server: ServerOpt = "http://127.0.0.1:8470",
     user: Annotated[str | None, typer.Option(help="The bot's user id.")] = None,
     token_: Annotated[str | None, typer.Option("--token", help="The bot's token.")] = None,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
+    secrets: SecretOptions = SecretOptions(),
     tone: Annotated[float | None, typer.Option(min=20, max=20000, help="Play a tone (Hz).")] = None,
     speech: Annotated[bool, typer.Option(help="Speech-like bursts with pauses.")] = False,
-    ice_server: IceServerOpt = None,
-    ice_username: IceUserOpt = None,
-    ice_credential: IceCredentialOpt = None,
-    reconnect_timeout: ReconnectOpt = None,
-    ca_file: CaFileOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    ice: IceOptions = IceOptions(),
+    net: ClientNetOptions = ClientNetOptions(),
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Run a synthetic participant in ROOM until Ctrl-C or SIGTERM (it reconnects by itself;
     exit code 1 if the server stays away longer than the reconnect timeout)."""
-    settings = _setup(config, log_file, log_level, stderr=True)
-    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
+    settings = _setup(logs, stderr=True)
+    ice_servers = _ice_servers(settings, ice)
     if tone is not None and speech:
         _fail("choose --tone or --speech, not both")
     _rooms([room])
@@ -366,12 +347,12 @@ def bot(
 
     call_type, name = parse_room(room)
     user_id = user or (f"bot-{int(tone)}hz" if tone else "bot-speech")
-    token_value = token_ or _mint(user_id, None, secret, secret_file)
+    token_value = token_ or _mint(user_id, None, secrets)
     from mctui.bots.runner import BotSpec, run_bot
 
     spec = BotSpec(
-        server, user_id, token_value, call_type, name, tone, speech or not tone, ice,
-        _reconnect_timeout(settings, reconnect_timeout), str(ca_file) if ca_file else None,
+        server, user_id, token_value, call_type, name, tone, speech or not tone, ice_servers,
+        _reconnect_timeout(settings, net.reconnect_timeout), net.ca_path,
     )  # fmt: skip
     failure = _run(run_bot(spec, lambda: print(f"bot {user_id} in {name}", flush=True)))
     if failure is not None:
@@ -379,6 +360,7 @@ def bot(
 
 
 @app.command()
+@with_option_groups
 def demo(
     scenario_name: Annotated[Scenario, typer.Argument(help="Which scenario.")] = (
         Scenario.MULTICALL
@@ -396,9 +378,7 @@ def demo(
     sfu: Annotated[SfuKind, typer.Option(help="The demo server's SFU.")] = SfuKind.EMBEDDED,
     janus: JanusOpt = None,
     janus_admin_key: JanusKeyOpt = None,
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Start the embedded server with speaking bots and join as you (no set-up needed)."""
     from mctui.demo import DemoBackendProcess, scenario
@@ -406,7 +386,7 @@ def demo(
     from mctui.errors import MctuiError
     from mctui.launcher import audio_device, run_client
 
-    settings = _setup(config, log_file, log_level)
+    settings = _setup(logs)
     if input_wav is not None and not input_wav.exists():
         _fail(f"--input-wav {input_wav} does not exist")
     chosen = scenario(scenario_name.value)
@@ -459,7 +439,7 @@ def demo_backend(
     from mctui.errors import MctuiError
     from mctui.server.sfu_factory import make_sfu
 
-    _setup(None, log_file, None)
+    _setup(LogOptions(log_file=log_file))
     backend = make_sfu(sfu.value, None, janus, janus_admin_key)
     try:
         _run(run_backend(scenario_name, ring_after, call_seconds, port, backend))
@@ -485,17 +465,16 @@ def bench(
 
 
 @app.command()
+@with_option_groups
 def devices(
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """List audio input and output devices and the defaults, and the mic's processing."""
     from mctui.audio.apm import processing_summary
     from mctui.audio.sounddevice_backend import describe_devices
     from mctui.errors import NoAudioDeviceError
 
-    settings = _setup(config, log_file, log_level)
+    settings = _setup(logs)
     print(processing_summary(settings.audio.echo_cancellation == "on"))
     try:
         found, default_in, default_out = describe_devices()

@@ -18,7 +18,8 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from mctui import __version__
-from mctui.config import Config, ConfigError, LogLevel, default_log_path, load_config
+from mctui.cli_options import IceOptions, LogOptions, SecretOptions
+from mctui.config import Config, ConfigError, default_log_path, load_config
 from mctui.secrets import SecretError, load_secret
 
 if TYPE_CHECKING:
@@ -47,22 +48,16 @@ def _error(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _setup(
-    config: Path | None,
-    log_file: Path | None,
-    log_level: LogLevel | None,
-    *,
-    stderr: bool = False,
-) -> Config:
+def _setup(options: LogOptions, *, stderr: bool = False) -> Config:
     """Read the config file and open the log: what every command does first."""
     from mctui.logs import setup_logging
 
     try:
-        settings = load_config(config)
+        settings = load_config(options.config)
     except ConfigError as exc:
         _fail(str(exc))
-    path = log_file or settings.log.file or default_log_path()
-    level = (log_level or settings.log.level).value
+    path = options.log_file or settings.log.file or default_log_path()
+    level = (options.log_level or settings.log.level).value
     _Run.log_path = setup_logging(path, level, stderr=stderr)
     log.info("mctui %s: %s", __version__, " ".join(sys.argv[1:]))
     return settings
@@ -74,9 +69,9 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _secret(secret: str | None, secret_file: Path | None) -> str:
+def _secret(options: SecretOptions) -> str:
     try:
-        return load_secret(secret, secret_file)
+        return load_secret(options.secret, options.secret_file)
     except SecretError as exc:
         _fail(str(exc))
 
@@ -104,11 +99,11 @@ def _rooms(rooms: list[str]) -> list[str]:
     return rooms
 
 
-def _mint(user: str, name: str | None, secret: str | None, secret_file: Path | None) -> str:
+def _mint(user: str, name: str | None, secrets: SecretOptions) -> str:
     from mctui.server.tokens import issue_token
 
     try:
-        return issue_token(_secret(secret, secret_file), user, name or user, 12 * 3600)
+        return issue_token(_secret(secrets), user, name or user, 12 * 3600)
     except ValueError as exc:
         _fail(f"--user: {exc}")
 
@@ -142,16 +137,15 @@ def _answers(server: str) -> bool:
         return False
 
 
-def _ice_servers(
-    settings: Config, urls: list[str] | None, username: str | None, credential: str | None
-) -> tuple[IceServer, ...]:
+def _ice_servers(settings: Config, options: IceOptions) -> tuple[IceServer, ...]:
     """The ICE servers from the command line (else the config file), each checked."""
     from mctui.network import parse_ice_server
 
     net = settings.network
-    username = username or net.ice_username
-    credential = credential or net.ice_credential
+    username = options.ice_username or net.ice_username
+    credential = options.ice_credential or net.ice_credential
+    urls = options.ice_server or net.ice_servers
     try:
-        return tuple(parse_ice_server(u, username, credential) for u in (urls or net.ice_servers))
+        return tuple(parse_ice_server(u, username, credential) for u in urls)
     except ValueError as exc:
         _fail(str(exc))

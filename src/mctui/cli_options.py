@@ -3,10 +3,14 @@ commands share (typer ``Annotated`` aliases). Standard library and typer only, l
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import shutil
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -96,3 +100,98 @@ CaFileOpt = Annotated[
     Path | None,
     typer.Option(help="Also trust this CA (PEM) for an https:// server (a self-signed one)."),
 ]
+
+
+# --- option groups: options several commands take together, declared once ------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LogOptions:
+    """What every command reads first: its config file and where and how much it logs."""
+
+    config: ConfigOpt = None
+    log_file: LogFileOpt = None
+    log_level: LogLevelOpt = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretOptions:
+    """The server secret, to sign tokens with (or to serve with)."""
+
+    secret: SecretOpt = None
+    secret_file: SecretFileOpt = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IceOptions:
+    """The STUN/TURN servers a peer connection asks (else ``[network]``)."""
+
+    ice_server: IceServerOpt = None
+    ice_username: IceUserOpt = None
+    ice_credential: IceCredentialOpt = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientNetOptions:
+    """How a client reaches its server: how long it keeps trying, and a CA to trust for a
+    self-signed ``https://`` server."""
+
+    reconnect_timeout: ReconnectOpt = None
+    ca_file: CaFileOpt = None
+
+    @property
+    def ca_path(self) -> str | None:
+        return str(self.ca_file) if self.ca_file else None
+
+
+def with_option_groups(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a command take an option group (a dataclass above) as one parameter: typer sees the
+    group's fields as options, in its place, and the command gets the group built from them.
+
+    Typer reads a command's ``inspect.signature``; this gives it one with each group parameter
+    replaced by the group's fields (their ``Annotated`` options and defaults)."""
+    hints = get_type_hints(command, include_extras=True)
+    signature = inspect.signature(command)
+    groups: dict[str, type[Any]] = {}
+    parameters: list[inspect.Parameter] = []
+    for name, parameter in signature.parameters.items():
+        hint = hints.get(name, parameter.annotation)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            groups[name] = hint
+            field_hints = get_type_hints(hint, include_extras=True)
+            parameters.extend(
+                inspect.Parameter(
+                    field.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=field.default,
+                    annotation=field_hints[field.name],
+                )
+                for field in dataclasses.fields(hint)
+            )
+        else:
+            parameters.append(parameter.replace(annotation=hint))
+
+    @functools.wraps(command)
+    def grouped(*args: Any, **options: Any) -> Any:
+        for name, group in groups.items():
+            options[name] = group(
+                **{f.name: options.pop(f.name) for f in dataclasses.fields(group)}
+            )
+        return command(*args, **options)
+
+    grouped.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=_keyword_only_after_groups(parameters)
+    )
+    grouped.__annotations__ = {}
+    return grouped
+
+
+def _keyword_only_after_groups(parameters: list[inspect.Parameter]) -> list[inspect.Parameter]:
+    """A valid order: once a keyword-only parameter (a group's field) comes, the rest are too."""
+    ordered: list[inspect.Parameter] = []
+    keyword_only = False
+    for parameter in parameters:
+        keyword_only = keyword_only or parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else parameter.kind
+        ordered.append(parameter.replace(kind=kind))
+    return ordered

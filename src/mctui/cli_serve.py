@@ -14,18 +14,14 @@ import typer
 
 from mctui.cli_common import _error, _fail, _ice_servers, _run, _secret, _setup
 from mctui.cli_options import (
-    ConfigOpt,
     GraceOpt,
-    IceCredentialOpt,
-    IceServerOpt,
-    IceUserOpt,
+    IceOptions,
     JanusKeyOpt,
     JanusOpt,
-    LogFileOpt,
-    LogLevelOpt,
-    SecretFileOpt,
-    SecretOpt,
+    LogOptions,
+    SecretOptions,
     SfuKind,
+    with_option_groups,
 )
 
 if TYPE_CHECKING:
@@ -34,13 +30,13 @@ if TYPE_CHECKING:
     from mctui.config import Config
 
 
+@with_option_groups
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to bind signalling and media (loopback by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free).")] = 8470,
-    secret: SecretOpt = None,
-    secret_file: SecretFileOpt = None,
+    secrets: SecretOptions = SecretOptions(),
     ring_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds before an unanswered ring is missed.")
     ] = 30.0,
@@ -55,9 +51,7 @@ def serve(
             help="Address the SFU binds media on, when not --host's (a reverse proxy in front)."
         ),
     ] = None,
-    ice_server: IceServerOpt = None,
-    ice_username: IceUserOpt = None,
-    ice_credential: IceCredentialOpt = None,
+    ice: IceOptions = IceOptions(),
     grace: GraceOpt = None,
     janus: JanusOpt = None,
     janus_admin_key: JanusKeyOpt = None,
@@ -90,9 +84,7 @@ def serve(
     metrics_host: Annotated[
         str, typer.Option(help="Address of the /metrics listener (loopback by default).")
     ] = "127.0.0.1",
-    config: ConfigOpt = None,
-    log_file: LogFileOpt = None,
-    log_level: LogLevelOpt = None,
+    logs: LogOptions = LogOptions(),
 ) -> None:
     """Run the coordinator and its SFU (embedded, or Janus instances) until Ctrl-C."""
     from mctui.names import websocket_url
@@ -101,7 +93,7 @@ def serve(
     from mctui.server.serve import ListenError, serve_until_stopped
     from mctui.server.sfu_factory import make_sfu
 
-    settings = _setup(config, log_file, log_level, stderr=True)
+    settings = _setup(logs, stderr=True)
     if sfu is SfuKind.JANUS and not janus:
         _fail("--sfu janus needs at least one --janus ws://HOST:8188")
     for url in janus or []:
@@ -113,9 +105,9 @@ def serve(
         if address not in (None, "localhost") and not _is_ip(address):
             _fail(f"{address!r} is not an IP address")
     tls = _tls(settings, tls_cert, tls_key, tls_self_signed)
-    ice = _ice_servers(settings, ice_server, ice_username, ice_credential)
-    network = NetworkPolicy.for_server(media_host or host, announce, ice)
-    key = _secret(secret, secret_file)
+    ice_servers = _ice_servers(settings, ice)
+    network = NetworkPolicy.for_server(media_host or host, announce, ice_servers)
+    key = _secret(secrets)
     limits = settings.server
     if grace is not None:
         limits = limits.model_copy(update={"reconnect_grace_s": grace})
@@ -141,7 +133,7 @@ def serve(
                 backend,
                 limits,
                 sfu.value,
-                ice,
+                ice_servers,
                 ssl_context=tls,
                 metrics=(metrics_host, metrics_port) if metrics_port is not None else None,
             )
