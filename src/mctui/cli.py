@@ -15,11 +15,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-try:  # typer >= 0.20 vendors its own click
-    from typer._click import exceptions as click_exc
-except ImportError:  # pragma: no cover - older typer uses click itself
-    from click import exceptions as click_exc  # type: ignore[no-redef]
-
 from mctui import __version__
 from mctui.cli_common import (
     _answers,
@@ -54,6 +49,7 @@ from mctui.cli_options import (
     with_option_groups,
 )
 from mctui.cli_serve import serve
+from mctui.click_private import click_exc
 from mctui.config import (
     Config,
 )

@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-try:  # typer >= 0.20 vendors its own click
-    from typer._click import exceptions as click_exc
-except ImportError:  # pragma: no cover - older typer uses click itself
-    from click import exceptions as click_exc  # type: ignore[no-redef]
-
 from mctui import __version__
 from mctui.cli_options import IceOptions, LogOptions, SecretOptions
+from mctui.click_private import click_exc
 from mctui.config import Config, ConfigError, default_log_path, load_config
 from mctui.secrets import SecretError, load_secret
 

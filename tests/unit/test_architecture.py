@@ -48,3 +48,46 @@ def test_call_and_client_touch_no_private_member_of_each_other():
         r"\b(?:call|other|target|from_call|to_call)\.(?:state\.)?_\w+", client_py + focus_py
     )
     assert into_client == [] and into_calls == []
+
+
+#: The modules allowed to touch other packages' private names (each declares and checks them).
+PRIVATE_MODULES = {
+    "rtc/hooks/consent.py", "rtc/hooks/dtls_role.py", "rtc/hooks/encode_step.py",
+    "rtc/hooks/ice_policy.py", "rtc/hooks/receive_tap.py", "rtc/hooks/red_codecs.py",
+    "audio/portaudio_private.py", "tui/textual_private.py", "click_private.py",
+}  # fmt: skip
+PRIVATE_IMPORT = re.compile(
+    r"^\s*(?:from|import)\s+(?!mctui\b)[A-Za-z0-9]+(?:\.\w+)*\._\w+|"
+    r"^\s*from\s+(?!mctui\b)[A-Za-z0-9.]+\s+import\s+(?:\(?\s*)_[a-z]\w*",
+    re.M,
+)
+
+
+def _private_names_declared() -> set[str]:
+    """The private names the hook modules name, read from their source (a unit test imports
+    no media stack): the quoted ``_name`` strings and the ``obj._name`` they use."""
+    names: set[str] = set()
+    for module in PRIVATE_MODULES:
+        text = (SRC / module).read_text()
+        names.update(re.findall(r"[\"'](_[A-Za-z]\w*)[\"']", text))
+        names.update(re.findall(r"\b(?!self\b|cls\b)[a-z]\w*\.(_[A-Za-z]\w*)", text))
+    return {name for name in names if not name.startswith("__") or name.count("__") > 1}
+
+
+def test_private_names_of_other_packages_stay_in_the_hook_modules():
+    """Every private name of aiortc, aioice, Textual, typer or sounddevice that mctui uses is
+    declared (and checked at import) in one of ``PRIVATE_MODULES``; no other module names one
+    or imports a private module of another package."""
+    declared = _private_names_declared()
+    assert {"_terminate", "_exit_handler", "_driver", "_handle_rtp_packet"} <= declared
+    pattern = re.compile(r"\.(" + "|".join(map(re.escape, sorted(declared))) + r")\b")
+    outside = {}
+    for path in SRC.rglob("*.py"):
+        relative = str(path.relative_to(SRC))
+        if relative in PRIVATE_MODULES:
+            continue
+        text = path.read_text()
+        found = pattern.findall(text) + PRIVATE_IMPORT.findall(text)
+        if found:
+            outside[relative] = found
+    assert outside == {}
