@@ -292,6 +292,7 @@ def join(
             else settings.audio.echo_cancellation == "on"
         ),
         volumes_file=str(user_state_path("mctui") / "volumes.json"),
+        room_pans={room: s.pan for room, s in settings.rooms.items() if s.pan is not None},
         ring=settings.audio.ring.value,
         ring_volume_db=settings.audio.ring_volume_db,
     )

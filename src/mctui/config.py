@@ -137,8 +137,24 @@ class NetworkSettings(_Section):
         return address
 
 
+class RoomSettings(_Section):
+    """``[rooms.NAME]`` (a room id, or ``"TYPE:ID"``): what you chose for one room."""
+
+    #: Where the room sits in the stereo mix: -1 (left) .. +1 (right); unset: automatic.
+    pan: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+
+class RecordingSettings(_Section):
+    """``[recording]``: where ``w`` (and headless ``record ROOM on``) writes its files."""
+
+    #: Default: the user's data directory, ``recordings/``.
+    dir: Path | None = None
+
+
 class Config(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    rooms: dict[str, RoomSettings] = Field(default_factory=dict)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     server: ServerLimits = Field(default_factory=ServerLimits)
     keys: dict[str, str] = Field(default_factory=dict)

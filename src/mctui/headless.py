@@ -220,11 +220,10 @@ class HeadlessSession:
                 audio = client.audio
                 await audio.set_devices(**{args[0]: device})  # input= or output=
                 self.emit("device", backend=audio.state.devices)
-            elif verb == "volume" and len(args) == 2:
+            elif verb in ROOM_SETTINGS and len(args) == 2:
                 call = self._find(args[0])
                 if call is not None:
-                    kept = await call.set_volume_db(float(args[1]))
-                    self.emit("volume", room=call.id, volume_db=kept)
+                    await ROOM_SETTINGS[verb](self, call, args[1])
             elif verb in ("end", "invite") and args:
                 call = self._find(args[0])
                 if call is None:
@@ -253,6 +252,24 @@ class HeadlessSession:
                 self.emit("error", message=f"unknown command {line.strip()!r}")
         except (MctuiError, ValueError) as exc:
             self.emit("error", message=str(exc))
+
+
+async def _volume(session: HeadlessSession, call: Call, value: str) -> None:
+    kept = await call.set_volume_db(float(value))
+    session.emit("volume", room=call.id, volume_db=kept)
+
+
+async def _pan(session: HeadlessSession, call: Call, value: str) -> None:
+    """``pan ROOM P`` (-1 .. 1), or ``pan ROOM auto``."""
+    placed = await call.set_pan(None if value.lower() == "auto" else float(value))
+    session.emit("pan", room=call.id, pan=round(placed, 3))
+
+
+#: ``VERB ROOM VALUE`` commands: one setting of one room each.
+ROOM_SETTINGS: dict[str, Callable[[HeadlessSession, Call, str], Awaitable[None]]] = {
+    "volume": _volume,
+    "pan": _pan,
+}
 
 
 async def run_headless(

@@ -75,6 +75,8 @@ class AudioDeviceModule:
         self.speaker_gain_db = 0.0
         #: The user's volume for this room, applied before the policy's gain (ducking).
         self.volume_db = 0.0
+        #: Where this room sits in the stereo mix (-1 left .. +1 right; ``audio.pan``).
+        self.pan = 0.0
         self.capture_enabled = False
         self.closed = False
         self.remotes: dict[str, RemoteAudio] = {}

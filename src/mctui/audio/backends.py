@@ -26,6 +26,8 @@ class AudioBackend(ABC):
 
     name: str = "backend"
     notice: str | None = None
+    #: What the device plays: 2 (stereo; rooms can be panned) or 1 (mono: no pan).
+    output_channels: int = 2
     #: Set by the session: called (on the loop) when the device fails mid-call.
     on_failure: Callable[[str], None] | None = None
     #: Set by the session: called (on the loop) when the device loses something the user asked

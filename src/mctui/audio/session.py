@@ -27,6 +27,7 @@ from mctui.audio.apm import ApmUnavailableError, VoiceProcessor
 from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
+from mctui.audio.pan import pan_gains
 from mctui.audio.ringer import Ringer
 
 HoldListener = Callable[["AudioSession"], None]
@@ -55,6 +56,15 @@ class AudioState:
     echo_cancellation: Literal["on", "off"]
     #: The devices in use, for a person (``describe``).
     devices: str
+
+
+def _channel_gains(gain: float, pan: float) -> np.float32 | np.ndarray:
+    """The gain of a room at ``gain`` placed at ``pan`` (``audio.pan``): one for both channels
+    in the centre, else a left and a right one."""
+    if pan == 0.0:
+        return np.float32(gain)
+    left, right = pan_gains(pan)
+    return np.array([gain * left, gain * right], dtype=np.float32)
 
 
 class AudioSession:
@@ -210,12 +220,13 @@ class AudioSession:
         L = R), and each backend downmixes if its device is mono.
         """
         mix = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
+        stereo_out = self.backend.output_channels >= 2
         for adm in self.adms:
             playout = adm.pull_playout()
             if adm.holds_speaker:
                 gain = adm.playout_gain
                 if gain > 0.0:
-                    mix += to_stereo(playout) * np.float32(gain)
+                    mix += to_stereo(playout) * _channel_gains(gain, adm.pan if stereo_out else 0.0)
         if self.ringer is not None:
             mix += self.ringer.frame()[:, None]
         np.clip(mix, -1.0, 1.0, out=mix)

@@ -20,6 +20,7 @@ from typing import assert_never
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
+from mctui.audio.pan import clamp_pan
 from mctui.client_media.transport import SendReport
 from mctui.engine.audio_levers import pull_audio_levers
 from mctui.engine.host import CallHost
@@ -57,6 +58,12 @@ class Call:
         self.state = CallState()
         self._w = StateWriter(self.state)
         self._w.set(CallState.volume_db, client.volumes.get(self.cid))
+        pans = client.options.room_pans
+        fixed = pans.get(self.cid, pans.get(call_id))
+        #: The user's place for this room (``set_pan``, ``[rooms.NAME] pan``); None: automatic.
+        self._fixed_pan: float | None = clamp_pan(fixed) if fixed is not None else None
+        if self._fixed_pan is not None:
+            self._w.set(CallState.pan, self._fixed_pan)
         self.info: p.CallInfo | None = None
         self._suspended_by_user = False
         self._muted_by_user = False
@@ -413,6 +420,22 @@ class Call:
         self._apply_audio()
         return self.state.volume_db
 
+    async def set_pan(self, pan: float | None) -> float:
+        """Place this room in the stereo mix (-1 left .. +1 right) for as long as it is joined;
+        None gives it back to the automatic placement (the focused room in the centre, the
+        others spread in pane order). No effect on a mono output device. Returns the place."""
+        self._fixed_pan = clamp_pan(pan) if pan is not None else None
+        self.client.place_rooms()
+        return self.state.pan
+
+    def place(self, automatic: float) -> None:
+        """The focus manager's placement of this room; the user's own place wins."""
+        pan = self._fixed_pan if self._fixed_pan is not None else automatic
+        if pan != self.state.pan:
+            self._w.set(CallState.pan, pan)
+            if self._adm is not None:
+                self._adm.pan = pan
+
     async def set_camera_enabled(self, enabled: bool) -> None:
         """Recorded for API compatibility; mctui is voice-only and never opens a camera."""
         self._w.set(CallState.camera_enabled, enabled)
@@ -477,6 +500,7 @@ class Call:
             if self._adm is not None:
                 state = self.state
                 self._adm.volume_db = state.volume_db
+                self._adm.pan = state.pan
                 capture = state.microphone_enabled and state.can_publish
                 pull_audio_levers(self._adm, state.audio_mode, state.can_publish, capture,
                                   self.client.options.duck_gain_db)  # fmt: skip

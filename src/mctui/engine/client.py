@@ -462,6 +462,9 @@ class Client:
             ringer = Ringer(self.options.ring, self.options.ring_volume_db)
             self.spawn(self.audio.ring(ringer))
 
+    def place_rooms(self) -> None:
+        self.focus.place_rooms()
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+from mctui.audio.pan import auto_pans
 from mctui.engine.client_state import ClientState
 from mctui.engine.policies import AudioPolicy, AudioPreview, PolicyCall, policy_for
 from mctui.engine.state import AudioMode, StateWriter
@@ -185,3 +186,18 @@ class FocusManager:
             None,
         )
         self._writer.set(ClientState.focused_call, focused)
+        self.place_rooms()
+
+    def place_rooms(self) -> None:
+        """The focused room in the centre, the other rooms heard (ducked, or focused too under
+        ``MANUAL``) spread left to right in pane order; a suspended room goes to the centre,
+        where a replay of it plays."""
+        focused = self._state.focused_call
+        heard = [
+            c
+            for c in self._state.active_calls
+            if c is not focused and c.audio_mode is not AudioMode.SUSPENDED
+        ]
+        places = dict(zip(heard, auto_pans(len(heard)), strict=True))
+        for call in self._state.active_calls:
+            self._call(call).place(places.get(call, 0.0))

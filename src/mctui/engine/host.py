@@ -59,5 +59,8 @@ class CallHost(Protocol[C]):
     def ring_cleared(self, call: C) -> None:
         """``call`` no longer rings this user."""
 
+    def place_rooms(self) -> None:
+        """Place every active room in the stereo mix again (a room's own place changed)."""
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a task the client cancels when it disconnects."""

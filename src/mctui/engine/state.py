@@ -287,6 +287,9 @@ class CallState(ObservableState):
     volume_db: Field[float] = Field(
         0.0, "This room's volume in the speaker mix (dB; -60: silent), before ducking."
     )
+    pan: Field[float] = Field(
+        0.0, "Where this room sits in the stereo mix: -1 left .. +1 right (stereo output only)."
+    )
     holds_microphone: Field[bool] = Field(False)
     holds_speaker: Field[bool] = Field(False)
     is_capturing: Field[bool] = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -128,6 +129,9 @@ class ClientOptions:
     ring_volume_db: float = -12.0
     #: Where each room's volume is kept across runs (JSON); None: for this process only.
     volumes_file: str | None = None
+    #: Rooms placed in the stereo mix by the user (``[rooms.NAME] pan``): room id or
+    #: ``TYPE:ID`` -> -1 (left) .. +1 (right). Other rooms are placed automatically.
+    room_pans: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
