@@ -265,10 +265,23 @@ async def _pan(session: HeadlessSession, call: Call, value: str) -> None:
     session.emit("pan", room=call.id, pan=round(placed, 3))
 
 
+def _on_off(value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ValueError(f"expected on or off, not {value!r}")
+    return value.lower() == "on"
+
+
+async def _transmit(session: HeadlessSession, call: Call, value: str) -> None:
+    """``tx ROOM on|off``: the mic into ROOM too, the focus where it is."""
+    await call.set_transmit(_on_off(value))
+    session.emit("transmit", room=call.id, on=call.state.transmit)
+
+
 #: ``VERB ROOM VALUE`` commands: one setting of one room each.
 ROOM_SETTINGS: dict[str, Callable[[HeadlessSession, Call, str], Awaitable[None]]] = {
     "volume": _volume,
     "pan": _pan,
+    "tx": _transmit,
 }
 
 

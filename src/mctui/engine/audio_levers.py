@@ -12,19 +12,25 @@ from mctui.engine.state import AudioMode
 
 
 def pull_audio_levers(
-    adm: AudioDeviceModule, mode: AudioMode, can_publish: bool, capture: bool, duck_gain_db: float
+    adm: AudioDeviceModule,
+    mode: AudioMode,
+    can_publish: bool,
+    capture: bool,
+    duck_gain_db: float,
+    *,
+    transmit: bool = False,
 ) -> None:
     """Suspended: nothing held, nobody played. Ducked: the speaker at ``duck_gain_db``, no mic.
-    Focused: mic (if this user may publish) and speaker held, capturing if ``capture``."""
+    Focused: mic (if this user may publish) and speaker held, capturing if ``capture``.
+    ``transmit`` (a patch, ``Call.set_transmit``): the mic held and capturing in any mode,
+    the speaker as the mode says."""
     if mode is AudioMode.SUSPENDED:
-        adm.set_capture_enabled(False)
-        adm.release_microphone()
+        _background_microphone(adm, transmit)
         adm.release_speaker()
         for remote_id in adm.remotes:
             adm.set_remote_enabled(remote_id, False)
     elif mode is AudioMode.DUCKED:
-        adm.set_capture_enabled(False)
-        adm.release_microphone()
+        _background_microphone(adm, transmit)
         for remote_id in adm.remotes:
             adm.set_remote_enabled(remote_id, True)
         adm.hold_speaker(duck_gain_db)
@@ -36,4 +42,14 @@ def pull_audio_levers(
         for remote_id in adm.remotes:
             adm.set_remote_enabled(remote_id, True)
         adm.hold_speaker(0.0)
-        adm.set_capture_enabled(capture)
+        adm.set_capture_enabled(capture or transmit)
+
+
+def _background_microphone(adm: AudioDeviceModule, transmit: bool) -> None:
+    """A room out of focus gets the mic only when the user patched it in."""
+    if transmit:
+        adm.hold_microphone()
+        adm.set_capture_enabled(True)
+    else:
+        adm.set_capture_enabled(False)
+        adm.release_microphone()

@@ -29,7 +29,13 @@ from mctui.engine.receive_watch import ReceiveWatch
 from mctui.engine.roster import Roster, local_participant
 from mctui.engine.state import AudioMode, CallConnection, CallState, RingInfo, StateWriter
 from mctui.engine.types import CallPreferences, CallType, ConnectOptions, Invite, User
-from mctui.errors import CallEndedError, InvalidStateError, MctuiError, NotConnectedError
+from mctui.errors import (
+    CallEndedError,
+    InvalidStateError,
+    MctuiError,
+    NotConnectedError,
+    PermissionDeniedError,
+)
 from mctui.names import invite_link
 
 log = logging.getLogger(__name__)
@@ -325,6 +331,7 @@ class Call:
         leaving does not "resume"); the next join's policy decision sets it."""
         self._suspended_by_user = False
         self._muted_by_user = False
+        self._w.set(CallState.transmit, False)
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
@@ -409,6 +416,8 @@ class Call:
         """
         self._muted_by_user = not enabled
         self._w.set(CallState.microphone_enabled, enabled)
+        if not enabled:
+            self._w.set(CallState.transmit, False)  # a hand mute wins over a patch
         self._apply_audio()
         if self.state.connection is CallConnection.JOINED and self.state.can_publish:
             await self._send_mute(not enabled)
@@ -419,6 +428,27 @@ class Call:
         self._w.set(CallState.volume_db, self.client.volumes.set(self.cid, volume_db))
         self._apply_audio()
         return self.state.volume_db
+
+    async def set_transmit(self, on: bool) -> None:
+        """Send the microphone into this room too, at once, without moving the focus (the
+        speaker stays where it is): a console's "patch". Never into a room where this user may
+        not publish (a viewer), never into one muted by hand (unmute it first); a hand mute
+        here, or leaving, clears it."""
+        if on:
+            if self.state.connection not in _LIVE:
+                raise InvalidStateError(f"join {self.id} before transmitting into it")
+            if not self.state.can_publish:
+                raise PermissionDeniedError(f"you only listen in {self.id}: no transmit there")
+            if self._muted_by_user:
+                raise InvalidStateError(f"{self.id} is muted: unmute it to transmit into it")
+        if on == self.state.transmit:
+            return
+        self._w.set(CallState.transmit, on)
+        if on and not self.state.microphone_enabled:
+            self._w.set(CallState.microphone_enabled, True)
+            if self.state.connection is CallConnection.JOINED:
+                self.client.spawn(self._send_mute(False))
+        self._apply_audio()
 
     async def set_pan(self, pan: float | None) -> float:
         """Place this room in the stereo mix (-1 left .. +1 right) for as long as it is joined;
@@ -503,7 +533,8 @@ class Call:
                 self._adm.pan = state.pan
                 capture = state.microphone_enabled and state.can_publish
                 pull_audio_levers(self._adm, state.audio_mode, state.can_publish, capture,
-                                  self.client.options.duck_gain_db)  # fmt: skip
+                                  self.client.options.duck_gain_db,
+                                  transmit=state.transmit and capture)  # fmt: skip
             self._sync_holds()
 
     def _on_holds_changed(self, adm: AudioDeviceModule) -> None:

@@ -287,6 +287,9 @@ class CallState(ObservableState):
     volume_db: Field[float] = Field(
         0.0, "This room's volume in the speaker mix (dB; -60: silent), before ducking."
     )
+    transmit: Field[bool] = Field(
+        False, "The mic goes into this room too, wherever the focus is (cleared on leave)."
+    )
     pan: Field[float] = Field(
         0.0, "Where this room sits in the stereo mix: -1 left .. +1 right (stereo output only)."
     )

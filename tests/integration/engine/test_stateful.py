@@ -141,6 +141,14 @@ class EngineMachine(RuleBasedStateMachine):
         self.step(call.set_microphone_enabled(enabled))
         self.wish[call.cid] = enabled
 
+    @rule(name=st.sampled_from(ROOMS), on=st.booleans())
+    def transmit(self, name: str, on: bool) -> None:
+        """The patch: the mic into a room without moving the focus (refused while muted)."""
+        call = self.call(name)
+        self.step(call.set_transmit(on))
+        if on and call.state.transmit:
+            self.wish[call.cid] = True
+
     @rule(data=st.data())
     def switch_focus(self, data: st.DataObject) -> None:
         active = self.alice.state.active_calls
@@ -195,8 +203,16 @@ class EngineMachine(RuleBasedStateMachine):
         for _ in range(3):
             self.alice.audio.process(TONE)
         for call in self._active():
-            if call.state.is_audio_suspended or call.state.is_audio_ducked:
-                after = call.adm.frames_captured if call.adm else 0
+            after = call.adm.frames_captured if call.adm else 0
+            if (
+                call.state.transmit
+                and call.adm is not None
+                and call.state.connection.value == "joined"
+            ):
+                assert after == before[call.cid] + 3, (
+                    f"{call.cid} is patched in but captured nothing"
+                )
+            elif call.state.is_audio_suspended or call.state.is_audio_ducked:
                 assert after == before[call.cid], f"{call.cid} captured while suspended"
 
     # --- invariants ---------------------------------------------------------------------------
@@ -222,17 +238,28 @@ class EngineMachine(RuleBasedStateMachine):
             MultiCallAudioPolicy.SUSPEND_INCOMING,
         ):
             assert len(session.speaker_holders) <= 1, "two calls hold the speaker"
+        patched = {c.adm for c in self._active() if c.state.transmit}
         if self.policy is MultiCallAudioPolicy.DUCK_EXISTING:
-            assert len(session.microphone_holders) <= 1, "two calls hold the microphone"
+            unpatched = [a for a in session.microphone_holders if a not in patched]
+            assert len(unpatched) <= 1, "two calls hold the microphone (besides patches)"
             assert len(full_speaker) <= 1
 
     @invariant()
     def suspended_calls_capture_nothing(self) -> None:
         for call in self._active():
-            if call.state.is_audio_suspended:
+            if call.state.is_audio_suspended and not call.state.transmit:
                 assert not call.state.is_capturing
                 assert not call.state.holds_microphone and not call.state.holds_speaker
                 assert call.adm is None or not call.adm.is_capturing
+
+    @invariant()
+    def a_patch_never_goes_where_it_must_not(self) -> None:
+        """Never into a room muted by hand; cleared once the room is left."""
+        for name in ROOMS:
+            call = self.call(name)
+            if call.state.transmit:
+                assert call in self._active(), f"{call.cid} left but is still patched in"
+                assert call.state.microphone_enabled and not call.muted_by_user
 
     @invariant()
     def mute_is_never_undone(self) -> None:
