@@ -88,6 +88,8 @@ class HeadlessSession:
         self.failure: str | None = None
         #: Calls said ``joined``: a join the server refused is never one, nor says ``left``.
         self._announced: set[str] = set()
+        #: Per room: the activity last reported (speaking, last speaker, unheard).
+        self._activity_seen: dict[str, tuple[bool, str | None, bool]] = {}
 
     def start(self) -> None:
         self.bridge.start()
@@ -149,6 +151,7 @@ class HeadlessSession:
             rounds += 1
             for call in self.client.state.active_calls:
                 if rounds % STATS_EVERY == 0:
+                    self._activity(call)
                     await self._uplink(call)
                     for participant_id, stats in call.state.receive_stats.items():
                         self.emit(
@@ -171,6 +174,21 @@ class HeadlessSession:
                         heard=participant.heard,
                     )
             await asyncio.sleep(LEVEL_INTERVAL_S)
+
+    def _activity(self, call: Call) -> None:
+        """An ``activity`` event when a room's speech starts or stops, its last speaker
+        changes, or it gets (or loses) unheard speech."""
+        activity = call.state.activity
+        key = (activity.seconds[-1], activity.last_speaker, activity.unheard)
+        if self._activity_seen.get(call.cid) == key:
+            return
+        self._activity_seen[call.cid] = key
+        ago = activity.last_spoke_ago()
+        self.emit(
+            "activity", room=call.id, speaking=activity.seconds[-1],
+            last=activity.last_speaker, ago_s=None if ago is None else round(ago, 1),
+            unheard=activity.unheard, speech_s=sum(activity.seconds),
+        )  # fmt: skip
 
     async def _uplink(self, call: Call) -> None:
         """What the SFU's receiver reports say of what this client sends (once it said)."""

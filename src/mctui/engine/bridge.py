@@ -31,6 +31,9 @@ WATCHED_CALL_FIELDS = (
     CallState.ringing,
     CallState.outgoing_ring,
     CallState.volume_db,
+    CallState.pan,
+    CallState.transmit,
+    CallState.activity,
 )
 
 

@@ -22,6 +22,7 @@ from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.audio.pan import clamp_pan
 from mctui.client_media.transport import SendReport
+from mctui.engine.activity import ActivityLog
 from mctui.engine.audio_levers import pull_audio_levers
 from mctui.engine.host import CallHost
 from mctui.engine.media import CallMedia
@@ -75,6 +76,7 @@ class Call:
         self._muted_by_user = False
         self._media = CallMedia(client, self.cid, self._on_media_failure, self._on_holds_changed)
         self._roster = Roster()
+        self._activity = ActivityLog()
         self._receive_watch = ReceiveWatch()
         self._join: p.JoinResult | None = None
         self._recovery = asyncio.Lock()
@@ -482,6 +484,8 @@ class Call:
             by_user or self._suspended_by_user
         )
         self._w.set(CallState.audio_mode, mode)
+        if mode is AudioMode.FOCUSED:
+            self.mark_heard()
         self._apply_audio()
 
     @contextlib.contextmanager
@@ -569,6 +573,20 @@ class Call:
             names = ", ".join(starved)
             self._on_media_failure(f"nothing arrives from {names}, though the SFU hears them")
 
+    def refresh_activity(self) -> None:
+        """A second passed: roll the room's activity strip (the client's audio tick)."""
+        if self.state.connection not in _LIVE:
+            return
+        activity = self._activity.roll()
+        if activity != self.state.activity:
+            self._w.set(CallState.activity, activity)
+
+    def mark_heard(self) -> None:
+        """The user heard this room again (focused it or replayed it): nothing is unheard."""
+        if self.state.activity.unheard:
+            self._activity.heard()
+            self._w.set(CallState.activity, self._activity.activity)
+
     async def send_report(self) -> SendReport | None:
         """What the SFU's receiver reports say of the audio this client sends in this call."""
         return await self._media.send_report()
@@ -614,6 +632,8 @@ class Call:
                 self._on_media_failure(event.message)
             case p.CallLevelsEvent():
                 self._roster.set_activity(event.levels)  # right for suspended calls too
+                suspended = self.state.audio_mode is AudioMode.SUSPENDED
+                self._activity.observe(self._roster.talking_names(), suspended=suspended)
                 self.refresh_participants()
             case p.CallAcceptedEvent():
                 if event.user.id == self.client.user.id:

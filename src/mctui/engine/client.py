@@ -370,6 +370,7 @@ class Client:
             call.refresh_participants()
             if stats_now:
                 call.refresh_stats()
+                call.refresh_activity()
 
     # --- calls --------------------------------------------------------------------------------
 

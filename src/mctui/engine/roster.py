@@ -65,6 +65,10 @@ class Roster:
             if activity.speaking and uid in self._people and not self._people[uid].audio_muted
         }
 
+    def talking_names(self) -> list[str]:
+        """The display names (else ids) of who the SFU says is talking now."""
+        return [self._people[uid].user.name or uid for uid in self.talking()]
+
     def forget_if_away(self, user_ids: list[str], reason: str) -> list[str]:
         """Those of ``user_ids`` still away leave, with ``reason``; returns who left."""
         gone = [uid for uid in user_ids if uid in self._people and self._people[uid].away]

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar, overload
 
 from mctui.audio.levels import FLOOR_DBFS
+from mctui.engine.activity import Activity
 from mctui.engine.observable import Observable
 from mctui.engine.types import ReceiveStats, User
 
@@ -286,6 +287,11 @@ class CallState(ObservableState):
     camera_enabled: Field[bool] = Field(False)
     volume_db: Field[float] = Field(
         0.0, "This room's volume in the speaker mix (dB; -60: silent), before ducking."
+    )
+    activity: Field[Activity] = Field(
+        Activity(),
+        "Who spoke when: the last two minutes second by second, the last speaker, "
+        "and whether speech went unheard while suspended (rolled once a second).",
     )
     transmit: Field[bool] = Field(
         False, "The mic goes into this room too, wherever the focus is (cleared on leave)."
