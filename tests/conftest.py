@@ -80,6 +80,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(marker)
         tier = item.path.relative_to(TESTS).parts[0]
         needs = {m.name for m in item.iter_markers()} & LAB_MARKERS
+        if needs:  # one worker runs the lab (one Janus pair, one JACK server at a time)
+            item.add_marker(pytest.mark.xdist_group("lab"))
         if tier == "lab" and not needs:
             raise pytest.UsageError(
                 f"{item.nodeid}: a lab test names what it needs ({LAB_MARKERS})"

@@ -19,6 +19,15 @@ def band_level_db(signal: npt.NDArray[np.float32], hz: float, rate: int = 48_000
     return float(20 * np.log10(max(spectrum[band].max(), 1e-10)))
 
 
+def stereo_band_level_db(signal: npt.NDArray[np.float32], hz: float, rate: int = 48_000) -> float:
+    """``band_level_db`` of a stereo recording as heard: the power mean of its two channels, so
+    a room panned to one side (same power, other balance) reads as it does in the centre."""
+    if signal.ndim == 1:
+        return band_level_db(signal, hz, rate)
+    powers = [10 ** (band_level_db(signal[:, ch], hz, rate) / 10) for ch in range(signal.shape[1])]
+    return float(10 * np.log10(max(float(np.mean(powers)), 1e-20)))
+
+
 def peak_hz(signal: npt.NDArray[np.float32], rate: int = 48_000) -> float:
     window = np.hanning(signal.size)
     spectrum = np.abs(np.fft.rfft(signal * window))

@@ -173,11 +173,15 @@ class FocusManager:
             for call in list(self._state.active_calls):
                 calls.enter_context(self._call(call).deciding())
             yield
+            self._place(self._focus_now())  # inside the decision: one change per call
 
     def _decided(self) -> None:
         """The one focus computation of a decision: the most recent holder still focused."""
+        self._writer.set(ClientState.focused_call, self._focus_now())
+
+    def _focus_now(self) -> Call | None:
         active = self._state.active_calls
-        focused = next(
+        return next(
             (
                 c
                 for c in reversed(self._history)
@@ -185,14 +189,15 @@ class FocusManager:
             ),
             None,
         )
-        self._writer.set(ClientState.focused_call, focused)
-        self.place_rooms()
 
     def place_rooms(self) -> None:
-        """The focused room in the centre, the other rooms heard (ducked, or focused too under
+        """Place every active room in the stereo mix again (a room's own place changed)."""
+        self._place(self._state.focused_call)
+
+    def _place(self, focused: Call | None) -> None:
+        """``focused`` in the centre, the other rooms heard (ducked, or focused too under
         ``MANUAL``) spread left to right in pane order; a suspended room goes to the centre,
         where a replay of it plays."""
-        focused = self._state.focused_call
         heard = [
             c
             for c in self._state.active_calls

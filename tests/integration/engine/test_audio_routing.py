@@ -24,7 +24,7 @@ from mctui.audio.backends import MemoryBackend
 from mctui.audio.wav_backend import read_wav, write_wav
 from mctui.bots.signals import tone
 from mctui.server.tokens import issue_token
-from spectrum import band_level_db
+from spectrum import band_level_db, stereo_band_level_db
 from testbed import SECRET
 
 SE = MultiCallAudioPolicy.SUSPEND_EXISTING
@@ -36,7 +36,7 @@ async def record(backend: MemoryBackend, seconds: float = 1.0, settle: float = 0
     await asyncio.sleep(settle)  # let queued audio from before the change play out
     backend.clear_output()
     await asyncio.sleep(seconds)
-    return backend.output()
+    return backend.output_stereo()  # stereo: rooms heard in the background are panned
 
 
 @pytest.fixture
@@ -87,15 +87,15 @@ async def setup(sfu_server, bots, tmp_path):
 async def test_suspend_existing_routes_speaker_and_mic(setup):
     user, backend, a, b, bot_a, bot_b = await setup(SE)
     mix = await record(backend)
-    assert band_level_db(mix, 660) > -30
-    assert band_level_db(mix, 440) < band_level_db(mix, 660) - 40
+    assert stereo_band_level_db(mix, 660) > -30
+    assert stereo_band_level_db(mix, 440) < stereo_band_level_db(mix, 660) - 40
     assert band_level_db(bot_b.heard(), 1000) > -30
     assert band_level_db(bot_a.heard(), 1000) < band_level_db(bot_b.heard(), 1000) - 40
 
     await user.switch_focus(b, a)
     mix = await record(backend)
-    assert band_level_db(mix, 440) > -30
-    assert band_level_db(mix, 660) < band_level_db(mix, 440) - 40
+    assert stereo_band_level_db(mix, 440) > -30
+    assert stereo_band_level_db(mix, 660) < stereo_band_level_db(mix, 440) - 40
     await asyncio.sleep(0.5)
     assert band_level_db(bot_a.heard(), 1000) > -30
     assert band_level_db(bot_b.heard(), 1000) < band_level_db(bot_a.heard(), 1000) - 40
@@ -105,8 +105,8 @@ async def test_suspend_existing_routes_speaker_and_mic(setup):
 async def test_manual_mixes_both_rooms_and_mic_reaches_both(setup):
     user, backend, a, b, bot_a, bot_b = await setup(MANUAL)
     mix = await record(backend)
-    assert band_level_db(mix, 440) > -30 and band_level_db(mix, 660) > -30
-    assert abs(band_level_db(mix, 440) - band_level_db(mix, 660)) < 3
+    assert stereo_band_level_db(mix, 440) > -30 and stereo_band_level_db(mix, 660) > -30
+    assert abs(stereo_band_level_db(mix, 440) - stereo_band_level_db(mix, 660)) < 3
     assert band_level_db(bot_a.heard(), 1000) > -30
     assert band_level_db(bot_b.heard(), 1000) > -30
 
@@ -115,7 +115,7 @@ async def test_manual_mixes_both_rooms_and_mic_reaches_both(setup):
 async def test_duck_existing_background_is_18_db_down(setup):
     user, backend, a, b, bot_a, bot_b = await setup(DUCK)
     mix = await record(backend)
-    focused, ducked = band_level_db(mix, 660), band_level_db(mix, 440)
+    focused, ducked = stereo_band_level_db(mix, 660), stereo_band_level_db(mix, 440)
     assert focused > -30
     assert focused - ducked == pytest.approx(18, abs=2)
     assert band_level_db(bot_b.heard(), 1000) > -30
@@ -129,8 +129,8 @@ async def test_suspend_incoming_keeps_the_first_room_end_to_end(setup):
     user, backend, a, b, bot_a, bot_b = await setup(MultiCallAudioPolicy.SUSPEND_INCOMING)
     assert b.state.is_audio_suspended and not a.state.is_audio_suspended
     mix = await record(backend)
-    assert band_level_db(mix, 440) > -30
-    assert band_level_db(mix, 660) < band_level_db(mix, 440) - 40
+    assert stereo_band_level_db(mix, 440) > -30
+    assert stereo_band_level_db(mix, 660) < stereo_band_level_db(mix, 440) - 40
     assert band_level_db(bot_a.heard(), 1000) > -30
     assert band_level_db(bot_b.heard(), 1000) < band_level_db(bot_a.heard(), 1000) - 40
 

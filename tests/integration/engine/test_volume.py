@@ -15,7 +15,7 @@ from helpers import wait_heard
 from mctui import CallType, ClientOptions, MultiCallAudioPolicy
 from mctui.audio.backends import MemoryBackend
 from mctui.engine.volumes import RoomVolumes, snap, step
-from spectrum import band_level_db
+from spectrum import stereo_band_level_db
 
 
 async def tone_level(device: MemoryBackend, hz: float) -> float:
@@ -24,8 +24,10 @@ async def tone_level(device: MemoryBackend, hz: float) -> float:
     await asyncio.sleep(0.3)  # what was mixed before the change has left the window
     device.clear_output()
     await asyncio.sleep(1.05)
-    mix = device.output(1.0)
-    return float(np.median([band_level_db(mix[i * 4800 : (i + 1) * 4800], hz) for i in range(10)]))
+    mix = device.output_stereo(1.0)  # a ducked room is panned: its level is its power
+    return float(
+        np.median([stereo_band_level_db(mix[i * 4800 : (i + 1) * 4800], hz) for i in range(10)])
+    )
 
 
 @pytest.mark.slow
