@@ -52,12 +52,16 @@ format: venv-test
 deps-test:
 	$(MAKE) -j2 system-deps-test venv-test
 
+# Unit and integration tests on two workers (each on 127.0.0.1 with servers of its own; the
+# tests that need the lab's Janus pair run on one worker, the xdist group "lab"), then the lab's
+# namespaces, Chromium and JACK one test at a time.
 test: deps-test lint
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=10 tests/unit tests/integration
+	$(BIN)/python -m pytest --durations=10 tests/lab
 
 # The inner loop: lint, the unit tier and the fast part of the integration tier (under 2 minutes).
 check: system-deps venv-test lint
-	$(BIN)/python -m pytest tests/unit tests/integration -m "$(FAST)"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/unit tests/integration -m "$(FAST)"
 
 bench: system-deps-test venv-test
 	$(BIN)/python benchmarks/run.py
