@@ -295,11 +295,23 @@ async def _transmit(session: HeadlessSession, call: Call, value: str) -> None:
     session.emit("transmit", room=call.id, on=call.state.transmit)
 
 
+async def _replay(session: HeadlessSession, call: Call, value: str) -> None:
+    """``replay ROOM SECONDS`` (the live rooms duck under it), or ``replay ROOM stop``."""
+    if value.lower() in ("stop", "off"):
+        await call.stop_replay()
+        session.emit("replay", room=call.id, playing=False)
+        return
+    seconds = float(value)
+    await call.replay(seconds=seconds)
+    session.emit("replay", room=call.id, playing=True, seconds=seconds)
+
+
 #: ``VERB ROOM VALUE`` commands: one setting of one room each.
 ROOM_SETTINGS: dict[str, Callable[[HeadlessSession, Call, str], Awaitable[None]]] = {
     "volume": _volume,
     "pan": _pan,
     "tx": _transmit,
+    "replay": _replay,
 }
 
 

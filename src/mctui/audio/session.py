@@ -28,6 +28,7 @@ from mctui.audio.backends import AudioBackend, NullBackend
 from mctui.audio.channels import to_stereo
 from mctui.audio.config import FRAME_SAMPLES, AudioConfigurationPolicy, Frame
 from mctui.audio.pan import pan_gains
+from mctui.audio.replay import REPLAY_DUCK_DB, ReplayPlayer
 from mctui.audio.ringer import Ringer
 
 HoldListener = Callable[["AudioSession"], None]
@@ -58,6 +59,9 @@ class AudioState:
     devices: str
 
 
+_REPLAY_DUCK = np.float32(10 ** (REPLAY_DUCK_DB / 20))
+
+
 def _channel_gains(gain: float, pan: float) -> np.float32 | np.ndarray:
     """The gain of a room at ``gain`` placed at ``pan`` (``audio.pan``): one for both channels
     in the centre, else a left and a right one."""
@@ -80,6 +84,8 @@ class AudioSession:
         self.adms: list[AudioDeviceModule] = []
         #: Set while an incoming call rings: its tone goes to the speaker, never to a mic.
         self.ringer: Ringer | None = None
+        #: Set while a room's replay plays: the live rooms duck under it.
+        self.replay: ReplayPlayer | None = None
         self._hold_listeners: list[HoldListener] = []
         self._frame_listeners: list[tuple[int, Callable[[], None]]] = []
         self._notice_listeners: list[Callable[[str], None]] = []
@@ -227,6 +233,13 @@ class AudioSession:
                 gain = adm.playout_gain
                 if gain > 0.0:
                     mix += to_stereo(playout) * _channel_gains(gain, adm.pan if stereo_out else 0.0)
+        if self.replay is not None:
+            replayed = self.replay.frame()
+            if replayed is None:
+                self.replay = None
+            else:
+                mix *= _REPLAY_DUCK
+                mix += replayed
         if self.ringer is not None:
             mix += self.ringer.frame()[:, None]
         np.clip(mix, -1.0, 1.0, out=mix)
@@ -307,6 +320,17 @@ class AudioSession:
         it yet), until ``stop_ring``."""
         self.ringer = ringer
         await self.start()
+
+    def play_replay(self, player: ReplayPlayer) -> None:
+        """Play ``player`` through the speaker from the next frame, the live rooms ducked
+        under it; a replay already playing stops first (one speaker)."""
+        self.stop_replay()
+        self.replay = player
+
+    def stop_replay(self) -> None:
+        player, self.replay = self.replay, None
+        if player is not None:
+            player.end()
 
     def stop_ring(self) -> None:
         self.ringer = None

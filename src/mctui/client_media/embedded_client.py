@@ -235,6 +235,8 @@ class EmbeddedSfuTransport(MediaTransport):
             stream = self.streams[owner] = PlayoutStream(channels=adm.config.playout_channels)
             adm.attach_source(owner, stream)
         stream.push(packet.timestamp, packet.payload, isinstance(packet, RepairedPacket))
+        if self.on_packet is not None:
+            self.on_packet(owner, packet.timestamp, packet.payload)
         if not self.first_frame.done():
             self.first_frame.set_result(asyncio.get_running_loop().time())
 

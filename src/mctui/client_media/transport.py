@@ -21,6 +21,8 @@ from mctui.client_media.jitter import JitterStats
 SignalFn = Callable[[p.SfuRole, str, bool, bool], Awaitable[p.SfuAnswer]]
 #: Told once when the transport's media path fails by itself (not when it is closed).
 FailureFn = Callable[[str], None]
+#: ``(participant id, RTP timestamp, Opus payload)``: each packet received, for the history.
+PacketFn = Callable[[str, int, bytes], None]
 #: Sends one trickled candidate (role, ``candidate:...`` or None for the end, sdp mid).
 CandidateFn = Callable[[p.SfuRole, str | None, str | None], Awaitable[None]]
 
@@ -76,6 +78,8 @@ class MediaTransport(ABC):
 
     #: Called with a reason when the media path fails on its own (ICE consent lost ...).
     on_failure: FailureFn | None = None
+    #: Told of every audio packet received, whoever is heard (the room's replay history).
+    on_packet: PacketFn | None = None
 
     @abstractmethod
     async def start(

@@ -21,6 +21,8 @@ from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.audio.pan import clamp_pan
+from mctui.audio.replay import ReplayPlayer
+from mctui.client_media.history import KEEP_S, render
 from mctui.client_media.transport import SendReport
 from mctui.engine.activity import ActivityLog
 from mctui.engine.audio_levers import pull_audio_levers
@@ -77,6 +79,7 @@ class Call:
         self._media = CallMedia(client, self.cid, self._on_media_failure, self._on_holds_changed)
         self._roster = Roster()
         self._activity = ActivityLog()
+        self._replay: ReplayPlayer | None = None
         self._receive_watch = ReceiveWatch()
         self._join: p.JoinResult | None = None
         self._recovery = asyncio.Lock()
@@ -334,6 +337,8 @@ class Call:
         self._suspended_by_user = False
         self._muted_by_user = False
         self._w.set(CallState.transmit, False)
+        if self._replay is not None:
+            self.client.audio.stop_replay()
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
@@ -451,6 +456,38 @@ class Call:
             if self.state.connection is CallConnection.JOINED:
                 self.client.spawn(self._send_mute(False))
         self._apply_audio()
+
+    async def replay(self, seconds: float = 15.0) -> None:
+        """Play this room's last ``seconds`` (at most a minute) through the speaker, as it was
+        received, while the live rooms duck by 18 dB; suspended rooms too (what you missed).
+        Another replay stops first. Returns once it starts; ``state.replaying`` follows it."""
+        if self.state.connection not in _LIVE:
+            raise InvalidStateError(f"join {self.id} before replaying it")
+        if not 0 < seconds <= KEEP_S:
+            raise ValueError(f"a replay is 1 to {KEEP_S:g} seconds, not {seconds:g}")
+        start, packets = self._media.history.window(seconds)
+        audio = await asyncio.to_thread(render, start, packets, seconds, 2)
+        player = ReplayPlayer(self.cid, audio, on_end=self._replay_ended)
+        self.client.audio.play_replay(player)
+        self._replay = player
+        self._w.set(CallState.replaying, 0.0)
+        self.mark_heard()
+
+    async def stop_replay(self) -> None:
+        """Stop this room's replay (if it plays); the live rooms come back up."""
+        if self._replay is not None and self.client.audio.replay is self._replay:
+            self.client.audio.stop_replay()
+        self._replay_ended()
+
+    def _replay_ended(self) -> None:
+        self._replay = None
+        self._w.set(CallState.replaying, None)
+
+    def refresh_replay(self) -> None:
+        """Publish the replay's progress (the client's audio tick, a few times a second)."""
+        player = self._replay
+        if player is not None and not player.ended:
+            self._w.set(CallState.replaying, round(player.progress, 2))
 
     async def set_pan(self, pan: float | None) -> float:
         """Place this room in the stereo mix (-1 left .. +1 right) for as long as it is joined;

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 SignalingFactory = Callable[[str, float], SignalingChannel]
 LEVEL_EVERY_FRAMES = 2  # participants' levels reach call.state at 25 Hz
 STATS_EVERY_TICKS = 25  # receive counters once a second
+REPLAY_EVERY_TICKS = 6  # a replay's progress about 4 times a second
 
 
 class Client:
@@ -366,8 +367,11 @@ class Client:
     def _on_audio_tick(self) -> None:
         self._ticks += 1
         stats_now = self._ticks % STATS_EVERY_TICKS == 0
+        replay_now = self._ticks % REPLAY_EVERY_TICKS == 0
         for call in self.state.active_calls:
             call.refresh_participants()
+            if replay_now:
+                call.refresh_replay()
             if stats_now:
                 call.refresh_stats()
                 call.refresh_activity()

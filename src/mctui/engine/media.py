@@ -18,6 +18,7 @@ from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
 from mctui.audio.config import AudioConfigurationPolicy
 from mctui.client_media.factory import create_transport
+from mctui.client_media.history import PacketHistory
 from mctui.client_media.transport import MediaTransport, SendReport, SfuSignals
 from mctui.engine.types import ReceiveStats
 from mctui.errors import MctuiError, MediaError, NotConnectedError
@@ -48,6 +49,8 @@ class CallMedia:
         self._on_holds_changed = on_holds_changed
         self.adm: AudioDeviceModule | None = None
         self.transport: MediaTransport | None = None
+        #: The room's last minute as received, across transport rebuilds (``Call.replay``).
+        self.history = PacketHistory()
 
     @property
     def healthy(self) -> bool:
@@ -116,6 +119,7 @@ class CallMedia:
     ) -> None:
         transport = create_transport(join.sfu, self._host.network_for(join.sfu.media_host))
         transport.on_failure = self._on_failure
+        transport.on_packet = self.history.record
         self.transport = transport
         signals = SfuSignals(self._offer, self._candidate, self._subscribe, self._answer)
         await transport.start(join, adm, signals, restart=restart)

@@ -293,6 +293,9 @@ class CallState(ObservableState):
         "Who spoke when: the last two minutes second by second, the last speaker, "
         "and whether speech went unheard while suspended (rolled once a second).",
     )
+    replaying: Field[float | None] = Field(
+        None, "While this room's replay plays: how much has played (0 .. 1); else None."
+    )
     transmit: Field[bool] = Field(
         False, "The mic goes into this room too, wherever the focus is (cleared on leave)."
     )
