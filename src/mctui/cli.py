@@ -251,6 +251,10 @@ def join(
             help="Cancel the speaker's echo in the mic (off for a headset).",
         ),
     ] = None,
+    record_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where recordings go (w / record ROOM on; [recording] dir)."),
+    ] = None,
     headless: Annotated[bool, typer.Option(help="No UI: JSON events out, commands in.")] = False,
     events: Annotated[str, typer.Option(help="Where headless events go ('-' = stdout).")] = "-",
     ice: IceOptions = IceOptions(),
@@ -293,6 +297,7 @@ def join(
         ),
         volumes_file=str(user_state_path("mctui") / "volumes.json"),
         room_pans={room: s.pan for room, s in settings.rooms.items() if s.pan is not None},
+        record_dir=str(record_dir or settings.recording.dir or "") or None,
         ring=settings.audio.ring.value,
         ring_volume_db=settings.audio.ring_volume_db,
     )

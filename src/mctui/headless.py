@@ -306,12 +306,24 @@ async def _replay(session: HeadlessSession, call: Call, value: str) -> None:
     session.emit("replay", room=call.id, playing=True, seconds=seconds)
 
 
+async def _record(session: HeadlessSession, call: Call, value: str) -> None:
+    """``record ROOM on|off``: the room (left) and your mic into it (right) to an Ogg file."""
+    if _on_off(value):
+        path = await call.start_recording()
+        session.emit("recording", room=call.id, on=True, path=str(path))
+    else:
+        path_text = call.state.recording
+        await call.stop_recording()
+        session.emit("recording", room=call.id, on=False, path=path_text)
+
+
 #: ``VERB ROOM VALUE`` commands: one setting of one room each.
 ROOM_SETTINGS: dict[str, Callable[[HeadlessSession, Call, str], Awaitable[None]]] = {
     "volume": _volume,
     "pan": _pan,
     "tx": _transmit,
     "replay": _replay,
+    "record": _record,
 }
 
 

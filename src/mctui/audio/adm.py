@@ -77,6 +77,9 @@ class AudioDeviceModule:
         self.volume_db = 0.0
         #: Where this room sits in the stereo mix (-1 left .. +1 right; ``audio.pan``).
         self.pan = 0.0
+        #: Given each device frame: the room as heard (before any gain) and the mic sent into
+        #: it (None: nothing sent). A recording listens here.
+        self.tap: Callable[[Frame, Frame | None], None] | None = None
         self.capture_enabled = False
         self.closed = False
         self.remotes: dict[str, RemoteAudio] = {}

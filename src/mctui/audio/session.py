@@ -227,8 +227,10 @@ class AudioSession:
         """
         mix = np.zeros((FRAME_SAMPLES, 2), dtype=np.float32)
         stereo_out = self.backend.output_channels >= 2
+        playouts = []
         for adm in self.adms:
             playout = adm.pull_playout()
+            playouts.append(playout)
             if adm.holds_speaker:
                 gain = adm.playout_gain
                 if gain > 0.0:
@@ -250,11 +252,12 @@ class AudioSession:
             if any(a.holds_microphone and a.config.voice_processing for a in self.adms):
                 voice.set_delay_ms(self.backend.echo_delay_ms())
                 cleaned = voice.capture(mic)
-        for adm in self.adms:
+        for adm, playout in zip(self.adms, playouts, strict=True):
             sent = cleaned if cleaned is not None and adm.config.voice_processing else mic
-            if adm.holds_microphone:
-                adm.push_capture(sent)
+            kept = adm.holds_microphone and adm.push_capture(sent)
             adm.measure_mic(sent)
+            if adm.tap is not None:
+                adm.tap(playout, sent if kept else None)
         self.frames += 1
         now = time.monotonic()
         if self._switched:
@@ -331,6 +334,10 @@ class AudioSession:
         player, self.replay = self.replay, None
         if player is not None:
             player.end()
+
+    def report_error(self, message: str) -> None:
+        """Something the user asked for was lost, the audio goes on (a recording's disk)."""
+        self._error(message)
 
     def stop_ring(self) -> None:
         self.ringer = None

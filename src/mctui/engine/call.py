@@ -14,8 +14,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import MappingProxyType
 from typing import assert_never
+
+from platformdirs import user_data_path
 
 from mctui import protocol as p
 from mctui.audio.adm import AudioDeviceModule
@@ -23,6 +26,7 @@ from mctui.audio.config import AudioConfigurationPolicy
 from mctui.audio.pan import clamp_pan
 from mctui.audio.replay import ReplayPlayer
 from mctui.client_media.history import KEEP_S, render
+from mctui.client_media.recording import RoomRecorder, recording_path
 from mctui.client_media.transport import SendReport
 from mctui.engine.activity import ActivityLog
 from mctui.engine.audio_levers import pull_audio_levers
@@ -80,6 +84,7 @@ class Call:
         self._roster = Roster()
         self._activity = ActivityLog()
         self._replay: ReplayPlayer | None = None
+        self._recorder: RoomRecorder | None = None
         self._receive_watch = ReceiveWatch()
         self._join: p.JoinResult | None = None
         self._recovery = asyncio.Lock()
@@ -339,6 +344,8 @@ class Call:
         self._w.set(CallState.transmit, False)
         if self._replay is not None:
             self.client.audio.stop_replay()
+        if self._recorder is not None:
+            self.client.spawn(self.stop_recording())
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
@@ -488,6 +495,41 @@ class Call:
         player = self._replay
         if player is not None and not player.ended:
             self._w.set(CallState.replaying, round(player.progress, 2))
+
+    async def start_recording(self, path: str | Path | None = None) -> Path:
+        """Record this room to an Ogg/Opus file: what you hear from it (left channel, before
+        your volume and ducking) and your mic into it (right). ``path`` None: a file named for
+        the room and the time in the record directory. A full disk stops the recording with an
+        error (``client.state.audio_error``); the call goes on. Returns the file."""
+        if self.state.connection not in _LIVE or self._adm is None:
+            raise InvalidStateError(f"join {self.id} before recording it")
+        if self._recorder is not None:
+            return self._recorder.path
+        if path is None:
+            directory = self.client.options.record_dir
+            folder = Path(directory) if directory else user_data_path("mctui") / "recordings"
+            path = recording_path(folder, self.cid)
+        try:
+            recorder = RoomRecorder(Path(path), self._recording_failed)
+        except OSError as exc:
+            raise InvalidStateError(f"cannot record to {path}: {exc.strerror or exc}") from exc
+        self._recorder = recorder
+        self._adm.tap = recorder.add
+        self._w.set(CallState.recording, str(recorder.path))
+        return recorder.path
+
+    async def stop_recording(self) -> None:
+        """Finish the file (it stays playable whatever happens after)."""
+        recorder, self._recorder = self._recorder, None
+        if self._adm is not None:
+            self._adm.tap = None
+        self._w.set(CallState.recording, None)
+        if recorder is not None:
+            await recorder.stop()
+
+    def _recording_failed(self, message: str) -> None:
+        self.client.audio.report_error(message)
+        self.client.spawn(self.stop_recording())
 
     async def set_pan(self, pan: float | None) -> float:
         """Place this room in the stereo mix (-1 left .. +1 right) for as long as it is joined;

@@ -293,6 +293,9 @@ class CallState(ObservableState):
         "Who spoke when: the last two minutes second by second, the last speaker, "
         "and whether speech went unheard while suspended (rolled once a second).",
     )
+    recording: Field[str | None] = Field(
+        None, "While this room is recorded: the file (Ogg/Opus: the room left, your mic right)."
+    )
     replaying: Field[float | None] = Field(
         None, "While this room's replay plays: how much has played (0 .. 1); else None."
     )

@@ -132,6 +132,9 @@ class ClientOptions:
     #: Rooms placed in the stereo mix by the user (``[rooms.NAME] pan``): room id or
     #: ``TYPE:ID`` -> -1 (left) .. +1 (right). Other rooms are placed automatically.
     room_pans: Mapping[str, float] = field(default_factory=dict)
+    #: Where ``Call.start_recording()`` writes when given no path (``--record-dir``,
+    #: ``[recording] dir``); None: the user's data directory, ``recordings/``.
+    record_dir: str | None = None
 
 
 @dataclass(frozen=True)
