@@ -21,7 +21,7 @@ from mctui.engine import Client
 from mctui.errors import MctuiError
 from mctui.tui.actions import DEFAULT_KEYS, check_keymap
 from mctui.tui.screens.rooms import RoomsScreen, grid_columns
-from mctui.tui.widgets.room_pane import LevelSource
+from mctui.tui.widgets.room_pane import ActivitySource, LevelSource
 
 __all__ = ["MctuiApp", "grid_columns"]
 
@@ -77,6 +77,7 @@ class MctuiApp(App[None]):
         log_path: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
+        activity: ActivitySource | None = None,
         on_ready: Callable[[MctuiApp], Awaitable[None]] | None = None,
         connecting: Client | None = None,
         notifications: bool = True,
@@ -88,6 +89,7 @@ class MctuiApp(App[None]):
         self._rooms = list(rooms)
         self._clock = clock
         self._levels = levels
+        self._activity = activity
         self._on_ready = on_ready
         self.log_path = log_path
         #: Why the app ended on its own (cannot connect), for the command line's one-line error.
@@ -127,6 +129,7 @@ class MctuiApp(App[None]):
             log_path=self.log_path,
             clock=self._clock,
             levels=self._levels,
+            activity=self._activity,
             on_ready=self._rooms_ready,
             on_lost=self._lost,
             notifications=self._desktop_notifications,

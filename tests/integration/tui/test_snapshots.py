@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import pytest
 
 from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
 from mctui.audio.levels import FLOOR_DBFS
+from mctui.engine.activity import HISTORY_S, Activity
 from mctui.engine.bridge import LevelsChanged
 from mctui.server.tokens import issue_token
 from mctui.tui.app import MctuiApp
@@ -29,6 +31,20 @@ def frozen_levels(call, participant):  # type: ignore[no-untyped-def]
         return FLOOR_DBFS, FLOOR_DBFS
     level = LEVELS.get(participant.user.id, -30.0)
     return level, level + 4
+
+
+def frozen_activity(call):  # type: ignore[no-untyped-def]
+    """A room's last two minutes, the same in every run: bursts of speech from the room's
+    name, the last speaker a few seconds before the frozen clock (1000); unheard when the room
+    is suspended."""
+    seed = sum(map(ord, call.id))
+    rng = random.Random(seed)
+    seconds: list[bool] = []
+    while len(seconds) < HISTORY_S:
+        seconds += [False] * rng.randint(2, 12) + [True] * rng.randint(1, 6)
+    name = NAMES[seed % len(NAMES)]
+    return Activity(tuple(seconds[:HISTORY_S]), name, 1000.0 - 3 - seed % 40,
+                    unheard=call.state.is_audio_suspended)  # fmt: skip
 
 
 @pytest.fixture
@@ -60,7 +76,9 @@ def build_app(  # type: ignore[no-untyped-def]
         await client.connect()
         return client
 
-    return MctuiApp(connect, rooms, clock=lambda: 1000.0, levels=frozen_levels)
+    return MctuiApp(
+        connect, rooms, clock=lambda: 1000.0, levels=frozen_levels, activity=frozen_activity
+    )
 
 
 async def until_ready(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -215,3 +233,26 @@ def test_invite_dialog(snap_compare, env, monkeypatch):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
+
+
+def test_monitoring_console(snap_compare, env, tmp_path):
+    """The console: four rooms under duck-existing, placed left to right around the focused one;
+    bravo patched in (TX), charlie recorded (REC), delta replaying; the selection (▷) on
+    charlie while alpha keeps the focus."""
+    from mctui.engine.state import CallState, StateWriter
+
+    app = build_app(env, ["alpha", "bravo", "charlie", "delta"],
+                    policy=MultiCallAudioPolicy.DUCK_EXISTING)  # fmt: skip
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await until_ready(pilot)
+        calls = {c.id: c for c in pilot.app.client.state.active_calls}
+        await pilot.press("1")  # alpha takes the focus; the others duck and spread out
+        await pilot.pause(0.1)
+        await calls["bravo"].set_transmit(True)
+        await calls["charlie"].start_recording(tmp_path / "charlie.ogg")
+        StateWriter(calls["delta"].state).set(CallState.replaying, 0.4)  # frozen progress
+        await pilot.press("right", "right")  # select charlie, the focus stays on alpha
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(160, 40), run_before=run_before)

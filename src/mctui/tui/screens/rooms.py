@@ -43,13 +43,14 @@ from mctui.tui.actions import DEFAULT_KEYS, ROOM_KEYS, room_binding_id
 from mctui.tui.keymap import build_bindings
 from mctui.tui.messages import EngineEvent
 from mctui.tui.notify import notification
+from mctui.tui.screens.console_keys import ConsoleKeys
 from mctui.tui.screens.devices import DeviceScreen
 from mctui.tui.screens.help import HelpScreen, help_text
 from mctui.tui.screens.invite import InviteScreen
 from mctui.tui.screens.join import JoinScreen
 from mctui.tui.screens.ring import RingScreen, describe_preview
 from mctui.tui.textual_private import write_to_terminal
-from mctui.tui.widgets.room_pane import LevelSource, RoomPane, volume_text
+from mctui.tui.widgets.room_pane import ActivitySource, LevelSource, RoomPane, volume_text
 from mctui.tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def grid_columns(rooms: int, width: int) -> int:
     return max(1, min(by_width, math.ceil(math.sqrt(rooms)), rooms))
 
 
-class RoomsScreen(Screen[None]):
+class RoomsScreen(ConsoleKeys, Screen[None]):
     """The rooms of one connected client."""
 
     BINDINGS: ClassVar[list[Binding]] = build_bindings()  # type: ignore[assignment]
@@ -87,6 +88,7 @@ class RoomsScreen(Screen[None]):
         log_path: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
+        activity: ActivitySource | None = None,
         on_ready: Callable[[], Awaitable[None]] | None = None,
         on_lost: Callable[[str], None] | None = None,
         notifications: bool = True,
@@ -100,12 +102,14 @@ class RoomsScreen(Screen[None]):
         self._log_path = log_path
         self._clock = clock
         self._levels = levels
+        self._activity = activity
         self._on_ready = on_ready
         self.hint: str | None = None
         self.ready = False
         self._panes: dict[str, RoomPane] = {}
         self._ring_open: Call | None = None
         self._selected_cid: str | None = None
+        self._followed_focus: Call | None = None
         self.pauses = PauseGuard()
         self.bridge = EngineBridge(client, self._post_engine_event, on_levels=self._levels_moved)
         #: The calls whose levels moved since the display last looked.
@@ -220,8 +224,10 @@ class RoomsScreen(Screen[None]):
                     call,
                     number,
                     is_focused=self._is_focused,
+                    is_selected=self._is_selected,
                     clock=self._clock,
                     levels=self._levels,
+                    activity=self._activity,
                 )
                 self._panes[call.cid] = pane
                 grid.mount(pane)
@@ -231,8 +237,11 @@ class RoomsScreen(Screen[None]):
             empty.display = not active
         grid.display = bool(active)
         focused = self.client.state.focused_call
-        if focused is not None:
-            self._selected_cid = focused.cid
+        if focused is not None and focused is not self._followed_focus:
+            self._selected_cid = focused.cid  # the selection follows the focus when it moves
+        self._followed_focus = focused
+        for pane in self._panes.values():
+            pane.refresh_call()
         self.layout_grid()
         self._show_status()
 
@@ -243,6 +252,9 @@ class RoomsScreen(Screen[None]):
 
     def _is_focused(self, call: Call) -> bool:
         return self.client.state.focused_call is call
+
+    def _is_selected(self, call: Call) -> bool:
+        return self._selected() is call
 
     def layout_grid(self) -> None:
         """Columns and rows for the panes at the current width (on every resize, at once)."""
@@ -307,15 +319,14 @@ class RoomsScreen(Screen[None]):
         return list(self.client.state.active_calls)
 
     def _selected(self) -> Call | None:
-        """The room keys act on: the focused room, else the one the user last focused (so a
-        second ``s`` resumes the room the first one suspended), else the first."""
+        """The room keys act on: the selected room (it follows the focus; ← and → move it
+        without moving the focus), else the focused one, else the first (so a second ``s``
+        resumes the room the first one suspended)."""
         calls = self._calls()
         if not calls:
             return None
-        focused = self.client.state.focused_call
-        if focused is not None:
-            return focused
-        return next((c for c in calls if c.cid == self._selected_cid), calls[0])
+        chosen = next((c for c in calls if c.cid == self._selected_cid), None)
+        return chosen or self.client.state.focused_call or calls[0]
 
     def _say(self, hint: str | None, seconds: float = 4.0) -> None:
         """A short hint at the end of the status line, gone after ``seconds``."""

@@ -29,13 +29,19 @@ from textual.widget import Widget
 
 from mctui.display import fit_cells
 from mctui.engine import Call, CallType, Participant
+from mctui.engine.activity import Activity
 from mctui.engine.state import AudioMode, CallConnection
 from mctui.engine.volumes import VOLUME_MUTED_DB
+from mctui.tui.widgets.activity_strip import ActivityStrip
 from mctui.tui.widgets.meter import MIN_DB, Look, PeakHold, meter_cells, meter_runs
 
 #: Replaces live levels in snapshots: (call, participant) -> (level dBFS, peak dBFS).
 LevelSource = Callable[[Call, Participant], tuple[float, float]]
+#: Replaces a room's live activity in snapshots.
+ActivitySource = Callable[[Call], Activity]
 NAME_WIDTH = 16
+#: How often a pane looks whether its strip's "ago" text moved on.
+STRIP_TICK_S = 5.0
 DB_WIDTH = 8
 
 
@@ -43,12 +49,16 @@ def _live_levels(call: Call, participant: Participant) -> tuple[float, float]:
     return participant.audio_level, participant.audio_peak
 
 
+def _live_activity(call: Call) -> Activity:
+    return call.state.activity
+
+
 def volume_text(volume_db: float) -> str:
     """A room's volume as its badge says it: ``VOL +3``, ``VOL -6``, ``SILENT``."""
     return "SILENT" if volume_db <= VOLUME_MUTED_DB else f"VOL {volume_db:+g}"
 
 
-def badges_for(call: Call, focused: bool) -> list[str]:
+def badges_for(call: Call, focused: bool, activity: Activity | None = None) -> list[str]:
     state = call.state
     badges = []
     if focused:
@@ -67,7 +77,22 @@ def badges_for(call: Call, focused: bool) -> list[str]:
         badges.append("LIVE")
     if state.volume_db != 0.0:
         badges.append(volume_text(state.volume_db))
+    if state.pan != 0.0:
+        badges.append(pan_text(state.pan))
+    if state.transmit:
+        badges.append("TX")
+    if state.recording is not None:
+        badges.append("REC")
+    if state.replaying is not None:
+        badges.append(f"REPLAY {round(state.replaying * 100)}%")
+    if (activity or state.activity).unheard:
+        badges.append("UNHEARD")
     return badges
+
+
+def pan_text(pan: float) -> str:
+    """A room's place in the stereo mix as its badge says it: ``L60``, ``R80``."""
+    return f"{'L' if pan < 0 else 'R'}{round(abs(pan) * 100)}"
 
 
 @dataclass
@@ -325,23 +350,30 @@ class RoomPane(Vertical):
         number: int,
         *,
         is_focused: Callable[[Call], bool],
+        is_selected: Callable[[Call], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         levels: LevelSource | None = None,
+        activity: ActivitySource | None = None,
     ) -> None:
         super().__init__(classes="room")
         self.call = call
         self._is_focused = is_focused
+        self._is_selected = is_selected or is_focused
         self.number = number
         self._levels = levels or _live_levels
+        self._activity_of = activity or _live_activity
         self._rows = ParticipantRows(clock)
+        self._strip = ActivityStrip(clock)
         self._header: tuple[str, str] = ("", "")
         self._look: tuple[bool, AudioMode] | None = None
 
     def compose(self) -> ComposeResult:
+        yield self._strip
         yield self._rows
 
     def on_mount(self) -> None:
         self.refresh_call()
+        self.set_interval(STRIP_TICK_S, self._strip.tick)  # "12 s ago" moves on
 
     def on_click(self, event: events.Click) -> None:
         self.post_message(self.Clicked(self.call.cid))
@@ -365,14 +397,20 @@ class RoomPane(Vertical):
                 }
             )
             self._rows.restyle()  # the classes' styles apply at once (Textual's update_styles)
-        arrow = "▶ " if focused else ""
+        arrow = "▶ " if focused else ("▷ " if self._is_selected(self.call) else "")
         title = f"{arrow}{self.number} {escape(self.call.id)}  [dim]{self.call.type.value}[/]"
-        badges = " ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused))
+        activity = self._activity_of(self.call)
+        badges = " ".join(f"[reverse] {b} [/]" for b in badges_for(self.call, focused, activity))
         if (title, badges) != self._header:  # in the border: a repaint, never a layout
             self._header = (title, badges)
             self.border_title = title
             self.border_subtitle = badges or None
+        self._strip.show(activity)
         self.refresh_levels()
+
+    def strip_text(self) -> str:
+        """The activity strip as plain text."""
+        return self._strip.text()
 
     @property
     def holding_peak(self) -> bool:
