@@ -332,3 +332,47 @@ async def test_a_demo_whose_bots_cannot_reach_janus_says_so_in_one_line(tmp_path
     text = log.read_text()
     for noise in ("Traceback", "Task was destroyed", "Event loop is closed", "Unclosed"):
         assert noise not in text, text[-2000:]
+
+
+@pytest.mark.slow
+async def test_headless_console_commands(sfu_server, bots, tmp_path):
+    """pan, tx, replay, record and activity from a script: each answers with its event, a bad
+    value is an error event, and the session goes on."""
+    await bots("tone-a", 440, "alpha")
+    await bots("tone-b", 660, "bravo")
+    token = issue_token(SECRET, "desk")
+    session = await Headless.start(
+        "join", "alpha", "bravo", "--server", sfu_server.url, "--user", "desk", "--token", token,
+        "--headless", "--events", "-", "--policy", "duck-existing", "--audio-profile", "hifi",
+        "--record-dir", str(tmp_path / "rec"), state_dir=tmp_path / "state",
+    )  # fmt: skip
+    try:
+        await session.until(lambda e: e["event"] == "ready")
+        heard = await session.until(lambda e: e["event"] == "activity" and e["room"] == "alpha"
+                                    and e["speaking"] and e["last"] == "tone-a")  # fmt: skip
+        assert heard["unheard"] is False and heard["speech_s"] >= 1
+        await session.send("pan alpha -0.6")
+        pan = await session.until(lambda e: e["event"] == "pan")
+        assert (pan["room"], pan["pan"]) == ("alpha", -0.6)
+        await session.send("tx alpha on")
+        tx = await session.until(lambda e: e["event"] == "transmit")
+        assert (tx["room"], tx["on"]) == ("alpha", True)
+        await session.send("record bravo on")
+        rec = await session.until(lambda e: e["event"] == "recording" and e["on"])
+        assert rec["path"].startswith(str(tmp_path / "rec" / "default-bravo-"))
+        await session.send("replay alpha 3")
+        replay = await session.until(lambda e: e["event"] == "replay")
+        assert (replay["room"], replay["playing"], replay["seconds"]) == ("alpha", True, 3.0)
+        await asyncio.sleep(1.0)
+        await session.send("record bravo off")
+        stopped = await session.until(lambda e: e["event"] == "recording" and not e["on"])
+        assert stopped["path"] == rec["path"]
+        assert await asyncio.to_thread(os.path.getsize, rec["path"]) > 0
+        await session.send("pan alpha left")
+        refused = await session.until(lambda e: e["event"] == "error")
+        assert "left" in refused["message"]
+        await session.send("tx nowhere on")
+        await session.until(lambda e: e["event"] == "error" and e is not refused)
+        assert await session.quit() == 0
+    finally:
+        await session.kill()

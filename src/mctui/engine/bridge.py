@@ -34,6 +34,8 @@ WATCHED_CALL_FIELDS = (
     CallState.pan,
     CallState.transmit,
     CallState.activity,
+    CallState.recording,
+    CallState.replaying,
 )
 
 
