@@ -34,6 +34,7 @@ async def test_select_transmit_record_replay(server, tmp_path) -> None:  # type:
         async with asyncio.timeout(10):
             await ready.wait()
         calls = {c.id: c for c in client.state.active_calls}
+        assert app.rooms_screen is not None
         panes = {p.call.id: p for p in app.rooms_screen.query(RoomPane)}
         assert client.state.focused_call is calls["alpha"]
         await pilot.press("right")  # select bravo: the focus stays
