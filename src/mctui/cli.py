@@ -383,7 +383,7 @@ def demo(
     logs: LogOptions = LogOptions(),
 ) -> None:
     """Start the embedded server with speaking bots and join as you (no set-up needed)."""
-    from mctui.demo import DemoBackendProcess, scenario
+    from mctui.demo import DemoBackendProcess, patch_rooms, scenario
     from mctui.engine import Client, ClientOptions, MultiCallAudioPolicy, User
     from mctui.errors import MctuiError
     from mctui.launcher import audio_device, run_client
@@ -406,7 +406,9 @@ def demo(
     async def connect() -> Client:
         url, token_value = await child.start()
         options = ClientOptions(
-            multi_call_audio_policy=MultiCallAudioPolicy(chosen.policy), audio_device=device
+            multi_call_audio_policy=MultiCallAudioPolicy(chosen.policy),
+            audio_device=device,
+            room_pans=chosen.pans,
         )
         client = Client(url, User("you", "You"), token_value, options)
         await client.connect(retry=True)
@@ -419,6 +421,7 @@ def demo(
             headless=headless,
             keymap=settings.keys,
             log_path=_Run.log_path,
+            after_ready=lambda client: patch_rooms(client, chosen.transmit),
         )
     finally:
         child.stop()

@@ -44,6 +44,7 @@ class AudioProfile(StrEnum):
 class Scenario(StrEnum):
     MULTICALL = "multicall"
     LIVESTREAM = "livestream"
+    CONSOLE = "console"
 
 
 # --- options every command takes ----------------------------------------------------------------

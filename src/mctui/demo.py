@@ -11,6 +11,10 @@ Scenarios:
 - ``livestream`` (livestream with a call): SUSPEND_EXISTING; you watch a livestream whose host
   plays music (a 440 Hz tone); after a few seconds a friend rings you for a 1:1; accepting suspends
   the livestream; when the friend hangs up, the livestream resumes by itself.
+- ``console`` (a dispatcher's monitoring console): DUCK_EXISTING; four rooms whose bots talk in
+  turns, one room at a time; dispatch in front, fire placed left and police right, the others
+  placed around them; your mic patched into fire too (TX). Try ← → to select, b to replay what
+  a room said, w to record it, t to patch.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ import secrets
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from mctui.bots import Bot, speech_like, tone
-from mctui.engine import CallType, User
+from mctui.bots.signals import Signal
+from mctui.engine import CallType, Client, User
 from mctui.errors import MctuiError
 from mctui.server.app import start_server
 from mctui.server.embedded_sfu import EmbeddedSfu
@@ -39,7 +46,10 @@ YOU = "you"
 SECRET_ENV = "MCTUI_DEMO_SECRET"
 #: A backend that died is started again after this long (not in a tight loop if it keeps dying).
 RESTART_AFTER_S = 1.0
-SCENARIOS = ("multicall", "livestream")
+SCENARIOS = ("multicall", "livestream", "console")
+#: The console's rooms, and how long each talks in its turn.
+CONSOLE_ROOMS = ("dispatch", "fire", "ems", "police")
+TURN_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class Scenario:
     name: str
     policy: str
     rooms: list[str]
+    #: Rooms you place in the stereo mix yourself (the others are placed automatically).
+    pans: dict[str, float] = field(default_factory=dict)
+    #: Rooms your mic is patched into once joined (besides the focused one).
+    transmit: tuple[str, ...] = ()
 
 
 def scenario(name: str) -> Scenario:
@@ -54,6 +68,11 @@ def scenario(name: str) -> Scenario:
         return Scenario(name, "suspend_incoming", ["alpha", "bravo"])
     if name == "livestream":
         return Scenario(name, "suspend_existing", ["livestream:show"])
+    if name == "console":
+        return Scenario(
+            name, "duck_existing", list(CONSOLE_ROOMS),
+            pans={"fire": -0.7, "police": 0.7}, transmit=("fire",),
+        )  # fmt: skip
     raise ValueError(f"unknown scenario {name!r}: choose {' or '.join(SCENARIOS)}")
 
 
@@ -81,6 +100,15 @@ async def _friend_rings(url: str, secret: str, ring_after: float, call_seconds: 
         await asyncio.sleep(30)
 
 
+def in_turn(turn: int, turns: int) -> Signal:
+    """A voice that speaks for ``TURN_S`` in its ``turn`` of ``turns`` and is silent the rest
+    (the bots' devices loop their signals: together they take turns, one room at a time)."""
+    turn_samples = int(TURN_S * 48_000)
+    out = np.zeros(turn_samples * turns, dtype=np.float32)
+    out[turn * turn_samples : (turn + 1) * turn_samples] = speech_like(TURN_S, seed=10 + turn)
+    return out
+
+
 async def run_backend(
     name: str,
     ring_after: float,
@@ -106,7 +134,10 @@ async def run_backend(
         bots.append(made)
         return made
 
-    if name == "multicall":
+    if name == "console":
+        for turn, room in enumerate(CONSOLE_ROOMS):
+            bot(f"{room}-voice", in_turn(turn, len(CONSOLE_ROOMS)), room)
+    elif name == "multicall":
         bot("ana", speech_like(seed=1), "alpha")
         bot("ben", speech_like(seed=2), "alpha")
         bot("cara", speech_like(seed=3), "bravo")
@@ -136,6 +167,14 @@ async def run_backend(
             with contextlib.suppress(Exception):
                 await each.stop()
         await server.stop()
+
+
+async def patch_rooms(client: Client, rooms: tuple[str, ...]) -> None:
+    """The scenario's patches: your mic into ``rooms`` too, the focus where it is."""
+    for call in client.state.active_calls:
+        if call.id in rooms:
+            with contextlib.suppress(MctuiError):
+                await call.set_transmit(True)
 
 
 # --- the parent: start the child, then you --------------------------------------------------------

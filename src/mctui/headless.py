@@ -88,6 +88,8 @@ class HeadlessSession:
         self.failure: str | None = None
         #: Calls said ``joined``: a join the server refused is never one, nor says ``left``.
         self._announced: set[str] = set()
+        #: Per room: whether the mic is patched in, as last reported.
+        self._transmitting: dict[str, bool] = {}
         #: Per room: the activity last reported (speaking, last speaker, unheard).
         self._activity_seen: dict[str, tuple[bool, str | None, bool]] = {}
 
@@ -104,6 +106,11 @@ class HeadlessSession:
                 self.emit("joined", room=call.id, type=call.type.value)
                 if self.client.state.focused_call is call:  # it took the focus while joining
                     self.emit("focus", room=call.id)
+            case CallChanged(call=call) if call.state.transmit != self._transmitting.get(
+                call.cid, False
+            ):
+                self._transmitting[call.cid] = call.state.transmit
+                self.emit("transmit", room=call.id, on=call.state.transmit)
             case CallLeft(call=call) if call.cid in self._announced:
                 self._announced.discard(call.cid)
                 self.emit("left", room=call.id, reason=call.state.left_reason or "left")
@@ -290,9 +297,12 @@ def _on_off(value: str) -> bool:
 
 
 async def _transmit(session: HeadlessSession, call: Call, value: str) -> None:
-    """``tx ROOM on|off``: the mic into ROOM too, the focus where it is."""
+    """``tx ROOM on|off``: the mic into ROOM too, the focus where it is. The ``transmit``
+    event comes from the change (``_on_event``); one that changes nothing says so here."""
+    before = call.state.transmit
     await call.set_transmit(_on_off(value))
-    session.emit("transmit", room=call.id, on=call.state.transmit)
+    if call.state.transmit == before:
+        session.emit("transmit", room=call.id, on=before)
 
 
 async def _replay(session: HeadlessSession, call: Call, value: str) -> None:

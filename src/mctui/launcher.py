@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mctui.audio.backends import AudioBackend
     from mctui.engine import Client
     from mctui.protocol import RoomInfo
+    from mctui.tui.app import MctuiApp
 
 log = logging.getLogger(__name__)
 ClientFactory = Callable[[], Awaitable["Client"]]
@@ -71,16 +72,25 @@ def run_client(
     log_path: Path | None = None,
     connecting: Client | None = None,
     notifications: bool = True,
+    after_ready: Callable[[Client], Awaitable[None]] | None = None,
 ) -> tuple[int, str | None]:
     """Run until the user quits: (exit code, a one-line reason when it is not 0).
-    ``connecting``: the client ``connect`` connects, so the UI can show its retries."""
+    ``connecting``: the client ``connect`` connects, so the UI can show its retries;
+    ``after_ready``: what to do once the rooms are joined (the demo's patches)."""
     if headless:
         from mctui.headless import run_headless
 
         fatal: list[str] = []
         with event_stream(events) as stream:
             code = asyncio.run(
-                run_headless(connect, rooms, stream, on_fatal=fatal.append, connecting=connecting)
+                run_headless(
+                    connect,
+                    rooms,
+                    stream,
+                    on_fatal=fatal.append,
+                    connecting=connecting,
+                    after_ready=after_ready,
+                )
             )
         return code, (fatal[-1] if fatal else "the session failed") if code else None
     from mctui.tui.app import MctuiApp
@@ -92,6 +102,7 @@ def run_client(
         log_path=str(log_path) if log_path else None,
         connecting=connecting,
         notifications=notifications,
+        on_ready=_with_client(after_ready) if after_ready is not None else None,
     )
     app.run()
     if app.failure is not None:
@@ -99,6 +110,16 @@ def run_client(
     if app.return_code:
         return app.return_code, "the terminal UI stopped on an error"
     return 0, None
+
+
+def _with_client(
+    after_ready: Callable[[Client], Awaitable[None]],
+) -> Callable[[MctuiApp], Awaitable[None]]:
+    async def on_ready(app: MctuiApp) -> None:
+        if app.client is not None:
+            await after_ready(app.client)
+
+    return on_ready
 
 
 async def list_rooms(

@@ -180,6 +180,29 @@ async def test_livestream_demo_ring_accept_suspends_then_resumes(tmp_path):
 
 
 @pytest.mark.slow
+async def test_console_demo_four_rooms_in_turns_one_patched(tmp_path):
+    """``mctui demo console``: four rooms under duck-existing, every room heard (dispatch in
+    front, the others ducked), the bots talking one room at a time, fire patched in."""
+    demo = await Headless.start("demo", "console", "--headless", "--audio-backend", "null")
+    try:
+        await demo.until(lambda e: e["event"] == "ready")
+        assert [room for _, room in demo.names("joined")] == ["dispatch", "fire", "ems", "police"]
+        await demo.until(lambda e: e["event"] == "transmit" and e["room"] == "fire" and e["on"])
+        # the turns: each room's voice is heard in turn (ducked rooms too), never two at once
+        for room in ("fire", "ems", "police", "dispatch"):
+            await demo.until(lambda e, r=room: loud(r, -50)(e) and e["speaking"], timeout=25)
+        assert ("ducked", "fire") in demo.names("ducked")
+        speaking_now = [e for e in demo.events[-40:] if e["event"] == "level" and e["speaking"]]
+        assert len({e["room"] for e in speaking_now if e["t"] >= demo.events[-1]["t"] - 0.05}) <= 1
+        await demo.send("tx fire off")  # the demo patched fire in: this takes it out
+        off = await demo.until(lambda e: e["event"] == "transmit")
+        assert (off["room"], off["on"]) == ("fire", False)
+        assert await demo.quit() == 0
+    finally:
+        await demo.kill()
+
+
+@pytest.mark.slow
 async def test_headless_script_events_and_wav_follow_focus(sfu_server, bots, tmp_path):
     await bots("tone-a", 440, "alpha")
     bot_b = await bots("tone-b", 660, "bravo")
