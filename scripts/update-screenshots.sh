@@ -10,3 +10,4 @@ cp "$snap/test_ducked_room.svg" screenshots/duck-existing.svg
 cp "$snap/test_rooms_160x48[4].svg" screenshots/four-rooms.svg
 cp "$snap/test_ring_modal.svg" screenshots/ring.svg
 cp "$snap/test_rooms_80x24[2].svg" screenshots/two-rooms-80x24.svg
+cp "$snap/test_monitoring_console.svg" screenshots/monitoring-console.svg

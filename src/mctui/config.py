@@ -150,6 +150,11 @@ class RecordingSettings(_Section):
     #: Default: the user's data directory, ``recordings/``.
     dir: Path | None = None
 
+    @field_validator("dir")
+    @classmethod
+    def _home(cls, directory: Path | None) -> Path | None:
+        return directory.expanduser() if directory is not None else None
+
 
 class Config(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)

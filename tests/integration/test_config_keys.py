@@ -156,3 +156,21 @@ def test_the_server_table_is_the_servers_own_limits(tmp_path):
     limits = load_config(path).server
     assert isinstance(limits, ServerLimits)
     assert limits == ServerLimits(max_connections_per_user=3, messages_per_second=7.5)
+
+
+def test_the_readmes_config_examples_load(tmp_path):
+    """Every TOML block of the README that is a config file loads as written (a key bound twice,
+    an unknown table or a typo in the docs would fail here)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    configs = [b for b in blocks if re.match(r"\s*\[(keys|audio|rooms|recording|log)\b", b)]
+    assert len(configs) >= 2
+    for number, block in enumerate(configs):
+        path = tmp_path / f"example{number}.toml"
+        path.write_text(block)
+        load_config(path)
+    rooms = load_config(tmp_path / f"example{len(configs) - 1}.toml")
+    assert rooms.rooms["fire"].pan == -0.7 and rooms.recording.dir == Path("~/calls").expanduser()
