@@ -313,7 +313,11 @@ async def _replay(session: HeadlessSession, call: Call, value: str) -> None:
         return
     seconds = float(value)
     await call.replay(seconds=seconds)
-    session.emit("replay", room=call.id, playing=True, seconds=seconds)
+    held, back = call.history_held
+    session.emit(
+        "replay", room=call.id, playing=True, seconds=seconds,
+        history_kb=round(held / 1024, 1), history_s=round(back, 1),
+    )  # fmt: skip
 
 
 async def _record(session: HeadlessSession, call: Call, value: str) -> None:

@@ -386,6 +386,8 @@ async def test_headless_console_commands(sfu_server, bots, tmp_path):
         await session.send("replay alpha 3")
         replay = await session.until(lambda e: e["event"] == "replay")
         assert (replay["room"], replay["playing"], replay["seconds"]) == ("alpha", True, 3.0)
+        # the history holds what arrived since the join: a few kB a second of one talker
+        assert 0 < replay["history_kb"] < 64 * replay["history_s"] and replay["history_s"] > 1
         await asyncio.sleep(1.0)
         await session.send("record bravo off")
         stopped = await session.until(lambda e: e["event"] == "recording" and not e["on"])

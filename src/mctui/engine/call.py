@@ -480,6 +480,12 @@ class Call:
         self._w.set(CallState.replaying, 0.0)
         self.mark_heard()
 
+    @property
+    def history_held(self) -> tuple[int, float]:
+        """What the replay history holds for this room: bytes, and how many seconds back."""
+        history = self._media.history
+        return history.bytes_held, history.seconds_held
+
     async def stop_replay(self) -> None:
         """Stop this room's replay (if it plays); the live rooms come back up."""
         if self._replay is not None and self.client.audio.replay is self._replay:
