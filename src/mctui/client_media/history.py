@@ -5,7 +5,8 @@ Every packet the room's transport receives is kept with its arrival time and RTP
 whether the room is heard or suspended (a suspended room is the point: what was said while you
 were elsewhere). Kept compressed, a talker costs 3.6 kB a second (speech with pauses; 8.8 for a
 steady tone, measured), so a minute of a busy room is a few hundred kB; older packets go, and a
-room never holds more than ``MAX_BYTES``. ``render`` decodes a window with fresh decoders, off the event loop.
+room never holds more than ``MAX_BYTES``. ``render`` decodes a window with fresh decoders, off
+the event loop.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ audio. A write that fails (a full disk, a vanished directory) stops the recordin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -70,11 +71,15 @@ class RoomRecorder:
             return
         self._frames.put((to_mono(heard), _SILENCE if mic is None else to_mono(mic)))
 
-    async def stop(self) -> None:
-        """Finish the file (the encoder's last packets, the Ogg trailer); waits for the writer."""
+    def finish(self) -> None:
+        """Take no more frames; the writer finishes the file by itself (no waiting)."""
         if not self._stopped:
             self._stopped = True
             self._frames.put(None)
+
+    async def stop(self) -> None:
+        """Finish the file (the encoder's last packets, the Ogg trailer); waits for the writer."""
+        self.finish()
         await asyncio.to_thread(self._thread.join)
 
     def _write(self) -> None:
@@ -108,4 +113,5 @@ class RoomRecorder:
         if self.failed is None:
             self.failed = message
             log.error("%s", message)
-            self._loop.call_soon_threadsafe(self._on_error, message)
+            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody to tell
+                self._loop.call_soon_threadsafe(self._on_error, message)

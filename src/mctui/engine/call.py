@@ -344,8 +344,10 @@ class Call:
         self._w.set(CallState.transmit, False)
         if self._replay is not None:
             self.client.audio.stop_replay()
-        if self._recorder is not None:
-            self.client.spawn(self.stop_recording())
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:  # the writer finishes the file by itself
+            recorder.finish()
+            self._w.set(CallState.recording, None)
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
