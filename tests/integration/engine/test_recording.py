@@ -60,3 +60,27 @@ async def test_a_full_disk_stops_the_recording_not_the_call(media_client) -> Non
     await wait_until(call.state, "recording", lambda r: r is None, 5)
     assert call.state.connection.value == "joined"
     await wait_heard(call, "bot", played=True)  # the call goes on
+
+
+async def test_leaving_finishes_the_file(media_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bot = await media_client("bot", 440)
+    await bot.make_call(CallType.DEFAULT, "brief").join()
+    user = await media_client("user", 1000)
+    call = user.make_call(CallType.DEFAULT, "brief")
+    await call.join()
+    await wait_heard(call, "bot", played=True)
+    path = await call.start_recording(tmp_path / "brief.ogg")
+    await asyncio.sleep(1.5)
+    await call.leave()
+    assert call.state.recording is None
+    deadline = time.monotonic() + 5
+    while True:  # the writer finishes by itself: the file then decodes to its end
+        try:
+            audio = await asyncio.to_thread(decode, path)
+            break
+        except (av.FFmpegError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    assert 1.0 < audio.shape[0] / 48_000 < 2.5
+    assert band_level_db(audio[24_000:, 0], 440) > -30
