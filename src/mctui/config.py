@@ -189,7 +189,13 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     """The line of the table or key that ``loc`` (pydantic's error location) points at."""
     lines = text.splitlines()
     table = str(loc[0]) if loc else ""
-    header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+    if table == "rooms" and len(loc) >= 2:  # a table of tables: [rooms.NAME], [rooms."T:ID"]
+        name = re.escape(str(loc[1]))
+        table = rf'rooms\s*\.\s*(?:"{name}"|{name})'
+        loc = (loc[0], *loc[2:])
+    else:
+        table = re.escape(table)
+    header = re.compile(rf"^\s*\[\s*{table}\s*\]")
     start = next((i for i, line in enumerate(lines) if header.match(line)), None)
     if len(loc) < 2:
         return None if start is None else start + 1

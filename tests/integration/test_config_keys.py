@@ -58,6 +58,9 @@ def test_swapping_two_keys_is_no_conflict(tmp_path):
         ('[audio]\n\ninputdevice = "USB"\n', ":3: unknown setting audio.inputdevice"),
         ('[keys]\nmute = "spcae"\n', ":2: \\[keys\\] mute = 'spcae' is not a key name"),
         ('[keys]\nfly = "f"\n', ":2: \\[keys\\] unknown action 'fly'"),
+        ("[rooms.fire]\n\npan = 3\n", ":3: rooms.fire.pan"),
+        ('[rooms."livestream:show"]\npan = -4\n', ":2: rooms.livestream:show.pan"),
+        ("[recording]\ndri = 1\n", ":2: unknown setting recording.dri"),
         # quit would silently lose its key: both ids named
         ('[keys]\nhelp = "h"\nmute = "q"\n', ':3: \\[keys\\] "q" is bound twice: mute and quit'),
         ('[keys]\njoin = "x"\nleave = "x"\n', ':3: \\[keys\\] "x" is bound twice: leave and join'),
