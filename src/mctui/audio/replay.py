@@ -19,9 +19,8 @@ class ReplayPlayer:
     """``audio`` (mono or stereo, 48 kHz) as 20 ms frames; ``on_end`` when it ends or stops."""
 
     def __init__(
-        self, name: str, audio: npt.NDArray[np.float32], on_end: Callable[[], None] | None = None
+        self, audio: npt.NDArray[np.float32], on_end: Callable[[], None] | None = None
     ) -> None:
-        self.name = name
         stereo = to_stereo(audio)
         whole = stereo.shape[0] // FRAME_SAMPLES * FRAME_SAMPLES
         self._audio = stereo[:whole]

@@ -342,12 +342,10 @@ class Call:
         self._suspended_by_user = False
         self._muted_by_user = False
         self._w.set(CallState.transmit, False)
-        if self._replay is not None:
-            self.client.audio.stop_replay()
-        recorder, self._recorder = self._recorder, None
+        self._stop_own_replay()
+        recorder = self._detach_recorder()
         if recorder is not None:  # the writer finishes the file by itself
             recorder.finish()
-            self._w.set(CallState.recording, None)
         self._roster.clear()
         self._w.set(CallState.participants, [])
         self._w.set(CallState.outgoing_ring, frozenset())
@@ -476,7 +474,7 @@ class Call:
             raise ValueError(f"a replay is 1 to {KEEP_S:g} seconds, not {seconds:g}")
         start, packets = self._media.history.window(seconds)
         audio = await asyncio.to_thread(render, start, packets, seconds, 2)
-        player = ReplayPlayer(self.cid, audio, on_end=self._replay_ended)
+        player = ReplayPlayer(audio, on_end=self._replay_ended)
         self.client.audio.play_replay(player)
         self._replay = player
         self._w.set(CallState.replaying, 0.0)
@@ -490,8 +488,11 @@ class Call:
 
     async def stop_replay(self) -> None:
         """Stop this room's replay (if it plays); the live rooms come back up."""
+        self._stop_own_replay()
+
+    def _stop_own_replay(self) -> None:
         if self._replay is not None and self.client.audio.replay is self._replay:
-            self.client.audio.stop_replay()
+            self.client.audio.stop_replay()  # ends the player: ``_replay_ended``
         self._replay_ended()
 
     def _replay_ended(self) -> None:
@@ -528,12 +529,17 @@ class Call:
 
     async def stop_recording(self) -> None:
         """Finish the file (it stays playable whatever happens after)."""
+        recorder = self._detach_recorder()
+        if recorder is not None:
+            await recorder.stop()
+
+    def _detach_recorder(self) -> RoomRecorder | None:
+        """Take the recorder off the ADM and the state; the caller finishes its file."""
         recorder, self._recorder = self._recorder, None
         if self._adm is not None:
             self._adm.tap = None
         self._w.set(CallState.recording, None)
-        if recorder is not None:
-            await recorder.stop()
+        return recorder
 
     def _recording_failed(self, message: str) -> None:
         self.client.audio.report_error(message)

@@ -4,35 +4,19 @@ the panes show TX, REC and REPLAY; the strip names who spoke."""
 
 from __future__ import annotations
 
-import asyncio
-
 from helpers import wait_until
-from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
-from mctui.server.tokens import issue_token
-from mctui.tui.app import MctuiApp
+from mctui import MultiCallAudioPolicy
 from mctui.tui.widgets.room_pane import RoomPane
-from testbed import SECRET
+from tui_app import make_app, start
 
 
 async def test_select_transmit_record_replay(server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ready = asyncio.Event()
-    client = Client(
-        server.url, User("me", "Me"), issue_token(SECRET, "me"),
-        ClientOptions(multi_call_audio_policy=MultiCallAudioPolicy.DUCK_EXISTING,
-                      audio_device="null", record_dir=str(tmp_path)),
+    app, client, ready = make_app(
+        server, ["alpha", "bravo"], MultiCallAudioPolicy.DUCK_EXISTING,
+        client_options={"record_dir": str(tmp_path)},
     )  # fmt: skip
-
-    async def connect() -> Client:
-        await client.connect()
-        return client
-
-    async def on_ready(app: MctuiApp) -> None:
-        ready.set()
-
-    app = MctuiApp(connect, ["alpha", "bravo"], on_ready=on_ready)
     async with app.run_test(size=(140, 36)) as pilot:
-        async with asyncio.timeout(10):
-            await ready.wait()
+        await start(pilot, ready)
         calls = {c.id: c for c in client.state.active_calls}
         assert app.rooms_screen is not None
         panes = {p.call.id: p for p in app.rooms_screen.query(RoomPane)}

@@ -9,14 +9,14 @@ import time
 from collections import Counter
 from typing import Any
 
-from mctui import Client, ClientOptions, MultiCallAudioPolicy, User
+from mctui import MultiCallAudioPolicy, User
 from mctui.bots import Bot
 from mctui.bots.signals import speech_like
 from mctui.server.tokens import issue_token
-from mctui.tui.app import MctuiApp
 from mctui.tui.messages import EngineEvent
 from mctui.tui.widgets.room_pane import ParticipantRows, RoomPane
 from testbed import SECRET
+from tui_app import make_app, start
 
 
 async def _until(condition: Any, timeout: float = 10.0, shown: Any = None) -> None:
@@ -42,24 +42,12 @@ async def test_a_talker_repaints_only_their_line_never_lays_out_and_silence_slee
         original_init(self, event)
 
     monkeypatch.setattr(EngineEvent, "__init__", counting_init)
-    ready = asyncio.Event()
-    client = Client(
-        sfu_server.url, User("me", "Me"), issue_token(SECRET, "me"),
-        ClientOptions(multi_call_audio_policy=MultiCallAudioPolicy.DUCK_EXISTING,
-                      audio_device="null"),
-    )  # fmt: skip
-
-    async def connect() -> Client:
-        await client.connect()
-        return client
-
-    async def on_ready(app: MctuiApp) -> None:
-        ready.set()
-
-    app = MctuiApp(connect, ["alpha", "bravo"], on_ready=on_ready)
+    app, client, ready = make_app(
+        sfu_server, ["alpha", "bravo"], MultiCallAudioPolicy.DUCK_EXISTING
+    )
     try:
         async with app.run_test(size=(120, 30)) as pilot:
-            await asyncio.wait_for(ready.wait(), 15)
+            await start(pilot, ready, timeout=15)
             screen = app.rooms_screen
             assert screen is not None
             rows = {p.call.id: p.query_one(ParticipantRows) for p in screen.query(RoomPane)}

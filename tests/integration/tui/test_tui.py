@@ -18,34 +18,9 @@ from mctui.tui.messages import EngineEvent
 from mctui.tui.screens.ring import RingScreen
 from mctui.tui.widgets.room_pane import RoomPane, badges_for
 from testbed import SECRET
+from tui_app import make_app, start
 
 SE = MultiCallAudioPolicy.SUSPEND_EXISTING
-
-
-def make_app(server, rooms, policy=SE, **app_kw):  # type: ignore[no-untyped-def]
-    ready = asyncio.Event()
-    client = Client(
-        server.url,
-        User("me", "Me"),
-        issue_token(SECRET, "me"),
-        ClientOptions(multi_call_audio_policy=policy, audio_device="null"),
-    )
-
-    async def connect() -> Client:
-        await client.connect()
-        return client
-
-    async def on_ready(app: MctuiApp) -> None:
-        ready.set()
-
-    app = MctuiApp(connect, rooms, on_ready=on_ready, **app_kw)
-    return app, client, ready
-
-
-async def start(pilot, ready) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(10):
-        await ready.wait()
-    await pilot.pause()
 
 
 def pane(app: MctuiApp, name: str) -> RoomPane:

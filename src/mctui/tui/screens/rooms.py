@@ -217,6 +217,10 @@ class RoomsScreen(ConsoleKeys, Screen[None]):
         active = self.client.state.active_calls
         for cid in [cid for cid in self._panes if cid not in {c.cid for c in active}]:
             self._panes.pop(cid).remove()
+        focused = self.client.state.focused_call
+        if focused is not None and focused is not self._followed_focus:
+            self._selected_cid = focused.cid  # the selection follows the focus when it moves
+        self._followed_focus = focused
         for number, call in enumerate(active, start=1):
             pane = self._panes.get(call.cid)
             if pane is None:
@@ -236,12 +240,6 @@ class RoomsScreen(ConsoleKeys, Screen[None]):
         for empty in self.query("#empty"):
             empty.display = not active
         grid.display = bool(active)
-        focused = self.client.state.focused_call
-        if focused is not None and focused is not self._followed_focus:
-            self._selected_cid = focused.cid  # the selection follows the focus when it moves
-        self._followed_focus = focused
-        for pane in self._panes.values():
-            pane.refresh_call()
         self.layout_grid()
         self._show_status()
 
